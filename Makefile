@@ -1,0 +1,71 @@
+# Baikonur state-services portal. `make help` lists the targets.
+# Everything a target needs is installed by it: a fresh machine needs only python3 (3.11+).
+
+SHELL := /bin/bash
+PYTHON ?= python3
+# uv installs the locked dependencies; it is the one tool pinned outside requirements.lock
+# because it is what reads that file.
+UV_VERSION := 0.13.9
+VENV := .venv
+PY := $(VENV)/bin/python
+UV := .tools/bin/uv
+export UV_PYTHON_DOWNLOADS := never
+WORKSPACE := shared services/identity services/directory services/catalog services/requests gateway deploy/embedded
+PACKAGES := shared/portal_shared services/identity/identity services/directory/directory \
+	services/catalog/catalog services/requests/service_requests gateway/gateway \
+	deploy/embedded/portal_embedded
+TEST_DIRS := $(wildcard shared/tests services/*/tests gateway/tests deploy/tests tests)
+
+.DEFAULT_GOAL := help
+
+.PHONY: help
+help: ## List the targets
+	@grep -hE '^[a-z][a-z-]*:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(UV):
+	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Python 3.11+ is needed as $(PYTHON)"; exit 1; }
+	$(PYTHON) -m venv .tools
+	.tools/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+$(VENV)/.installed: $(UV) requirements.lock $(foreach d,$(WORKSPACE),$(d)/pyproject.toml)
+	$(UV) venv --quiet --allow-existing --python $(PYTHON) $(VENV)
+	$(UV) pip sync --quiet --python $(PY) --require-hashes requirements.lock
+	$(UV) pip install --quiet --python $(PY) --no-deps --no-build-isolation $(foreach d,$(WORKSPACE),-e $(d))
+	touch $@
+
+.PHONY: install
+install: $(VENV)/.installed ## Install the locked dependencies into .venv
+
+.PHONY: lock
+lock: $(UV) ## Re-resolve dependencies from the pyproject files into requirements.lock
+	$(UV) lock --quiet --upgrade
+	$(UV) export --quiet --format requirements-txt --no-emit-workspace --all-groups --frozen -o requirements.lock
+
+.PHONY: run
+run: install ## Start the whole portal with embedded PostgreSQL and Kafka, and demo data
+	$(PY) -m portal_embedded run
+
+.PHONY: lint
+lint: install ## ruff (lint and format check) and mypy --strict
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy $(PACKAGES) $(wildcard bench)
+	@# Each tests/ folder is its own `tests` package, so each gets its own run.
+	@for d in $(TEST_DIRS); do echo "mypy $$d"; $(VENV)/bin/mypy $$d || exit 1; done
+
+.PHONY: fmt
+fmt: install ## Format and autofix
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+.PHONY: test
+test: lint ## Lint, type-check, then run every test against embedded PostgreSQL and Kafka
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+.PHONY: bench
+bench: install ## Run the benchmarks and print their ratio tables
+	$(PY) -m bench
+
+.PHONY: clean
+clean: ## Remove the virtualenv, caches and the embedded data (.data)
+	rm -rf $(VENV) .tools .data .mypy_cache .ruff_cache .pytest_cache

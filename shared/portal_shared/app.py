@@ -1,0 +1,240 @@
+"""The one way a service process is assembled: `create_service_app(ServiceSpec(...))`.
+
+It wires settings, logging, the database engine and per-request session, the
+token verifier, problem+json errors, health and metrics, and (in the lifespan)
+topic provisioning, the outbox relay and the event consumers as background
+tasks that stop cleanly with the process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping, Sequence
+from contextlib import asynccontextmanager, suppress
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+from fastapi import APIRouter, FastAPI
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import ORJSONResponse
+
+from portal_shared.auth import TokenVerifier
+from portal_shared.db import make_engine, make_sessionmaker
+from portal_shared.errors import PROBLEM_JSON, install_error_handlers
+from portal_shared.events.consumer import EventConsumer, Handler
+from portal_shared.events.relay import OutboxRelay, make_producer
+from portal_shared.events.topics import ensure_topics, with_dead_letters
+from portal_shared.logging import configure_logging
+from portal_shared.observability import (
+    database_check,
+    health_router,
+    install_observability,
+    kafka_check,
+)
+from portal_shared.settings import ServiceSettings
+
+log = structlog.get_logger(__name__)
+
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "title": "Problem",
+    "description": "RFC 9457 problem details",
+    "type": "object",
+    "required": ["type", "title", "status", "detail"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "instance": {"type": "string"},
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {"location": {"type": "string"}, "message": {"type": "string"}},
+            },
+        },
+    },
+    "additionalProperties": True,
+}
+
+
+@dataclass(frozen=True)
+class ConsumerSpec:
+    group_id: str
+    topics: Sequence[str]
+    handlers: Mapping[str, Handler]
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    name: str
+    title: str
+    description: str
+    settings: ServiceSettings
+    routers: Sequence[APIRouter] = ()
+    produces: Sequence[str] = ()
+    consumers: Sequence[ConsumerSpec] = ()
+    # Extra background loops (e.g. the overdue check), each run until `stop` is set.
+    workers: Sequence[Callable[[FastAPI, asyncio.Event], Coroutine[Any, Any, None]]] = ()
+    on_startup: Sequence[Callable[[FastAPI], Awaitable[None]]] = ()
+    on_shutdown: Sequence[Callable[[FastAPI], Awaitable[None]]] = ()
+    tags: Sequence[dict[str, str]] = field(default_factory=list)
+
+
+def _background(spec: ServiceSpec, app: FastAPI, stop: asyncio.Event) -> list[asyncio.Task[None]]:
+    settings = spec.settings
+
+    def producer() -> Any:
+        return make_producer(
+            settings.kafka_bootstrap_servers, idempotence=settings.kafka_idempotence
+        )
+
+    topics = with_dead_letters(list(spec.produces) + [t for c in spec.consumers for t in c.topics])
+
+    async def provision_then(run: Callable[[], Awaitable[None]]) -> None:
+        # A broker that is down at start-up must not keep the API from serving:
+        # topics are provisioned in the background, then the loop starts.
+        while not stop.is_set():
+            try:
+                await ensure_topics(
+                    settings.kafka_bootstrap_servers,
+                    topics,
+                    partitions=settings.kafka_partitions,
+                    replication_factor=settings.kafka_replication_factor,
+                    attempts=1,
+                )
+                break
+            except Exception as exc:
+                log.warning("topics_unavailable", error=repr(exc))
+                with suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), 1.0)
+        if not stop.is_set():
+            await run()
+
+    tasks: list[asyncio.Task[None]] = []
+    if settings.run_relay and spec.produces:
+        relay = OutboxRelay(app.state.engine, producer)
+        app.state.relay = relay
+
+        async def run_relay() -> None:
+            try:
+                await relay.run(stop)
+            finally:
+                await relay.aclose()
+
+        tasks.append(asyncio.create_task(provision_then(run_relay), name="relay"))
+    if settings.run_consumers:
+        app.state.consumers = []
+        for c in spec.consumers:
+            consumer = EventConsumer(
+                group_id=c.group_id,
+                bootstrap_servers=settings.kafka_bootstrap_servers,
+                topics=c.topics,
+                handlers=c.handlers,
+                sessionmaker=app.state.sessionmaker,
+                producer_factory=producer,
+                max_attempts=settings.consumer_max_attempts,
+                session_timeout_ms=settings.kafka_session_timeout_ms,
+                heartbeat_interval_ms=settings.kafka_heartbeat_interval_ms,
+            )
+            app.state.consumers.append(consumer)
+            tasks.append(
+                asyncio.create_task(
+                    provision_then(functools.partial(consumer.run, stop)),
+                    name=f"consumer:{c.group_id}",
+                )
+            )
+    for worker in spec.workers:
+        tasks.append(asyncio.create_task(worker(app, stop), name=getattr(worker, "__name__", "w")))
+    return tasks
+
+
+def create_service_app(spec: ServiceSpec) -> FastAPI:
+    settings = spec.settings
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        configure_logging(spec.name, settings.log_level, json=settings.log_json)
+        engine = make_engine(settings.database_url, pool_size=settings.database_pool_size)
+        app.state.engine = engine
+        app.state.sessionmaker = make_sessionmaker(engine)
+        app.state.token_verifier = TokenVerifier(
+            issuer=settings.issuer, audience=settings.token_audience, jwks_url=settings.jwks_url
+        )
+        stop = asyncio.Event()
+        app.state.stop = stop
+        for hook in spec.on_startup:
+            await hook(app)
+        tasks = _background(spec, app, stop)
+        log.info("service_started", port=settings.port)
+        try:
+            yield
+        finally:
+            stop.set()
+            done, pending = await asyncio.wait(tasks, timeout=10) if tasks else (set(), set())
+            for task in pending:
+                task.cancel()
+            for task in done:
+                if not task.cancelled() and task.exception() is not None:
+                    log.error(
+                        "background_task_failed", task=task.get_name(), error=repr(task.exception())
+                    )
+            for hook in spec.on_shutdown:
+                await hook(app)
+            await app.state.token_verifier.aclose()
+            await engine.dispose()
+
+    app = FastAPI(
+        title=spec.title,
+        description=spec.description,
+        version="1.0.0",
+        lifespan=lifespan,
+        default_response_class=ORJSONResponse,
+        openapi_tags=list(spec.tags) or None,
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    install_error_handlers(app)
+    install_observability(app, spec.name)
+    checks = {"database": database_check, "broker": kafka_check(settings.kafka_bootstrap_servers)}
+    app.include_router(health_router(checks))
+    for router in spec.routers:
+        app.include_router(router)
+    _document_problems(app)
+    return app
+
+
+def _document_problems(app: FastAPI) -> None:
+    """Add the Problem schema and make FastAPI's 422 responses point at it."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = get_openapi(
+            title=app.title,
+            version=app.version,
+            description=app.description,
+            routes=app.routes,
+            tags=app.openapi_tags,
+        )
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        components["Problem"] = PROBLEM_SCHEMA
+        components.pop("HTTPValidationError", None)
+        components.pop("ValidationError", None)
+        for path in schema.get("paths", {}).values():
+            for operation in path.values():
+                responses = operation.get("responses", {})
+                if "422" in responses:
+                    responses["422"] = {
+                        "description": "Validation failed",
+                        "content": {
+                            PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}
+                        },
+                    }
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

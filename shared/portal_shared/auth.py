@@ -1,0 +1,224 @@
+"""Access-token verification for resource servers (RFC 9068 JWTs from the identity service).
+
+The JWKS is fetched from the issuer and cached; a token signed with a key id we
+have not seen triggers one refetch (rate-limited), so a key rotation at the
+issuer is picked up without a restart. Only asymmetric algorithms are accepted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+from uuid import UUID
+
+import httpx
+import jwt
+from fastapi import Depends, Request
+from jwt import PyJWK
+
+from portal_shared.errors import Forbidden, ServiceUnavailable, Unauthorized
+
+ALLOWED_ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "ES256", "ES384", "EdDSA")
+ACCESS_TOKEN_TYPES = ("at+jwt", "application/at+jwt")
+ROLES = ("resident", "officer", "admin")
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: an account (resident, officer, admin) or a machine client."""
+
+    subject: str
+    client_id: str
+    roles: frozenset[str] = frozenset()
+    scopes: frozenset[str] = frozenset()
+    agency_id: UUID | None = None
+    token_id: str | None = None
+    claims: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def is_client(self) -> bool:
+        """A client-credentials token: the client acts for itself, not for an account."""
+        return self.subject == self.client_id
+
+    @property
+    def account_id(self) -> UUID | None:
+        if self.is_client:
+            return None
+        try:
+            return UUID(self.subject)
+        except ValueError:
+            return None
+
+    def has_role(self, role: str) -> bool:
+        return role in self.roles
+
+
+class TokenVerifier:
+    def __init__(
+        self,
+        *,
+        issuer: str,
+        audience: str,
+        jwks_url: str,
+        leeway: float = 5.0,
+        min_refetch_interval: float = 5.0,
+        http: httpx.AsyncClient | None = None,
+    ) -> None:
+        self.issuer = issuer
+        self.audience = audience
+        self.jwks_url = jwks_url
+        self.leeway = leeway
+        self.min_refetch_interval = min_refetch_interval
+        self._http = http or httpx.AsyncClient(timeout=5.0)
+        self._keys: dict[str, PyJWK] = {}
+        self._fetched_at = -float("inf")
+        self._lock = asyncio.Lock()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def _refresh(self, *, force: bool) -> None:
+        async with self._lock:
+            if not force and self._keys:
+                return
+            if time.monotonic() - self._fetched_at < self.min_refetch_interval and self._keys:
+                return
+            try:
+                response = await self._http.get(self.jwks_url)
+                response.raise_for_status()
+                data = response.json()
+            except (httpx.HTTPError, ValueError) as exc:
+                raise ServiceUnavailable(
+                    "The token issuer's keys cannot be fetched right now; retry shortly"
+                ) from exc
+            keys: dict[str, PyJWK] = {}
+            for jwk in data.get("keys", []):
+                kid = jwk.get("kid")
+                if not kid or jwk.get("use", "sig") != "sig":
+                    continue
+                try:
+                    keys[kid] = PyJWK(jwk)
+                except jwt.PyJWTError:
+                    continue
+            self._keys = keys
+            self._fetched_at = time.monotonic()
+
+    async def _key_for(self, kid: str) -> PyJWK:
+        if kid not in self._keys:
+            await self._refresh(force=True)
+        key = self._keys.get(kid)
+        if key is None:
+            raise Unauthorized("The access token is signed with an unknown key")
+        return key
+
+    async def verify(self, token: str) -> Principal:
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError as exc:
+            raise Unauthorized("The access token is malformed") from exc
+        if header.get("alg") not in ALLOWED_ALGORITHMS:
+            raise Unauthorized("The access token's signing algorithm is not accepted")
+        if str(header.get("typ", "")).lower() not in ACCESS_TOKEN_TYPES:
+            raise Unauthorized("The token is not an access token (typ must be at+jwt)")
+        kid = header.get("kid")
+        if not isinstance(kid, str):
+            raise Unauthorized("The access token names no key id")
+        key = await self._key_for(kid)
+        try:
+            claims: dict[str, Any] = jwt.decode(
+                token,
+                key=key,
+                algorithms=[header["alg"]],
+                audience=self.audience,
+                issuer=self.issuer,
+                leeway=self.leeway,
+                options={"require": ["exp", "iat", "iss", "aud", "sub", "client_id", "jti"]},
+            )
+        except jwt.ExpiredSignatureError as exc:
+            raise Unauthorized("The access token has expired") from exc
+        except jwt.InvalidAudienceError as exc:
+            raise Unauthorized("The access token is not meant for this API") from exc
+        except jwt.InvalidIssuerError as exc:
+            raise Unauthorized("The access token comes from another issuer") from exc
+        except jwt.PyJWTError as exc:
+            raise Unauthorized(f"The access token is not valid: {exc}") from exc
+        return principal_from_claims(claims)
+
+
+def principal_from_claims(claims: dict[str, Any]) -> Principal:
+    roles = claims.get("roles") or []
+    scope = claims.get("scope") or ""
+    agency = claims.get("agency_id")
+    try:
+        agency_id = UUID(str(agency)) if agency else None
+    except ValueError as exc:
+        raise Unauthorized("The access token's agency_id is not a UUID") from exc
+    if not isinstance(roles, list) or not isinstance(scope, str):
+        raise Unauthorized("The access token's roles or scope are malformed")
+    return Principal(
+        subject=str(claims["sub"]),
+        client_id=str(claims["client_id"]),
+        roles=frozenset(str(r) for r in roles if r in ROLES),
+        scopes=frozenset(scope.split()),
+        agency_id=agency_id,
+        token_id=str(claims.get("jti")),
+        claims=claims,
+    )
+
+
+def bearer_token(request: Request) -> str | None:
+    header = request.headers.get("authorization")
+    if not header:
+        return None
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized(
+            "The Authorization header must be 'Bearer <token>'",
+            headers={"WWW-Authenticate": 'Bearer error="invalid_request"'},
+        )
+    return token.strip()
+
+
+async def _optional_principal(request: Request) -> Principal | None:
+    token = bearer_token(request)
+    if token is None:
+        return None
+    verifier: TokenVerifier = request.app.state.token_verifier
+    try:
+        return await verifier.verify(token)
+    except Unauthorized as exc:
+        exc.headers.setdefault(
+            "WWW-Authenticate", f'Bearer error="invalid_token", error_description="{exc.detail}"'
+        )
+        raise
+
+
+async def _principal(
+    principal: Annotated[Principal | None, Depends(_optional_principal)],
+) -> Principal:
+    if principal is None:
+        raise Unauthorized(
+            "This endpoint needs a bearer access token", headers={"WWW-Authenticate": "Bearer"}
+        )
+    return principal
+
+
+OptionalPrincipalDep = Annotated[Principal | None, Depends(_optional_principal)]
+PrincipalDep = Annotated[Principal, Depends(_principal)]
+
+
+def require_role(*roles: str) -> Callable[[Principal], Awaitable[Principal]]:
+    """A dependency that lets through only a principal holding one of `roles`."""
+
+    async def check(principal: PrincipalDep) -> Principal:
+        if not any(principal.has_role(r) for r in roles):
+            raise Forbidden(f"This needs the role {' or '.join(roles)}")
+        return principal
+
+    return check
+
+
+AdminDep = Annotated[Principal, Depends(require_role("admin"))]

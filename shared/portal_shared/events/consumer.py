@@ -1,0 +1,244 @@
+"""The idempotent consumer: each event's effect is applied once, or dead-lettered.
+
+The event's `ce_id` is recorded in `processed_events` in the same transaction as
+its effect, and the offset is committed only after that transaction: a redelivery
+finds the id and changes nothing. A handler that keeps failing is retried a set
+number of times, then the message goes to `<topic>.dlq` with the error in its
+headers and the partition moves on. A database outage is not the message's
+fault: it is retried until the database is back, never dead-lettered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any
+
+import structlog
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
+from prometheus_client import Counter
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from portal_shared.errors import is_database_outage
+from portal_shared.events.envelope import CloudEvent, MalformedEvent
+from portal_shared.events.topics import dlq
+from portal_shared.logging import request_id_var
+
+log = structlog.get_logger(__name__)
+
+Handler = Callable[[AsyncSession, CloudEvent], Awaitable[None]]
+
+EVENTS_CONSUMED = Counter(
+    "portal_events_consumed_total", "Events taken from Kafka", ["group", "outcome"]
+)
+
+_RECORD = text(
+    """
+    INSERT INTO processed_events (consumer, event_id, topic, partition, "offset")
+    VALUES (:consumer, :event_id, :topic, :partition, :offset)
+    ON CONFLICT DO NOTHING
+    RETURNING event_id
+    """
+)
+
+
+class EventConsumer:
+    def __init__(
+        self,
+        *,
+        group_id: str,
+        bootstrap_servers: str,
+        topics: Sequence[str],
+        handlers: Mapping[str, Handler],
+        sessionmaker: async_sessionmaker[AsyncSession],
+        producer_factory: Callable[[], AIOKafkaProducer],
+        max_attempts: int = 5,
+        retry_backoff: float = 0.2,
+        session_timeout_ms: int = 10_000,
+        heartbeat_interval_ms: int = 3_000,
+    ) -> None:
+        self.group_id = group_id
+        self.bootstrap_servers = bootstrap_servers
+        self.topics = list(topics)
+        self.handlers = dict(handlers)
+        self.sessionmaker = sessionmaker
+        self.producer_factory = producer_factory
+        self.max_attempts = max_attempts
+        self.retry_backoff = retry_backoff
+        self.session_timeout_ms = session_timeout_ms
+        self.heartbeat_interval_ms = heartbeat_interval_ms
+        self._producer: AIOKafkaProducer | None = None
+        self._consumer: AIOKafkaConsumer | None = None
+        self.assigned = asyncio.Event()
+
+    def _make_consumer(self) -> AIOKafkaConsumer:
+        return AIOKafkaConsumer(
+            *self.topics,
+            bootstrap_servers=self.bootstrap_servers,
+            group_id=self.group_id,
+            enable_auto_commit=False,
+            # The embedded broker keeps no offsets across restarts; start from the
+            # beginning and let the processed-events table drop what was seen.
+            auto_offset_reset="earliest",
+            session_timeout_ms=self.session_timeout_ms,
+            heartbeat_interval_ms=self.heartbeat_interval_ms,
+            max_poll_records=200,
+        )
+
+    async def run(self, stop: asyncio.Event) -> None:
+        backoff = 0.2
+        while not stop.is_set():
+            consumer = self._make_consumer()
+            try:
+                await consumer.start()
+                self._consumer = consumer
+                backoff = 0.2
+                await self._poll(consumer, stop)
+            except asyncio.CancelledError:
+                raise
+            except (KafkaError, OSError) as exc:
+                log.warning("consumer_retry", group=self.group_id, error=repr(exc))
+                await _sleep_unless(stop, backoff)
+                backoff = min(backoff * 2, 5.0)
+            finally:
+                self._consumer = None
+                await consumer.stop()
+        if self._producer is not None:
+            await self._producer.stop()
+
+    async def _poll(self, consumer: AIOKafkaConsumer, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            batches = await consumer.getmany(timeout_ms=500, max_records=200)
+            if consumer.assignment():
+                self.assigned.set()
+            for tp, records in batches.items():
+                for record in records:
+                    if stop.is_set():
+                        return
+                    await self.handle(record, stop)
+                    if stop.is_set():
+                        return  # unfinished: leave the offset for the next owner
+                    await self._commit(consumer, tp, record.offset + 1)
+
+    async def _commit(self, consumer: AIOKafkaConsumer, tp: TopicPartition, offset: int) -> None:
+        try:
+            await consumer.commit({tp: offset})
+        except (CommitFailedError, IllegalStateError) as exc:
+            # A rebalance took the partition away; its new owner will see the event
+            # again and the processed-events table makes that harmless.
+            log.info("commit_skipped", group=self.group_id, partition=tp.partition, error=str(exc))
+
+    async def handle(self, record: ConsumerRecord[Any, Any], stop: asyncio.Event) -> None:
+        try:
+            event = CloudEvent.from_kafka(record.headers or [], record.value)
+        except MalformedEvent as exc:
+            await self._dead_letter(record, exc, attempts=1, stop=stop)
+            return
+        handler = self.handlers.get(event.type)
+        if handler is None:
+            EVENTS_CONSUMED.labels(self.group_id, "ignored").inc()
+            return
+        attempts = 0
+        last: Exception | None = None
+        while attempts < self.max_attempts and not stop.is_set():
+            try:
+                applied = await self._apply(record, event, handler)
+                EVENTS_CONSUMED.labels(self.group_id, "applied" if applied else "duplicate").inc()
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                if is_database_outage(exc):
+                    log.warning("consumer_db_unavailable", group=self.group_id, error=repr(exc))
+                    await _sleep_unless(stop, 1.0)
+                    continue
+                attempts += 1
+                last = exc
+                log.warning(
+                    "consumer_handler_failed",
+                    group=self.group_id,
+                    event_id=event.id,
+                    type=event.type,
+                    attempt=attempts,
+                    error=repr(exc),
+                )
+                await _sleep_unless(stop, self.retry_backoff * attempts)
+        if last is not None and not stop.is_set():
+            await self._dead_letter(record, last, attempts=attempts, stop=stop)
+
+    async def _apply(
+        self, record: ConsumerRecord[Any, Any], event: CloudEvent, handler: Handler
+    ) -> bool:
+        token = request_id_var.set(event.request_id)
+        try:
+            async with self.sessionmaker() as session, session.begin():
+                seen = await session.execute(
+                    _RECORD,
+                    {
+                        "consumer": self.group_id,
+                        "event_id": event.id,
+                        "topic": record.topic,
+                        "partition": record.partition,
+                        "offset": record.offset,
+                    },
+                )
+                if seen.first() is None:
+                    return False
+                await handler(session, event)
+                return True
+        finally:
+            request_id_var.reset(token)
+
+    async def _dead_letter(
+        self,
+        record: ConsumerRecord[Any, Any],
+        error: Exception,
+        *,
+        attempts: int,
+        stop: asyncio.Event,
+    ) -> None:
+        headers = [
+            *(record.headers or []),
+            ("dlq_error", str(error)[:1000].encode()),
+            ("dlq_error_type", type(error).__name__.encode()),
+            ("dlq_attempts", str(attempts).encode()),
+            ("dlq_original_topic", record.topic.encode()),
+            ("dlq_original_partition", str(record.partition).encode()),
+            ("dlq_original_offset", str(record.offset).encode()),
+            ("dlq_consumer_group", self.group_id.encode()),
+        ]
+        backoff = 0.2
+        while not stop.is_set():
+            try:
+                if self._producer is None:
+                    producer = self.producer_factory()
+                    try:
+                        await producer.start()
+                    except BaseException:
+                        await producer.stop()
+                        raise
+                    self._producer = producer
+                await self._producer.send_and_wait(
+                    dlq(record.topic), value=record.value, key=record.key, headers=headers
+                )
+                EVENTS_CONSUMED.labels(self.group_id, "dead_lettered").inc()
+                log.error(
+                    "event_dead_lettered",
+                    group=self.group_id,
+                    topic=record.topic,
+                    offset=record.offset,
+                    error=str(error)[:200],
+                )
+                return
+            except (KafkaError, OSError) as exc:
+                log.warning("dlq_retry", error=repr(exc))
+                await _sleep_unless(stop, backoff)
+                backoff = min(backoff * 2, 5.0)
+
+
+async def _sleep_unless(stop: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), seconds)

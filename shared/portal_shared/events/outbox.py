@@ -1,0 +1,72 @@
+"""The transactional outbox: an event row written in the same transaction as its change.
+
+The table is created by each service's first migration (`portal_shared.migrations`);
+a statement-level trigger NOTIFYs the relay, so an event leaves as soon as its
+transaction commits and never if it rolls back.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from portal_shared.events.envelope import CloudEvent
+from portal_shared.logging import request_id_var
+
+NOTIFY_CHANNEL = "portal_outbox"
+
+# A lightweight table construct: the outbox belongs to no service's ORM metadata,
+# yet every service writes it the same way.
+outbox = sa.table(
+    "outbox",
+    sa.column("id", sa.BigInteger),
+    sa.column("event_id", sa.Uuid),
+    sa.column("topic", sa.Text),
+    sa.column("key", sa.Text),
+    sa.column("type", sa.Text),
+    sa.column("source", sa.Text),
+    sa.column("subject", sa.Text),
+    sa.column("data", JSONB),
+    sa.column("request_id", sa.Text),
+    sa.column("occurred_at", sa.DateTime(timezone=True)),
+    sa.column("published_at", sa.DateTime(timezone=True)),
+)
+
+
+def event_row(topic: str, key: str, event: CloudEvent) -> dict[str, Any]:
+    return {
+        "event_id": event.id,
+        "topic": topic,
+        "key": key,
+        "type": event.type,
+        "source": event.source,
+        "subject": event.subject,
+        "data": event.data,
+        "request_id": event.request_id,
+        "occurred_at": event.time,
+    }
+
+
+async def add_event(
+    session: AsyncSession,
+    *,
+    topic: str,
+    key: str,
+    type: str,
+    source: str,
+    data: dict[str, Any],
+    subject: str | None = None,
+) -> CloudEvent:
+    """Queue an event in the caller's transaction; it is published only if that commits."""
+    event = CloudEvent(
+        type=type,
+        source=source,
+        subject=subject if subject is not None else key,
+        data=data,
+        request_id=request_id_var.get(),
+    )
+    await session.execute(sa.insert(outbox).values(**event_row(topic, key, event)))
+    return event

@@ -1,0 +1,83 @@
+"""The settings every process reads from its environment, and the demo-secret guard.
+
+Each service subclasses `ServiceSettings` with its own variables only. In
+`production` mode a process refuses to start while any secret still has the
+value the embedded demo ships with.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+Environment = Literal["demo", "test", "production"]
+
+
+class DemoSecretInProduction(ValueError):
+    """A production process was configured with a secret that is public in this repository."""
+
+
+class ServiceSettings(BaseSettings):
+    """Variables common to every process; names are the environment variables, upper-cased."""
+
+    model_config = SettingsConfigDict(env_file=None, extra="ignore", frozen=True)
+
+    # Field name -> the demo value that production must never run with.
+    demo_secrets: ClassVar[dict[str, str]] = {}
+
+    environment: Environment = Field(default="demo", alias="PORTAL_ENV")
+    service_name: str = "portal"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    database_url: str = "postgresql+asyncpg://portal@127.0.0.1:55432/portal"
+    database_pool_size: int = Field(default=10, ge=1, le=200)
+    kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    # Tansu (the embedded broker) cannot do InitProducerId; real Kafka should.
+    kafka_idempotence: bool = False
+    kafka_partitions: int = Field(default=6, ge=1, le=1024)
+    kafka_replication_factor: int = Field(default=1, ge=1, le=7)
+    kafka_session_timeout_ms: int = Field(default=10_000, ge=1_000)
+    kafka_heartbeat_interval_ms: int = Field(default=3_000, ge=100)
+    # A replica can serve HTTP only, with the relay and consumers in a worker process.
+    run_relay: bool = True
+    run_consumers: bool = True
+    consumer_max_attempts: int = Field(default=5, ge=1, le=100)
+    public_url: str = "http://localhost:8000"
+    # Where resource servers fetch the issuer's keys; inside a cluster this is the
+    # identity service directly rather than the public origin.
+    jwks_url: str = "http://127.0.0.1:8001/auth/jwks"
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    @property
+    def issuer(self) -> str:
+        return self.public_url.rstrip("/") + "/auth"
+
+    @property
+    def token_audience(self) -> str:
+        return "portal-api"
+
+    @model_validator(mode="after")
+    def _refuse_demo_secrets(self) -> ServiceSettings:
+        if self.environment != "production":
+            return self
+        leaked = [
+            name.upper()
+            for name, demo in self.demo_secrets.items()
+            if str(getattr(self, name, "")) == demo
+        ]
+        if leaked:
+            raise DemoSecretInProduction(
+                "production refuses the demo value of " + ", ".join(sorted(leaked))
+            )
+        return self
+
+    def public_dict(self) -> dict[str, Any]:
+        """Settings safe to log: secrets are masked."""
+        data = self.model_dump()
+        for name in self.demo_secrets:
+            if name in data:
+                data[name] = "***"
+        return data
