@@ -18,8 +18,9 @@ from typing import Any
 import structlog
 from fastapi import APIRouter, FastAPI
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import ORJSONResponse
+from pydantic import BaseModel
 
+from portal_shared.asyncapi import asyncapi_fragment
 from portal_shared.auth import TokenVerifier
 from portal_shared.db import make_engine, make_sessionmaker
 from portal_shared.errors import PROBLEM_JSON, install_error_handlers
@@ -81,6 +82,8 @@ class ServiceSpec:
     on_startup: Sequence[Callable[[FastAPI], Awaitable[None]]] = ()
     on_shutdown: Sequence[Callable[[FastAPI], Awaitable[None]]] = ()
     tags: Sequence[dict[str, str]] = field(default_factory=list)
+    # Event type -> payload model, for what this service publishes (served as /asyncapi.json).
+    events: Mapping[str, type[BaseModel]] = field(default_factory=dict)
 
 
 def _background(spec: ServiceSpec, app: FastAPI, stop: asyncio.Event) -> list[asyncio.Task[None]]:
@@ -191,7 +194,6 @@ def create_service_app(spec: ServiceSpec) -> FastAPI:
         description=spec.description,
         version="1.0.0",
         lifespan=lifespan,
-        default_response_class=ORJSONResponse,
         openapi_tags=list(spec.tags) or None,
         docs_url="/docs",
         redoc_url=None,
@@ -203,6 +205,14 @@ def create_service_app(spec: ServiceSpec) -> FastAPI:
     app.include_router(health_router(checks))
     for router in spec.routers:
         app.include_router(router)
+    document = asyncapi_fragment(
+        title=spec.title, topics={spec.produces[0]: spec.events} if spec.produces else {}
+    )
+
+    @app.get("/asyncapi.json", include_in_schema=False)
+    async def asyncapi() -> dict[str, Any]:
+        return document
+
     _document_problems(app)
     return app
 

@@ -1,0 +1,18 @@
+"""`python -m catalog serve|migrate|worker`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from catalog.settings import get_settings
+from portal_shared.cli import main
+
+SERVICE_ROOT = Path(__file__).resolve().parent.parent
+
+if __name__ == "__main__":
+    main(
+        prog="catalog",
+        service_root=SERVICE_ROOT,
+        settings_factory=get_settings,
+        app_factory="catalog.app:create_app",
+    )

@@ -1,0 +1,78 @@
+"""Each service's AsyncAPI 3.0 fragment: its topic, event types and payload schemas.
+
+A service declares its events as pydantic models (`ServiceSpec.events`); this
+module turns them into `/asyncapi.json`, which the gateway merges with the
+other services' into the portal's one AsyncAPI document.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import BaseModel
+
+CLOUDEVENT_HEADERS: dict[str, Any] = {
+    "type": "object",
+    "description": "CloudEvents 1.0, Kafka binary content mode",
+    "required": ["ce_id", "ce_specversion", "ce_source", "ce_type", "ce_time", "content-type"],
+    "properties": {
+        "ce_id": {"type": "string", "description": "unique per event; consumers dedupe by it"},
+        "ce_specversion": {"type": "string", "const": "1.0"},
+        "ce_source": {"type": "string"},
+        "ce_type": {"type": "string"},
+        "ce_time": {"type": "string", "format": "date-time"},
+        "ce_subject": {"type": "string", "description": "the aggregate's id"},
+        "ce_requestid": {"type": "string", "description": "the HTTP request that caused it"},
+        "content-type": {"type": "string", "const": "application/json"},
+    },
+}
+
+
+def _message_name(event_type: str) -> str:
+    return event_type.replace(".", "_")
+
+
+def asyncapi_fragment(
+    *, title: str, topics: Mapping[str, Mapping[str, type[BaseModel]]]
+) -> dict[str, Any]:
+    """`topics` maps a topic to its event types and each type's payload model."""
+    channels: dict[str, Any] = {}
+    operations: dict[str, Any] = {}
+    messages: dict[str, Any] = {}
+    schemas: dict[str, Any] = {}
+    for topic, events in topics.items():
+        channel_id = topic.replace(".", "_")
+        refs: dict[str, Any] = {}
+        for event_type, model in events.items():
+            name = _message_name(event_type)
+            schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+            for def_name, definition in schema.pop("$defs", {}).items():
+                schemas[def_name] = definition
+            schemas[model.__name__] = schema
+            messages[name] = {
+                "name": event_type,
+                "title": event_type,
+                "contentType": "application/json",
+                "headers": CLOUDEVENT_HEADERS,
+                "payload": {"$ref": f"#/components/schemas/{model.__name__}"},
+                "bindings": {"kafka": {"key": {"type": "string", "description": "aggregate id"}}},
+            }
+            refs[name] = {"$ref": f"#/components/messages/{name}"}
+        channels[channel_id] = {
+            "address": topic,
+            "description": f"Events of the {topic} aggregate; dead letters go to {topic}.dlq",
+            "messages": refs,
+        }
+        operations[f"publish_{channel_id}"] = {
+            "action": "send",
+            "channel": {"$ref": f"#/channels/{channel_id}"},
+            "messages": [{"$ref": f"#/channels/{channel_id}/messages/{m}"} for m in refs],
+        }
+    return {
+        "asyncapi": "3.0.0",
+        "info": {"title": title, "version": "1.0.0"},
+        "channels": channels,
+        "operations": operations,
+        "components": {"messages": messages, "schemas": schemas},
+    }

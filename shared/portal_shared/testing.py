@@ -1,0 +1,154 @@
+"""Test support every service's tests share: real signed tokens, fresh migrated databases.
+
+`TestIssuer` holds an RSA key, signs RFC 9068 access tokens the way the identity
+service does, and serves its JWKS over a real (in-process) HTTP app, so a
+service's own `TokenVerifier` checks them exactly as in production.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+import httpx
+import jwt
+from cryptography.hazmat.primitives.asymmetric import rsa
+from fastapi import FastAPI
+from jwt.algorithms import RSAAlgorithm
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from portal_shared.auth import TokenVerifier
+from portal_shared.db import asyncpg_dsn
+from portal_shared.migrations import ensure_database, upgrade
+
+TEST_ISSUER = "http://localhost:8000/auth"
+AUDIENCE = "portal-api"
+
+
+class TestIssuer:
+    __test__ = False  # not a test class, whatever pytest thinks of the name
+
+    def __init__(self, issuer: str = TEST_ISSUER, audience: str = AUDIENCE) -> None:
+        self.issuer = issuer
+        self.audience = audience
+        self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        self.kid = uuid.uuid4().hex[:16]
+
+    def jwks(self) -> dict[str, Any]:
+        jwk: dict[str, Any] = RSAAlgorithm.to_jwk(self.key.public_key(), as_dict=True)
+        jwk.update({"kid": self.kid, "use": "sig", "alg": "RS256"})
+        return {"keys": [jwk]}
+
+    def token(
+        self,
+        *,
+        sub: str | UUID | None = None,
+        roles: list[str] | None = None,
+        agency_id: UUID | None = None,
+        client_id: str = "portal-web",
+        scope: str = "openid",
+        ttl: int = 300,
+        **overrides: Any,
+    ) -> str:
+        now = int(time.time())
+        claims: dict[str, Any] = {
+            "iss": self.issuer,
+            "sub": str(sub or uuid.uuid4()),
+            "aud": self.audience,
+            "iat": now,
+            "exp": now + ttl,
+            "jti": uuid.uuid4().hex,
+            "client_id": client_id,
+            "scope": scope,
+            "roles": roles if roles is not None else ["resident"],
+        }
+        if agency_id is not None:
+            claims["agency_id"] = str(agency_id)
+        claims.update(overrides)
+        return jwt.encode(
+            claims, self.key, algorithm="RS256", headers={"kid": self.kid, "typ": "at+jwt"}
+        )
+
+    def headers(self, **kwargs: Any) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token(**kwargs)}"}
+
+    def asgi_app(self) -> Starlette:
+        async def jwks(_: Request) -> JSONResponse:
+            return JSONResponse(self.jwks())
+
+        return Starlette(routes=[Route("/auth/jwks", jwks)])
+
+    def verifier(self) -> TokenVerifier:
+        http = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=self.asgi_app()), base_url="http://issuer"
+        )
+        return TokenVerifier(
+            issuer=self.issuer,
+            audience=self.audience,
+            jwks_url="http://issuer/auth/jwks",
+            http=http,
+        )
+
+
+async def fresh_database(service_root: Path, database_url: str) -> None:
+    """Drop and recreate a service's test database, then migrate it with alembic (never
+    `create_all`), so every run starts from what the migrations really build."""
+    url = make_url(database_url)
+    admin = await asyncpg.connect(asyncpg_dsn(url.set(database="postgres").render_as_string(False)))
+    try:
+        quoted = '"' + str(url.database).replace('"', '""') + '"'
+        await admin.execute(f"DROP DATABASE IF EXISTS {quoted} WITH (FORCE)")
+    finally:
+        await admin.close()
+    await ensure_database(database_url)
+    # alembic's env runs its own event loop, so it runs in a thread here.
+    await asyncio.to_thread(upgrade, service_root, database_url)
+
+
+async def truncate_all(engine: AsyncEngine) -> None:
+    """Empty every table but alembic's, so each test starts from a migrated, empty database."""
+    async with engine.begin() as conn:
+        names = (
+            (
+                await conn.execute(
+                    text(
+                        "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
+                        " AND tablename <> 'alembic_version'"
+                    )
+                )
+            )
+            .scalars()
+            .all()
+        )
+        if names:
+            await conn.execute(
+                text("TRUNCATE " + ", ".join(f'"{n}"' for n in names) + " RESTART IDENTITY CASCADE")
+            )
+
+
+@asynccontextmanager
+async def running(app: FastAPI, issuer: TestIssuer | None = None) -> AsyncIterator[FastAPI]:
+    """Run an app's lifespan (engine, relay, consumers) around a block of tests; with an
+    issuer, the app trusts that issuer's tokens instead of fetching the identity JWKS."""
+    async with app.router.lifespan_context(app):
+        if issuer is not None:
+            await app.state.token_verifier.aclose()
+            app.state.token_verifier = issuer.verifier()
+        yield app
+
+
+def client_for(app: FastAPI) -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver")
