@@ -151,4 +151,7 @@ async def running(app: FastAPI, issuer: TestIssuer | None = None) -> AsyncIterat
 
 
 def client_for(app: FastAPI) -> httpx.AsyncClient:
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver")
+    """An in-process client that sees what a real client would: a 500 arrives as a response
+    (after Starlette re-raises to the server for logging), not as an exception in the test."""
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    return httpx.AsyncClient(transport=transport, base_url="http://testserver")

@@ -1,0 +1,143 @@
+"""Every resource server's token check (portal_shared.auth), with real signed tokens."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+import uuid
+from collections.abc import Callable
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
+from fastapi import FastAPI
+
+from portal_shared.auth import AdminDep, PrincipalDep, TokenVerifier
+from portal_shared.errors import Unauthorized, install_error_handlers
+from portal_shared.testing import TestIssuer, client_for
+
+
+@pytest.fixture
+def issuer() -> TestIssuer:
+    return TestIssuer()
+
+
+@pytest.fixture
+def verifier(issuer: TestIssuer) -> TokenVerifier:
+    return issuer.verifier()
+
+
+async def test_valid_token_gives_the_principal(issuer: TestIssuer, verifier: TokenVerifier) -> None:
+    agency = uuid.uuid4()
+    principal = await verifier.verify(
+        issuer.token(roles=["officer"], agency_id=agency, scope="openid requests:read")
+    )
+    assert principal.roles == {"officer"}
+    assert principal.agency_id == agency
+    assert "requests:read" in principal.scopes
+    assert not principal.is_client
+
+
+def _unsigned(issuer: TestIssuer) -> str:
+    token = issuer.token()
+    _, payload, _ = token.split(".")
+    header = base64.urlsafe_b64encode(
+        json.dumps({"alg": "none", "typ": "at+jwt", "kid": issuer.kid}).encode()
+    ).rstrip(b"=")
+    return f"{header.decode()}.{payload}."
+
+
+@pytest.mark.parametrize(
+    ("case", "reason"),
+    [
+        ("alg_none", "algorithm"),
+        ("wrong_key", "not valid"),
+        ("wrong_iss", "another issuer"),
+        ("wrong_aud", "not meant for this API"),
+        ("expired", "expired"),
+        ("id_token_typ", "not an access token"),
+        ("garbage", "malformed"),
+    ],
+)
+async def test_bad_tokens_are_refused(
+    issuer: TestIssuer, verifier: TokenVerifier, case: str, reason: str
+) -> None:
+    now = int(time.time())
+    tokens: dict[str, Callable[[], str]] = {
+        "alg_none": lambda: _unsigned(issuer),
+        "wrong_key": lambda: _forged(issuer),
+        "wrong_iss": lambda: issuer.token(iss="https://evil.example/auth"),
+        "wrong_aud": lambda: issuer.token(aud="another-api"),
+        "expired": lambda: issuer.token(iat=now - 600, exp=now - 300),
+        "id_token_typ": lambda: _with_typ(issuer, "JWT"),
+        "garbage": lambda: "not-a-jwt",
+    }
+    with pytest.raises(Unauthorized, match=reason):
+        await verifier.verify(tokens[case]())
+
+
+def _forged(issuer: TestIssuer) -> str:
+    """Signed with another key under the issuer's key id."""
+    forger = TestIssuer()
+    forger.kid = issuer.kid
+    forger.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    return forger.token()
+
+
+def _with_typ(issuer: TestIssuer, typ: str) -> str:
+    claims = jwt.decode(issuer.token(), options={"verify_signature": False})
+    return jwt.encode(
+        claims, issuer.key, algorithm="RS256", headers={"kid": issuer.kid, "typ": typ}
+    )
+
+
+async def test_rotated_key_is_fetched_on_unknown_kid(issuer: TestIssuer) -> None:
+    verifier = issuer.verifier()
+    verifier.min_refetch_interval = 0
+    await verifier.verify(issuer.token())
+    issuer.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    issuer.kid = "rotated"
+    principal = await verifier.verify(issuer.token(roles=["admin"]))
+    assert principal.roles == {"admin"}
+
+
+def _app(issuer: TestIssuer) -> FastAPI:
+    app = FastAPI()
+    install_error_handlers(app)
+    app.state.token_verifier = issuer.verifier()
+
+    @app.get("/me")
+    async def me(principal: PrincipalDep) -> dict[str, str]:
+        return {"sub": principal.subject}
+
+    @app.get("/admin")
+    async def admin(principal: AdminDep) -> dict[str, str]:
+        return {"sub": principal.subject}
+
+    return app
+
+
+async def test_missing_token_is_401_with_challenge(issuer: TestIssuer) -> None:
+    async with client_for(_app(issuer)) as client:
+        response = await client.get("/me")
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"].startswith("Bearer")
+    assert response.headers["content-type"] == "application/problem+json"
+
+
+async def test_wrong_role_is_403_and_right_role_passes(issuer: TestIssuer) -> None:
+    async with client_for(_app(issuer)) as client:
+        resident = await client.get("/admin", headers=issuer.headers(roles=["resident"]))
+        admin = await client.get("/admin", headers=issuer.headers(roles=["admin"], sub="a" * 8))
+    assert resident.status_code == 403
+    assert resident.json()["detail"] == "This needs the role admin"
+    assert admin.status_code == 200
+    assert admin.json() == {"sub": "a" * 8}
+
+
+async def test_basic_scheme_is_refused(issuer: TestIssuer) -> None:
+    async with client_for(_app(issuer)) as client:
+        response = await client.get("/me", headers={"Authorization": "Basic Zm9vOmJhcg=="})
+    assert response.status_code == 401
+    assert "Bearer" in response.json()["detail"]
