@@ -101,11 +101,11 @@ class EmbeddedPostgres:
         # options are ours.
         if (self.data_dir / "postmaster.pid").exists():
             _pg([_bin("pg_ctl"), "-D", str(self.data_dir), "-m", "fast", "-w", "stop"], check=False)
+        durability = "on" if self.fsync else "off"
         options = (
             f"-h 127.0.0.1 -p {self.port} -k {self.data_dir} -c max_connections=300"
-            f" -c fsync={'on' if self.fsync else 'off'}"
-            f" -c synchronous_commit={'on' if self.fsync else 'off'}"
-            " -c full_page_writes=off" * (not self.fsync)
+            f" -c fsync={durability} -c synchronous_commit={durability}"
+            f" -c full_page_writes={durability}"
         )
         try:
             _pg([
