@@ -141,6 +141,7 @@ def _background(spec: ServiceSpec, app: FastAPI, stop: asyncio.Event) -> list[as
                 max_attempts=settings.consumer_max_attempts,
                 session_timeout_ms=settings.kafka_session_timeout_ms,
                 heartbeat_interval_ms=settings.kafka_heartbeat_interval_ms,
+                fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
             )
             app.state.consumers.append(consumer)
             tasks.append(

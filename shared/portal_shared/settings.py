@@ -40,6 +40,8 @@ class ServiceSettings(BaseSettings):
     kafka_replication_factor: int = Field(default=1, ge=1, le=7)
     kafka_session_timeout_ms: int = Field(default=10_000, ge=1_000)
     kafka_heartbeat_interval_ms: int = Field(default=3_000, ge=100)
+    # Longest a fetch waits at the broker; with Tansu it is also the delivery latency floor.
+    kafka_fetch_max_wait_ms: int = Field(default=20, ge=1, le=5_000)
     # A replica can serve HTTP only, with the relay and consumers in a worker process.
     run_relay: bool = True
     run_consumers: bool = True

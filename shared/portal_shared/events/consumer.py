@@ -59,6 +59,7 @@ class EventConsumer:
         retry_backoff: float = 0.2,
         session_timeout_ms: int = 10_000,
         heartbeat_interval_ms: int = 3_000,
+        fetch_max_wait_ms: int = 20,
     ) -> None:
         self.group_id = group_id
         self.bootstrap_servers = bootstrap_servers
@@ -70,6 +71,7 @@ class EventConsumer:
         self.retry_backoff = retry_backoff
         self.session_timeout_ms = session_timeout_ms
         self.heartbeat_interval_ms = heartbeat_interval_ms
+        self.fetch_max_wait_ms = fetch_max_wait_ms
         self._producer: AIOKafkaProducer | None = None
         self._consumer: AIOKafkaConsumer | None = None
         self.assigned = asyncio.Event()
@@ -86,6 +88,8 @@ class EventConsumer:
             session_timeout_ms=self.session_timeout_ms,
             heartbeat_interval_ms=self.heartbeat_interval_ms,
             max_poll_records=200,
+            # Bounds how long a new event can wait in the broker before a fetch returns it.
+            fetch_max_wait_ms=self.fetch_max_wait_ms,
         )
 
     async def run(self, stop: asyncio.Event) -> None:
