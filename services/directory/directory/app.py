@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from directory.events import TOPIC
+from directory.api import __doc__ as api_doc
+from directory.api import router
+from directory.events import EVENTS, TOPIC
 from directory.settings import DirectorySettings, get_settings
 from portal_shared.app import ServiceSpec, create_service_app
 
@@ -15,10 +17,15 @@ def create_app(settings: DirectorySettings | None = None) -> FastAPI:
         ServiceSpec(
             name="directory",
             title="Directory",
-            description="Directory of the Baikonur state-services portal.",
+            description=(
+                "The register of the state agencies, their subdivisions and public service"
+                " centres of the Baikonur state-services portal. " + (api_doc or "")
+            ),
             settings=settings,
-            routers=[],
+            routers=[router],
             produces=[TOPIC],
             consumers=[],
+            events=EVENTS,
+            tags=[{"name": "agencies", "description": "State agencies and their hierarchy"}],
         )
     )

@@ -3,7 +3,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 import httpx
 import pytest
@@ -45,3 +46,59 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     await truncate_all(app.state.engine)
     async with client_for(app) as client:
         yield client
+
+
+@pytest.fixture
+def admin(issuer: TestIssuer) -> dict[str, str]:
+    """Headers of an administrator's request."""
+    return issuer.headers(roles=["admin"])
+
+
+def valid_agency_body(code: str = "BKR-TEST", **overrides: Any) -> dict[str, Any]:
+    """A valid registration body; tests change one thing at a time."""
+    body: dict[str, Any] = {
+        "code": code,
+        "name": {
+            "kk": "Байқоңыр қаласының Әділет департаменті",
+            "ru": "Департамент юстиции города Байконыр",
+            "en": "Department of Justice of Baikonur",
+        },
+        "kind": "department",
+        "bin": "140740190074",
+        "city": "Baikonur",
+        "address": "Baikonur, Gagarin street, 12",
+        "timezone": "Asia/Qyzylorda",
+        "working_hours": {
+            "mon": {
+                "open": "09:00",
+                "close": "18:30",
+                "breaks": [{"start": "13:00", "end": "14:30"}],
+            }
+        },
+        "contacts": {"phone": "+7 33622 5 20 00", "email": "justice@baikonur.example.kz"},
+    }
+    body.update(overrides)
+    return body
+
+
+AgencyBody = Callable[..., dict[str, Any]]
+Register = Callable[..., Awaitable[dict[str, Any]]]
+
+
+@pytest.fixture
+def agency_body() -> AgencyBody:
+    return valid_agency_body
+
+
+@pytest.fixture
+def register(client: httpx.AsyncClient, admin: dict[str, str]) -> Register:
+    """Register an agency as an administrator and return its JSON."""
+
+    async def register(code: str = "BKR-TEST", **overrides: Any) -> dict[str, Any]:
+        body = valid_agency_body(code, **overrides)
+        response = await client.post("/api/v1/agencies", json=body, headers=admin)
+        assert response.status_code == 201, response.text
+        data: dict[str, Any] = response.json()
+        return data
+
+    return register
