@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from catalog.events import TOPIC
+from catalog.api import router
+from catalog.consumers import AGENCY_CONSUMER
+from catalog.events import EVENTS, TOPIC
 from catalog.settings import CatalogSettings, get_settings
 from portal_shared.app import ServiceSpec, create_service_app
 
@@ -15,10 +17,13 @@ def create_app(settings: CatalogSettings | None = None) -> FastAPI:
         ServiceSpec(
             name="catalog",
             title="Catalog",
-            description="Catalog of the Baikonur state-services portal.",
+            description="State services of Baikonur and their standards: versions, "
+            "form schemas, fees, terms and refusal grounds.",
             settings=settings,
-            routers=[],
+            routers=[router],
             produces=[TOPIC],
-            consumers=[],
+            consumers=[AGENCY_CONSUMER],
+            tags=[{"name": "services", "description": "State services and their standards"}],
+            events=EVENTS,
         )
     )
