@@ -123,6 +123,7 @@ async def list_services(
         Query(
             min_length=1,
             max_length=200,
+            pattern=r"^[^\x00]+$",
             description="Text in the name, description or code, in any of the three languages",
         ),
     ] = None,

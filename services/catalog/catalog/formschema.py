@@ -21,6 +21,8 @@ from catalog.errors import InvalidFormSchema
 LANGUAGES = ("kk", "ru", "en")
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 MAX_BYTES = 64_000
+# Far deeper than any form needs, and shallow enough that no recursive check can overflow.
+MAX_DEPTH = 32
 # Keywords whose values are data, not subschemas: a "properties" key inside them is no property.
 _DATA_KEYWORDS = frozenset({"enum", "const", "default", "examples", "x-title", "x-help"})
 
@@ -33,6 +35,8 @@ def form_schema_problems(schema: Any) -> list[dict[str, str]]:
     """Every rule `schema` breaks, as `{location, message}`; empty when it is acceptable."""
     if not isinstance(schema, dict):
         return [{"location": "form_schema", "message": "must be a JSON object (a schema)"}]
+    if _depth(schema) > MAX_DEPTH:
+        return [{"location": "form_schema", "message": f"is nested deeper than {MAX_DEPTH}"}]
     if len(orjson.dumps(schema)) > MAX_BYTES:
         return [{"location": "form_schema", "message": f"is larger than {MAX_BYTES} bytes"}]
     dialect = schema.get("$schema", DIALECT)
@@ -55,6 +59,23 @@ def form_schema_problems(schema: Any) -> list[dict[str, str]]:
         )
     _walk(schema, [], problems)
     return problems
+
+
+def _depth(root: Any) -> int:
+    """How deeply objects and arrays nest, measured without recursion."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(root, 1)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if depth > MAX_DEPTH:
+            break
+        children = node.values() if isinstance(node, dict) else node
+        if isinstance(node, (dict, list)):
+            stack.extend(
+                (child, depth + 1) for child in children if isinstance(child, (dict, list))
+            )
+    return deepest
 
 
 def _walk(node: Any, path: list[str], problems: list[dict[str, str]]) -> None:

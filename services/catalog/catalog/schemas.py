@@ -7,7 +7,14 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    field_validator,
+    model_validator,
+)
 
 Status = Literal["draft", "published", "withdrawn"]
 # portal: online here; psc: a Public Service Centre (ЦОН); agency: in person at the agency.
@@ -26,8 +33,30 @@ Amount = Annotated[
 ]
 
 
+def _reject_nul(value: Any) -> Any:
+    """PostgreSQL stores no NUL character in text or JSONB: refuse it here, with a clear error,
+    rather than fail in the database. Iterative, as a form schema may nest deeply."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                raise ValueError("text must not contain the NUL character (\\u0000)")
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return value
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nul(cls, data: Any) -> Any:
+        return _reject_nul(data)
 
 
 class Localized(Strict):

@@ -357,7 +357,8 @@ def decode_cursor(cursor: str, kind: type[Any]) -> Any:
         value = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
     except (binascii.Error, ValueError) as exc:
         raise InvalidCursor("The cursor is not one this API issued; start from page one") from exc
-    if not isinstance(value, kind):
+    # A NUL cannot reach PostgreSQL; no cursor we issue has one.
+    if not isinstance(value, kind) or (isinstance(value, str) and "\x00" in value):
         raise InvalidCursor("The cursor is not one this API issued; start from page one")
     return value
 

@@ -370,3 +370,23 @@ async def test_pages_follow_the_cursor(
     assert seen == ["a-one", "b-two", "c-three"]
     assert_problem(await client.get(SERVICES, params={"cursor": "garbage!"}), 422, "cursor")
     assert_problem(await client.get(SERVICES, params={"limit": "500"}), 422, "limit")
+
+
+async def test_hostile_input_is_refused_with_a_problem_not_a_crash(
+    client: httpx.AsyncClient, admin: dict[str, str], make_agency: AgencyMaker, make_body: BodyMaker
+) -> None:
+    agency = await make_agency()
+    nul_name = make_body("x-nul", agency["id"], name={"kk": "a\u0000", "ru": "b", "en": "c"})
+    assert_problem(await client.post(SERVICES, json=nul_name, headers=admin), 422, "NUL")
+    assert_problem(await client.get(SERVICES, params={"q": "a\u0000"}), 422, "q")
+    deep = '{"type": "object"}'
+    for _ in range(300):
+        deep = '{"type": "object", "properties": {"x": ' + deep[:-1] + ', "x-title": {}}}}'
+    body = httpx.Request(
+        "POST", "/", json=make_body("x-deep", agency["id"], form_schema={})
+    ).content
+    content = body.replace(b'"form_schema":{}', b'"form_schema":' + deep.encode())
+    response = await client.post(
+        SERVICES, content=content, headers={**admin, "content-type": "application/json"}
+    )
+    assert_problem(response, 422, "nested deeper")
