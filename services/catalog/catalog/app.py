@@ -7,13 +7,14 @@ from fastapi import FastAPI
 from catalog.api import router
 from catalog.consumers import AGENCY_CONSUMER
 from catalog.events import EVENTS, TOPIC
+from catalog.openapi import document_languages
 from catalog.settings import CatalogSettings, get_settings
 from portal_shared.app import ServiceSpec, create_service_app
 
 
 def create_app(settings: CatalogSettings | None = None) -> FastAPI:
     settings = settings or get_settings()
-    return create_service_app(
+    app = create_service_app(
         ServiceSpec(
             name="catalog",
             title="Catalog",
@@ -27,3 +28,5 @@ def create_app(settings: CatalogSettings | None = None) -> FastAPI:
             events=EVENTS,
         )
     )
+    document_languages(app)
+    return app

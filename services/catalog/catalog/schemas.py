@@ -190,3 +190,41 @@ class AgencyCopy(BaseModel):
     code: str
     status: Literal["active", "inactive"]
     version: int
+
+
+class RequiredDocumentFlat(BaseModel):
+    code: str
+    name: str
+
+
+class RefusalGroundFlat(BaseModel):
+    code: str
+    text: str
+
+
+class StateServiceFlat(BaseModel):
+    """A service with each text in the one language `?lang=` or Accept-Language chose."""
+
+    id: UUID
+    code: str
+    name: str
+    description: str
+    agency_id: UUID
+    term_working_days: int
+    fee: Fee
+    result: str
+    required_documents: list[RequiredDocumentFlat]
+    refusal_grounds: list[RefusalGroundFlat]
+    channels: list[Channel]
+    form_schema: dict[str, Any] = Field(
+        description="As stored, with each property's `title` taken from its `x-title`"
+    )
+    status: Status
+    version: int
+    published_at: datetime | None
+    updated_at: datetime
+
+
+class StateServiceFlatPage(BaseModel):
+    items: list[StateServiceFlat]
+    next_cursor: str | None
