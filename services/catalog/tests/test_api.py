@@ -223,7 +223,14 @@ async def test_editing_the_draft_needs_its_current_etag(
         url, json={"code": "other"}, headers={**admin, "If-Match": first.headers["ETag"]}
     )
     assert_problem(code_change, 422, "code")
-    assert (await client.get(f"{url}/draft", headers=admin)).json()["term_working_days"] == 2
+    draft = await client.get(f"{url}/draft", headers=admin)
+    assert (draft.json()["term_working_days"], draft.headers["ETag"]) == (2, first.headers["ETag"])
+    # Admins' reads show drafts, so no shared cache may keep them.
+    assert draft.headers["Cache-Control"] == "private, no-cache"
+    unchanged = await client.get(
+        f"{url}/draft", headers={**admin, "If-None-Match": draft.headers["ETag"]}
+    )
+    assert unchanged.status_code == 304
 
 
 async def test_withdrawal_stops_listing_but_keeps_versions(
