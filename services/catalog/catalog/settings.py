@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from pydantic import Field
+
 from portal_shared.settings import ServiceSettings
 
 
@@ -11,6 +13,8 @@ class CatalogSettings(ServiceSettings):
     service_name: str = "catalog"
     port: int = 8003
     database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:55432/catalog"
+    # How long `seed-demo` waits for the directory's agencies to arrive over Kafka.
+    seed_wait_seconds: float = Field(default=120.0, ge=0, le=3600)
 
 
 @lru_cache

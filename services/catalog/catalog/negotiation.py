@@ -1,0 +1,94 @@
+"""How a read is represented: one language for flat-string clients, and HTTP caching.
+
+`?lang=` (or else the best of kk, ru, en in Accept-Language) turns every
+`{kk, ru, en}` object into that language's string; without either the full
+objects are returned. Every read carries a strong ETag computed from the exact
+body, so a conditional GET answers 304 whatever the language or page.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import orjson
+from fastapi import Request
+from starlette.responses import Response
+
+from catalog.formschema import localize_form_schema
+from catalog.schemas import Lang
+
+_KNOWN: dict[str, Lang] = {"kk": "kk", "ru": "ru", "en": "en"}
+PUBLIC_CACHE = "public, max-age=60"
+# Admins see drafts: nothing shared may keep their answers.
+PRIVATE_CACHE = "private, no-cache"
+
+
+def choose_language(lang: Lang | None, accept_language: str | None) -> Lang | None:
+    if lang is not None:
+        return lang
+    if not accept_language:
+        return None
+    best: tuple[float, Lang] | None = None
+    for part in accept_language.split(","):
+        tag, _, params = part.strip().partition(";")
+        primary = tag.strip().split("-")[0].lower()
+        quality = 1.0
+        for param in params.split(";"):
+            name, _, value = param.strip().partition("=")
+            if name == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        known = _KNOWN.get(primary)
+        # A tie keeps the first listed, as the header's order is the client's preference.
+        if known is not None and quality > 0 and (best is None or quality > best[0]):
+            best = (quality, known)
+    return best[1] if best else None
+
+
+def flatten(item: dict[str, Any], lang: str) -> dict[str, Any]:
+    """One service (as JSON) with each localized text reduced to `lang`."""
+    out = dict(item)
+    for key in ("name", "description", "result"):
+        out[key] = item[key][lang]
+    out["required_documents"] = [
+        {**doc, "name": doc["name"][lang]} for doc in item["required_documents"]
+    ]
+    out["refusal_grounds"] = [
+        {**ground, "text": ground["text"][lang]} for ground in item["refusal_grounds"]
+    ]
+    out["form_schema"] = localize_form_schema(item["form_schema"], lang)
+    return out
+
+
+def _matches(if_none_match: str | None, etag: str) -> bool:
+    if not if_none_match:
+        return False
+    # If-None-Match uses the weak comparison (RFC 9110 13.1.2).
+    tags = {t.strip().removeprefix("W/") for t in if_none_match.split(",")}
+    return "*" in tags or etag in tags
+
+
+def conditional_json(
+    request: Request,
+    payload: Any,
+    *,
+    public: bool,
+    lang: str | None = None,
+    etag: str | None = None,
+) -> Response:
+    """JSON with ETag and Cache-Control, or 304 when the client's copy is current."""
+    body = orjson.dumps(payload)
+    etag = etag or '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+    headers = {
+        "ETag": etag,
+        "Cache-Control": PUBLIC_CACHE if public else PRIVATE_CACHE,
+        "Vary": "Accept-Language, Authorization",
+    }
+    if lang is not None:
+        headers["Content-Language"] = lang
+    if _matches(request.headers.get("if-none-match"), etag):
+        return Response(status_code=304, headers=headers)
+    return Response(body, media_type="application/json", headers=headers)
