@@ -492,7 +492,7 @@ async def act(
     if current not in transition.sources:
         allowed = allowed_from(current)
         raise ActionNotAllowed(
-            f"A request in status {current} cannot be {transition.event.replace('_', ' ')}"
+            f"{action.action} is not allowed for a request in status {current}"
             + (f"; allowed now: {', '.join(allowed)}" if allowed else "; it is finished"),
             status_now=current.value,
         )
