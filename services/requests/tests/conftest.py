@@ -112,6 +112,18 @@ class World:
         )
         self.sent.append(event)
 
+    async def consumed(self, event: CloudEvent) -> None:
+        """Wait until this service's consumer has recorded `event` (applied or ignored)."""
+
+        async def recorded() -> bool:
+            async with self.app.state.engine.connect() as conn:
+                found = await conn.execute(
+                    text("SELECT 1 FROM processed_events WHERE event_id = :id"), {"id": event.id}
+                )
+                return found.first() is not None
+
+        await eventually(recorded)
+
     async def _version_of(self, table: str, ident: UUID) -> tuple[int, str] | None:
         async with self.app.state.engine.connect() as conn:
             row = (
