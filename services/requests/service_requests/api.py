@@ -68,7 +68,8 @@ async def submit_request(
     calendars: CalendarsDep,
     response: Response,
     idempotency_key: Annotated[
-        str | None, Header(alias="Idempotency-Key", min_length=1, max_length=200)
+        str | None,
+        Header(alias="Idempotency-Key", min_length=1, max_length=200, pattern=r"^[\x21-\x7e]+$"),
     ] = None,
 ) -> RequestRead:
     read, created = await service.submit(

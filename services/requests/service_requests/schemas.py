@@ -6,11 +6,37 @@ from datetime import date, datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from service_requests.workflow import Status
 
-Comment = Annotated[str, Field(min_length=1, max_length=4000)]
+
+def _text(value: str) -> str:
+    # PostgreSQL cannot store NUL in text or JSONB: refuse it here as bad input.
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
+def _json(value: dict[str, Any]) -> dict[str, Any]:
+    if _has_nul(value):
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+Text = Annotated[str, AfterValidator(_text)]
+Comment = Annotated[Text, Field(min_length=1, max_length=4000)]
+FormData = Annotated[dict[str, Any], AfterValidator(_json)]
 
 
 class Strict(BaseModel):
@@ -21,7 +47,7 @@ class Strict(BaseModel):
 
 class RequestCreate(Strict):
     service_id: UUID
-    form_data: dict[str, Any]
+    form_data: FormData
 
 
 class _Action(Strict):
@@ -41,7 +67,7 @@ class RequestInfoAction(_Action):
 
 class ResubmitAction(_Action):
     action: Literal["resubmit"]
-    form_data: dict[str, Any]
+    form_data: FormData
     comment: Comment | None = None
 
 
@@ -52,7 +78,7 @@ class ApproveAction(_Action):
 
 class RejectAction(_Action):
     action: Literal["reject"]
-    reason_code: str = Field(min_length=1, max_length=200)
+    reason_code: Text = Field(min_length=1, max_length=200)
     comment: Comment | None = None
 
 

@@ -174,3 +174,21 @@ async def test_ten_concurrent_repeats_make_one_request_and_one_event(
             )
         ).scalar_one()
     assert events == 1
+
+
+async def test_nul_characters_are_refused_not_stored(
+    client: httpx.AsyncClient, parties: Parties
+) -> None:
+    body = {"service_id": str(parties.service_id), "form_data": {"note\u0000": "x"}}
+    response = await client.post("/api/v1/requests", json=body, headers=parties.resident())
+    assert response.status_code == 422
+    assert "NUL" in response.json()["detail"]
+    created = await parties.submit()
+    comment = await parties.act(created["id"], parties.resident(), "cancel", comment="a\u0000b")
+    assert comment.status_code == 422
+    key = await client.post(
+        "/api/v1/requests",
+        json={"service_id": str(parties.service_id), "form_data": parties.good_form},
+        headers={**parties.resident(), "Idempotency-Key": "has space"},
+    )
+    assert key.status_code == 422
