@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from uuid import UUID
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from portal_shared.settings import ServiceSettings
 from service_requests.calendar import Transfers
@@ -21,6 +22,17 @@ class RequestsSettings(ServiceSettings):
     # country, or an agency id. JSON in CALENDAR_TRANSFERS, e.g.
     # {"*": {"working_days": ["2026-01-03"], "days_off": ["2026-01-05"]}}.
     calendar_transfers: dict[str, Transfers] = Field(default_factory=dict)
+
+    @field_validator("calendar_transfers")
+    @classmethod
+    def _keys_are_agencies(cls, value: dict[str, Transfers]) -> dict[str, Transfers]:
+        for key in value:
+            if key != "*":
+                try:
+                    UUID(key)
+                except ValueError as exc:
+                    raise ValueError(f"{key!r} is neither '*' nor an agency id") from exc
+        return value
 
 
 @lru_cache

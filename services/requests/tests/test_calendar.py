@@ -8,8 +8,10 @@ from uuid import uuid4
 
 import holidays
 import pytest
+from pydantic import ValidationError
 
 from service_requests.calendar import Calendar, CalendarBook, Transfers
+from service_requests.settings import RequestsSettings
 
 KZ = holidays.country_holidays("KZ", years=range(2025, 2028))
 
@@ -90,3 +92,15 @@ def test_an_agency_calendar_adds_its_own_transfers_to_the_country_s() -> None:
 def test_a_term_of_zero_days_is_not_a_term() -> None:
     with pytest.raises(ValueError, match="at least one"):
         Calendar().add_working_days(date(2026, 1, 1), 0)
+
+
+def test_transfers_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(
+        "CALENDAR_TRANSFERS", '{"*": {"working_days": ["2026-01-03"], "days_off": []}}'
+    )
+    settings = RequestsSettings()
+    book = CalendarBook.from_settings(settings.calendar_transfers)
+    assert book.for_agency(uuid4()).add_working_days(date(2026, 1, 2), 1) == date(2026, 1, 3)
+    monkeypatch.setenv("CALENDAR_TRANSFERS", '{"migration": {}}')
+    with pytest.raises(ValidationError, match="neither"):
+        RequestsSettings()
