@@ -5,20 +5,28 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from portal_shared.app import ServiceSpec, create_service_app
-from service_requests.events import TOPIC
+from service_requests.api import router
+from service_requests.calendar import CalendarBook
+from service_requests.consumers import CONSUMERS
+from service_requests.events import EVENTS, TOPIC
+from service_requests.overdue import overdue_worker
 from service_requests.settings import RequestsSettings, get_settings
 
 
 def create_app(settings: RequestsSettings | None = None) -> FastAPI:
     settings = settings or get_settings()
-    return create_service_app(
+    app = create_service_app(
         ServiceSpec(
             name="requests",
             title="Requests",
-            description="Requests of the Baikonur state-services portal.",
+            description="Residents' applications for state services and their workflow.",
             settings=settings,
-            routers=[],
+            routers=[router],
             produces=[TOPIC],
-            consumers=[],
+            consumers=CONSUMERS,
+            workers=[overdue_worker],
+            events=EVENTS,
         )
     )
+    app.state.calendars = CalendarBook.from_settings(settings.calendar_transfers)
+    return app

@@ -1,6 +1,16 @@
-"""What the requests service publishes: its topic and event types."""
+"""What the requests service publishes: its topic, event types and their payload."""
 
 from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from portal_shared.events import add_event
+from service_requests.models import ServiceRequest
+from service_requests.schemas import RequestEventData
+from service_requests.workflow import EVENT_NAMES, Status
 
 TOPIC = "requests.request"
 SOURCE = "/requests"
@@ -9,3 +19,38 @@ SOURCE = "/requests"
 def event_type(name: str) -> str:
     """`requests.request.<name>.v1`, the contract's naming of event types."""
     return f"{TOPIC}.{name}.v1"
+
+
+# Served as the AsyncAPI document (ServiceSpec.events).
+EVENTS: dict[str, type[BaseModel]] = {event_type(name): RequestEventData for name in EVENT_NAMES}
+
+
+async def publish(
+    session: AsyncSession,
+    request: ServiceRequest,
+    name: str,
+    *,
+    previous_status: Status | None,
+    occurred_at: datetime,
+) -> None:
+    """Queue the event in the caller's transaction, keyed by the request for per-request order."""
+    data = RequestEventData(
+        id=request.id,
+        number=request.number,
+        status=Status(request.status),
+        previous_status=previous_status,
+        service_id=request.service_id,
+        service_version=request.service_version,
+        agency_id=request.agency_id,
+        due_date=request.due_date,
+        version=request.version,
+        occurred_at=occurred_at,
+    )
+    await add_event(
+        session,
+        topic=TOPIC,
+        key=str(request.id),
+        type=event_type(name),
+        source=SOURCE,
+        data=data.model_dump(mode="json"),
+    )

@@ -25,3 +25,12 @@ async def test_unknown_path_is_a_problem(client: httpx.AsyncClient) -> None:
     assert response.headers["content-type"] == "application/problem+json"
     body = response.json()
     assert {"type", "title", "status", "detail"} <= body.keys()
+
+
+async def test_openapi_and_asyncapi_describe_the_requests_api(client: httpx.AsyncClient) -> None:
+    openapi = (await client.get("/openapi.json")).json()
+    assert {"/api/v1/requests", "/api/v1/requests/{request_id}/actions"} <= openapi["paths"].keys()
+    asyncapi = (await client.get("/asyncapi.json")).json()
+    names = {m["name"] for m in asyncapi["components"]["messages"].values()}
+    assert {f"requests.request.{n}.v1" for n in ("submitted", "overdue", "rejected")} <= names
+    assert len(names) == 9

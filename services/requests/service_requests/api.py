@@ -1,0 +1,180 @@
+"""HTTP endpoints of the requests service: thin handlers over the use cases in service.py."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Body, Depends, Header, Query, Request, Response
+
+from portal_shared.auth import Principal, PrincipalDep, require_role
+from portal_shared.db import SessionDep
+from portal_shared.errors import Forbidden, Unauthorized, problem_responses
+from service_requests import service
+from service_requests.calendar import CalendarBook
+from service_requests.errors import (
+    ActionNotAllowed,
+    FormInvalid,
+    IdempotencyKeyReused,
+    InvalidCursor,
+    RequestNotFound,
+    ServiceNotAvailable,
+    StaleVersion,
+    UnknownRefusalGround,
+)
+from service_requests.schemas import Action, HistoryPage, RequestCreate, RequestPage, RequestRead
+from service_requests.workflow import Status
+
+router = APIRouter(prefix="/api/v1/requests", tags=["requests"])
+
+ResidentDep = Annotated[Principal, Depends(require_role("resident"))]
+Limit = Annotated[int, Query(ge=1, le=200, description="page size")]
+Cursor = Annotated[
+    str | None, Query(max_length=500, description="next_cursor of the previous page")
+]
+
+
+def _calendars(request: Request) -> CalendarBook:
+    book: CalendarBook = request.app.state.calendars
+    return book
+
+
+CalendarsDep = Annotated[CalendarBook, Depends(_calendars)]
+
+
+def _etag(response: Response, read: RequestRead) -> RequestRead:
+    response.headers["ETag"] = f'"{read.version}"'
+    return read
+
+
+@router.post(
+    "",
+    status_code=201,
+    summary="Apply for a published state service",
+    description=(
+        "A repeat with the same Idempotency-Key and the same body returns the request the "
+        "first call made, with 200 instead of 201 and `Idempotent-Replayed: true`; the same "
+        "key with another body is 409."
+    ),
+    responses=problem_responses(
+        Unauthorized, Forbidden, IdempotencyKeyReused, ServiceNotAvailable, FormInvalid
+    ),
+)
+async def submit_request(
+    body: RequestCreate,
+    session: SessionDep,
+    resident: ResidentDep,
+    calendars: CalendarsDep,
+    response: Response,
+    idempotency_key: Annotated[
+        str | None,
+        Header(alias="Idempotency-Key", min_length=1, max_length=200, pattern=r"^[\x21-\x7e]+$"),
+    ] = None,
+) -> RequestRead:
+    read, created = await service.submit(
+        session, resident, body, idempotency_key=idempotency_key, calendars=calendars
+    )
+    if not created:
+        response.status_code = 200
+        response.headers["Idempotent-Replayed"] = "true"
+    response.headers["Location"] = f"{router.prefix}/{read.id}"
+    return _etag(response, read)
+
+
+@router.get(
+    "",
+    summary="List the requests the caller may see",
+    description=(
+        "A resident sees their own requests, an officer their agency's, an administrator "
+        "all, an agency system (client credentials, scope requests:read) its agency's."
+    ),
+    responses=problem_responses(Unauthorized, Forbidden, InvalidCursor),
+)
+async def list_requests(
+    session: SessionDep,
+    principal: PrincipalDep,
+    status: Annotated[list[Status] | None, Query()] = None,
+    service_id: UUID | None = None,
+    agency_id: UUID | None = None,
+    overdue: bool | None = None,
+    submitted_from: datetime | None = None,
+    submitted_to: datetime | None = None,
+    due_from: date | None = None,
+    due_to: date | None = None,
+    updated_since: datetime | None = None,
+    order: service.Order = "-submitted_at",
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> RequestPage:
+    filters = service.RequestFilters(
+        status=status,
+        service_id=service_id,
+        agency_id=agency_id,
+        overdue=overdue,
+        submitted_from=submitted_from,
+        submitted_to=submitted_to,
+        due_from=due_from,
+        due_to=due_to,
+        updated_since=updated_since,
+    )
+    return await service.list_requests(
+        session, principal, filters, order=order, limit=limit, cursor=cursor
+    )
+
+
+@router.get(
+    "/{request_id}",
+    summary="Read one request",
+    responses=problem_responses(Unauthorized, Forbidden, RequestNotFound),
+)
+async def get_request(
+    request_id: UUID, session: SessionDep, principal: PrincipalDep, response: Response
+) -> RequestRead:
+    return _etag(response, await service.get_request(session, principal, request_id))
+
+
+@router.get(
+    "/{request_id}/history",
+    summary="Every transition of a request, oldest first",
+    responses=problem_responses(Unauthorized, Forbidden, RequestNotFound, InvalidCursor),
+)
+async def request_history(
+    request_id: UUID,
+    session: SessionDep,
+    principal: PrincipalDep,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> HistoryPage:
+    return await service.history(session, principal, request_id, limit=limit, cursor=cursor)
+
+
+@router.post(
+    "/{request_id}/actions",
+    summary="Take a workflow action on a request",
+    description=(
+        "Officers of the responsible agency (or its agency system with scope requests:write) "
+        "accept, request_info, approve, reject and complete; the applicant resubmits and "
+        "cancels. Send `If-Match` with the ETag (or `version` in the body) to be refused "
+        "with 412 if someone acted first."
+    ),
+    responses=problem_responses(
+        Unauthorized,
+        Forbidden,
+        RequestNotFound,
+        ActionNotAllowed,
+        StaleVersion,
+        UnknownRefusalGround,
+        FormInvalid,
+    ),
+)
+async def take_action(
+    request_id: UUID,
+    action: Annotated[Action, Body()],
+    session: SessionDep,
+    principal: PrincipalDep,
+    response: Response,
+    if_match: Annotated[str | None, Header(alias="If-Match", max_length=200)] = None,
+) -> RequestRead:
+    read = await service.act(session, principal, request_id, action, if_match=if_match)
+    return _etag(response, read)

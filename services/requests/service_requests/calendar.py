@@ -1,0 +1,107 @@
+"""The working-day calendar behind every due date: weekends, Kazakhstan's public holidays,
+and the transfers of working days that the `holidays` package does not know about.
+
+This is the one place that decides whether a day is a working day. The `holidays`
+package lists the holidays and their observed (moved) days off, but not the
+Saturdays the Government turns into working days when it moves a day off, nor an
+agency's own arrangements; those come in as `Transfers` (from settings), either
+for the whole country or for one agency.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from functools import lru_cache
+from typing import Any
+from uuid import UUID
+from zoneinfo import ZoneInfo
+
+import holidays
+from pydantic import BaseModel, ConfigDict, Field
+
+DEFAULT_TIMEZONE = "Asia/Almaty"
+
+
+class Transfers(BaseModel):
+    """Days that break the weekday rule: working days on a weekend or holiday, and days off
+    on an ordinary weekday."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    working_days: frozenset[date] = Field(default_factory=frozenset)
+    days_off: frozenset[date] = Field(default_factory=frozenset)
+
+    def merged(self, other: Transfers) -> Transfers:
+        return Transfers(
+            working_days=self.working_days | other.working_days,
+            days_off=self.days_off | other.days_off,
+        )
+
+
+@lru_cache(maxsize=1)
+def _kz_holidays() -> Any:
+    # The package fills years lazily on lookup; one shared instance keeps what it computed.
+    return holidays.country_holidays("KZ")
+
+
+class Calendar:
+    """Working days in Kazakhstan, with optional transfers on top of the public holidays."""
+
+    def __init__(self, transfers: Transfers | None = None) -> None:
+        self.transfers = transfers or Transfers()
+
+    def is_working_day(self, day: date) -> bool:
+        if day in self.transfers.days_off:
+            return False
+        if day in self.transfers.working_days:
+            return True
+        return day.weekday() < 5 and day not in _kz_holidays()
+
+    def add_working_days(self, start: date, count: int) -> date:
+        """The `count`-th working day after `start` (start itself never counts)."""
+        if count < 1:
+            raise ValueError("a term is at least one working day")
+        day = start
+        left = count
+        while left:
+            day += timedelta(days=1)
+            if self.is_working_day(day):
+                left -= 1
+        return day
+
+    def due_date(self, submitted_at: datetime, term_working_days: int, timezone: str) -> date:
+        """The due date of a submission: counted from its local date in the agency's zone."""
+        local = submitted_at.astimezone(zone(timezone)).date()
+        return self.add_working_days(local, term_working_days)
+
+
+def zone(name: str) -> ZoneInfo:
+    """The agency's zone, or the contract's default when the name is unknown here."""
+    try:
+        return ZoneInfo(name)
+    except (ValueError, KeyError):  # ZoneInfoNotFoundError is a KeyError
+        return ZoneInfo(DEFAULT_TIMEZONE)
+
+
+class CalendarBook:
+    """Calendars per agency: the country's transfers, plus the agency's own."""
+
+    def __init__(
+        self, national: Transfers | None = None, agencies: dict[UUID, Transfers] | None = None
+    ) -> None:
+        self.national = national or Transfers()
+        self.agencies = agencies or {}
+        self._national_calendar = Calendar(self.national)
+
+    @classmethod
+    def from_settings(cls, raw: dict[str, Transfers]) -> CalendarBook:
+        """`raw` maps "*" (the whole country) or an agency id to its transfers."""
+        national = raw.get("*")
+        agencies = {UUID(key): value for key, value in raw.items() if key != "*"}
+        return cls(national, agencies)
+
+    def for_agency(self, agency_id: UUID) -> Calendar:
+        own = self.agencies.get(agency_id)
+        if own is None:
+            return self._national_calendar
+        return Calendar(self.national.merged(own))

@@ -1,0 +1,37 @@
+"""Checking an application's form data against the state service's published JSON Schema."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from jsonschema import Draft202012Validator, FormatChecker
+from jsonschema.exceptions import SchemaError
+from referencing.exceptions import Unresolvable
+
+from service_requests.errors import FormInvalid
+
+_FORMATS = FormatChecker()
+
+
+def _location(path: Any) -> str:
+    return "form_data" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path)
+
+
+def check_form(schema: dict[str, Any], form_data: dict[str, Any]) -> None:
+    """Raise FormInvalid listing every violation, not just the first."""
+    try:
+        validator = Draft202012Validator(schema, format_checker=_FORMATS)
+        errors = sorted(validator.iter_errors(form_data), key=lambda e: list(map(str, e.path)))
+    except (SchemaError, Unresolvable) as exc:
+        # Schemas are checked when they arrive; this guards against a reference that
+        # cannot be resolved, which is the catalog's fault, not the resident's.
+        raise FormInvalid(
+            "The service's form cannot be checked right now; the agency has been told",
+            errors=[{"location": "form_schema", "message": str(exc)[:300]}],
+        ) from exc
+    if errors:
+        listed = [{"location": _location(e.absolute_path), "message": e.message} for e in errors]
+        summary = "; ".join(f"{e['location']}: {e['message']}" for e in listed[:5])
+        raise FormInvalid(
+            f"{len(listed)} field(s) of the form are not valid: {summary}", errors=listed
+        )

@@ -1,0 +1,194 @@
+"""The requests API's bodies: what residents, officers and agency systems send and read."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from service_requests.workflow import Status
+
+
+def _text(value: str) -> str:
+    # PostgreSQL cannot store NUL in text or JSONB: refuse it here as bad input.
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
+def _json(value: dict[str, Any]) -> dict[str, Any]:
+    if _has_nul(value):
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+Text = Annotated[str, AfterValidator(_text)]
+Comment = Annotated[Text, Field(min_length=1, max_length=4000)]
+FormData = Annotated[dict[str, Any], AfterValidator(_json)]
+
+
+class Strict(BaseModel):
+    # A body carrying fields the caller may not set (status, agency_id, applicant_id...)
+    # is refused rather than silently half-applied.
+    model_config = ConfigDict(extra="forbid")
+
+
+class RequestCreate(Strict):
+    service_id: UUID
+    form_data: FormData
+
+
+class _Action(Strict):
+    # Optional alternative to If-Match for clients that cannot set headers.
+    version: int | None = Field(default=None, ge=1)
+
+
+class AcceptAction(_Action):
+    action: Literal["accept"]
+    comment: Comment | None = None
+
+
+class RequestInfoAction(_Action):
+    action: Literal["request_info"]
+    comment: Comment
+
+
+class ResubmitAction(_Action):
+    action: Literal["resubmit"]
+    form_data: FormData
+    comment: Comment | None = None
+
+
+class ApproveAction(_Action):
+    action: Literal["approve"]
+    comment: Comment | None = None
+
+
+class RejectAction(_Action):
+    action: Literal["reject"]
+    reason_code: Text = Field(min_length=1, max_length=200)
+    comment: Comment | None = None
+
+
+class CompleteAction(_Action):
+    action: Literal["complete"]
+    result: Comment
+    comment: Comment | None = None
+
+
+class CancelAction(_Action):
+    action: Literal["cancel"]
+    comment: Comment | None = None
+
+
+Action = Annotated[
+    AcceptAction
+    | RequestInfoAction
+    | ResubmitAction
+    | ApproveAction
+    | RejectAction
+    | CompleteAction
+    | CancelAction,
+    Field(discriminator="action"),
+]
+
+
+class RequestRead(BaseModel):
+    id: UUID
+    number: str = Field(examples=["BKR-2026-000123"])
+    service_id: UUID
+    service_version: int
+    agency_id: UUID
+    applicant_id: UUID
+    status: Status
+    submitted_at: datetime
+    due_date: date
+    version: int
+    updated_at: datetime
+    overdue: bool
+    overdue_at: datetime | None
+    reason_code: str | None = Field(description="the refusal ground of a rejected request")
+    result: str | None = Field(description="the result of a completed request")
+    form_data: dict[str, Any] | None = Field(
+        description="the application's fields; null for callers who may not see them"
+    )
+
+
+class RequestPage(BaseModel):
+    items: list[RequestRead]
+    next_cursor: str | None
+
+
+class HistoryRead(BaseModel):
+    action: str
+    from_status: Status | None
+    to_status: Status
+    version: int
+    actor_id: str
+    actor_role: str
+    comment: str | None
+    reason_code: str | None
+    at: datetime
+
+
+class HistoryPage(BaseModel):
+    items: list[HistoryRead]
+    next_cursor: str | None
+
+
+class RequestEventData(BaseModel):
+    """The `data` of every requests.request event: ids and status, never the applicant's
+    personal data or form contents (an agency system fetches those with its token)."""
+
+    id: UUID
+    number: str
+    status: Status
+    previous_status: Status | None
+    service_id: UUID
+    service_version: int
+    agency_id: UUID
+    due_date: date
+    version: int
+    occurred_at: datetime
+
+
+# What this service reads from other services' events: only the fields it uses.
+
+
+class RefusalGround(BaseModel):
+    code: str
+    text: Any = None
+
+
+class PublishedServiceData(BaseModel):
+    """`data` of catalog.service events: the published version of a state service."""
+
+    id: UUID
+    code: str
+    agency_id: UUID
+    term_working_days: int = Field(ge=1, le=3650)
+    refusal_grounds: list[RefusalGround] = Field(default_factory=list)
+    form_schema: dict[str, Any] = Field(default_factory=dict)
+    status: Literal["draft", "published", "withdrawn"]
+    version: int
+
+
+class AgencyData(BaseModel):
+    """`data` of directory.agency events: the public agency."""
+
+    id: UUID
+    timezone: str = "Asia/Almaty"
+    status: str
+    version: int
