@@ -37,7 +37,12 @@ $(VENV)/.installed: $(UV) requirements.lock $(foreach d,$(WORKSPACE),$(d)/pyproj
 install: $(VENV)/.installed ## Install the locked dependencies into .venv
 
 .PHONY: lock
-lock: $(UV) ## Re-resolve dependencies from the pyproject files into requirements.lock
+lock: $(UV) ## Resolve a pyproject change into requirements.lock, keeping the other pins
+	$(UV) lock --quiet
+	$(UV) export --quiet --format requirements-txt --no-emit-workspace --all-groups --frozen -o requirements.lock
+
+.PHONY: upgrade
+upgrade: $(UV) ## Re-resolve every dependency to its newest allowed version
 	$(UV) lock --quiet --upgrade
 	$(UV) export --quiet --format requirements-txt --no-emit-workspace --all-groups --frozen -o requirements.lock
 
