@@ -132,7 +132,7 @@ def _background(spec: ServiceSpec, app: FastAPI, stop: asyncio.Event) -> list[as
         app.state.consumers = []
         for c in spec.consumers:
             consumer = EventConsumer(
-                group_id=c.group_id,
+                group_id=settings.kafka_group_prefix + c.group_id,
                 bootstrap_servers=settings.kafka_bootstrap_servers,
                 topics=c.topics,
                 handlers=c.handlers,

@@ -45,6 +45,9 @@ class ServiceSettings(BaseSettings):
     # A replica can serve HTTP only, with the relay and consumers in a worker process.
     run_relay: bool = True
     run_consumers: bool = True
+    # Prepended to every consumer group id, so two deployments (or two test suites)
+    # can share one Kafka cluster without splitting each other's partitions.
+    kafka_group_prefix: str = ""
     consumer_max_attempts: int = Field(default=5, ge=1, le=100)
     public_url: str = "http://localhost:8000"
     # Where resource servers fetch the issuer's keys; inside a cluster this is the
