@@ -32,7 +32,7 @@ async def find_by_login(session: AsyncSession, login: str) -> Account | None:
     elif "@" in login:
         stmt = select(Account).where(
             col(Account.email) == login.lower(),
-            col(Account.roles).any("resident"),  # type: ignore[arg-type]
+            col(Account.roles).contains(["resident"]),
         )
     else:
         stmt = select(Account).where(col(Account.username) == login.lower())

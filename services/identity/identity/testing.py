@@ -8,6 +8,7 @@ import base64
 import hashlib
 import re
 import secrets
+import uuid
 from dataclasses import dataclass
 from html import unescape
 from typing import Any
@@ -16,6 +17,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import httpx
 
 WEB_CALLBACK = "http://localhost:8000/callback"
+TEST_AGENCY_ID = uuid.uuid5(uuid.NAMESPACE_URL, "urn:baikonur-portal:agency:BKR-TEST")
 ADMIN_PASSWORD = "admin-test-password-1"  # noqa: S105 -- the test admin's, never deployed
 
 

@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
 
 import httpx
@@ -18,10 +17,8 @@ from identity.models import Agency
 from identity.passwords import Passwords
 from identity.schemas import ClientCreate, UserCreate
 from identity.settings import IdentitySettings
-from identity.testing import ADMIN_PASSWORD, WEB_CALLBACK, Tokens, sign_in_with_pkce
+from identity.testing import ADMIN_PASSWORD, TEST_AGENCY_ID, WEB_CALLBACK, Tokens, sign_in_with_pkce
 from portal_shared.testing import TestIssuer, client_for, fresh_database, running, truncate_all
-
-AGENCY_ID = uuid.uuid5(uuid.NAMESPACE_URL, "urn:baikonur-portal:agency:BKR-TEST")
 
 
 @pytest.fixture(scope="session")
@@ -68,7 +65,7 @@ async def parties(app: FastAPI, client: httpx.AsyncClient, settings: IdentitySet
     """An admin (`admin`), an active agency, the public `portal-web` client."""
     passwords: Passwords = app.state.passwords
     async with app.state.sessionmaker() as session, session.begin():
-        session.add(Agency(id=AGENCY_ID, code="BKR-TEST", status="active", version=1))
+        session.add(Agency(id=TEST_AGENCY_ID, code="BKR-TEST", status="active", version=1))
         await service.create_user(
             session,
             UserCreate(
