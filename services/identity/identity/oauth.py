@@ -551,6 +551,9 @@ class OAuthContext:
     ) -> dict[str, Any]:
         """An RFC 9068 access token (and a refresh token for user grants)."""
         key = self.signing_key()
+        # authlib hands client_credentials the raw requested scope: never grant beyond the
+        # client's registration (and with none requested, grant what it is registered for).
+        scope = client.get_allowed_scope(scope)
         ttl = (
             self.settings.client_credentials_ttl if user is None else self.settings.access_token_ttl
         )

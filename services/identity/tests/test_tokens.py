@@ -91,6 +91,12 @@ async def test_client_credentials_token_for_an_agency_system(
     assert principal.scopes == {"requests:read"}
     assert principal.agency_id == TEST_AGENCY_ID
     assert "refresh_token" not in response.json()
+    greedy = await client.post(
+        "/auth/token",
+        data={"grant_type": "client_credentials", "scope": "requests:read admin"},
+        auth=("agency-system", secret),
+    )
+    assert greedy.json()["scope"] == "requests:read"
     wrong = await client.post(
         "/auth/token", data={"grant_type": "client_credentials"}, auth=("agency-system", "nope")
     )
