@@ -128,6 +128,36 @@ def _authorize_error(
     )
 
 
+def _malformed(request: Request, settings: IdentitySettings, lang: str) -> HTMLResponse:
+    # authlib refuses to build an error whose text would carry control characters.
+    return _render(
+        request,
+        settings,
+        lang,
+        [],
+        message_key="error",
+        detail="a parameter contains characters that are not allowed",
+        status=400,
+        show_form=False,
+    )
+
+
+async def _run_endpoint(fn: Any, *args: Any) -> Response:
+    """Run an authlib token-side call; input it cannot even describe is an invalid_request."""
+    try:
+        result: AuthlibResponse = await run_in_threadpool(fn, *args)
+    except ValueError:
+        result = AuthlibResponse(
+            400,
+            {
+                "error": "invalid_request",
+                "error_description": "a parameter contains characters that are not allowed",
+            },
+            [],
+        )
+    return _response(result)
+
+
 @router.get("/.well-known/openid-configuration", summary="OpenID Connect discovery")
 async def discovery(settings: SettingsDep) -> dict[str, Any]:
     issuer = settings.issuer
@@ -198,6 +228,8 @@ async def authorize(
         await run_in_threadpool(server.get_consent_grant, oreq)
     except OAuth2Error as error:
         return _authorize_error(request, settings, server, oreq, error, lang)
+    except ValueError:
+        return _malformed(request, settings, lang)
     return _render(request, settings, lang, params)
 
 
@@ -221,6 +253,8 @@ async def authorize_submit(
         grant = await run_in_threadpool(server.get_consent_grant, oreq)
     except OAuth2Error as error:
         return _authorize_error(request, settings, server, oreq, error, lang)
+    except ValueError:
+        return _malformed(request, settings, lang)
     outcome = await sign_in(
         session,
         settings=settings,
@@ -247,7 +281,7 @@ async def token(
     key = await keys.current_key(session, settings.key_encryption_secret)
     server = PortalAuthorizationServer(OAuthContext(session, settings, passwords, key=key))
     oreq = StarletteOAuth2Request("POST", _uri(settings, request), request.headers, [], items)
-    return _response(await run_in_threadpool(server.create_token_response, oreq))
+    return await _run_endpoint(server.create_token_response, oreq)
 
 
 async def _endpoint(
@@ -258,7 +292,7 @@ async def _endpoint(
     ctx = OAuthContext(session, settings, passwords, jwks=published)
     server = PortalAuthorizationServer(ctx)
     oreq = StarletteOAuth2Request("POST", _uri(settings, request), request.headers, [], items)
-    return _response(await run_in_threadpool(server.create_endpoint_response, name, oreq))
+    return await _run_endpoint(server.create_endpoint_response, name, oreq)
 
 
 @router.post("/revoke", summary="Token revocation (RFC 7009)")
@@ -275,7 +309,8 @@ async def introspect(
     return await _endpoint("introspection", request, session, settings, passwords)
 
 
-@router.api_route("/userinfo", methods=["GET", "POST"], summary="OIDC userinfo")
+@router.get("/userinfo", summary="OIDC userinfo", operation_id="userinfo_get")
+@router.post("/userinfo", summary="OIDC userinfo", operation_id="userinfo_post")
 async def userinfo(session: SessionDep, principal: PrincipalDep) -> dict[str, Any]:
     if "openid" not in principal.scopes or principal.account_id is None:
         raise Forbidden(
@@ -289,8 +324,14 @@ async def userinfo(session: SessionDep, principal: PrincipalDep) -> dict[str, An
     return {"sub": str(account.id), **claims}
 
 
-@router.api_route(
-    "/logout", methods=["GET", "POST"], response_class=HTMLResponse, summary="RP-initiated logout"
+@router.get(
+    "/logout", response_class=HTMLResponse, summary="RP-initiated logout", operation_id="logout_get"
+)
+@router.post(
+    "/logout",
+    response_class=HTMLResponse,
+    summary="RP-initiated logout",
+    operation_id="logout_post",
 )
 async def logout(
     request: Request, session: SessionDep, settings: SettingsDep, passwords: PasswordsDep
