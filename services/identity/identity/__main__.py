@@ -1,17 +1,145 @@
-"""`python -m identity serve|migrate|worker|seed-demo`."""
+"""`python -m identity serve|migrate|worker|seed-demo|rotate-keys`."""
 
 from __future__ import annotations
 
+import asyncio
+import sys
+import uuid
 from pathlib import Path
 
-from identity.settings import get_settings
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from identity import keys, service
+from identity.models import Account, Agency, OAuthClient
+from identity.passwords import Passwords
+from identity.schemas import ClientCreate, UserCreate
+from identity.settings import IdentitySettings, get_settings
 from portal_shared.cli import main
+from portal_shared.db import make_engine, make_sessionmaker
 
 SERVICE_ROOT = Path(__file__).resolve().parent.parent
 
+DEMO_AGENCY_CODE = "BKR-MIGRATION"
+DEMO_AGENCY_ID = uuid.uuid5(uuid.NAMESPACE_URL, f"urn:baikonur-portal:agency:{DEMO_AGENCY_CODE}")
+WEB_REDIRECTS = ["http://localhost:8000/callback", "http://127.0.0.1:8000/callback"]
+
+
+async def _seed_admin_and_clients(
+    session: AsyncSession, settings: IdentitySettings, passwords: Passwords
+) -> None:
+    if await session.scalar(select(Account.id).where(col(Account.username) == "admin")) is None:
+        await service.create_user(
+            session,
+            UserCreate(
+                username="admin",
+                password="admin-demo-password",  # noqa: S106 -- the contract's demo account
+                given_name="Demo",
+                family_name="Administrator",
+                email="admin@demo.baikonur.kz",
+                roles=["admin"],
+            ),
+            settings=settings,
+            passwords=passwords,
+        )
+    if await session.get(OAuthClient, "portal-web") is None:
+        await service.create_client(
+            session,
+            ClientCreate(
+                client_id="portal-web",
+                name="Portal web application",
+                client_type="public",
+                redirect_uris=WEB_REDIRECTS,
+                post_logout_redirect_uris=["http://localhost:8000/", "http://127.0.0.1:8000/"],
+                grant_types=["authorization_code", "refresh_token"],
+                scopes=["openid", "profile", "email", "phone", "offline_access"],
+            ),
+            passwords=passwords,
+        )
+
+
+async def _seed_agency_bound(
+    session: AsyncSession, settings: IdentitySettings, passwords: Passwords
+) -> None:
+    if await session.get(OAuthClient, "agency-demo") is None:
+        await service.create_client(
+            session,
+            ClientCreate(
+                client_id="agency-demo",
+                name="Demo agency system (migration service)",
+                client_type="confidential",
+                grant_types=["client_credentials"],
+                scopes=["requests:read", "requests:write"],
+                agency_id=DEMO_AGENCY_ID,
+            ),
+            passwords=passwords,
+            secret="agency-demo-secret",  # noqa: S106 -- the contract's demo client
+        )
+    taken = await session.scalar(
+        select(Account.id).where(col(Account.username) == "officer-migration")
+    )
+    if taken is None:
+        await service.create_user(
+            session,
+            UserCreate(
+                username="officer-migration",
+                password="officer-demo-password",  # noqa: S106 -- the contract's demo officer
+                given_name="Demo",
+                family_name="Officer",
+                email="officer-migration@demo.baikonur.kz",
+                roles=["officer"],
+                agency_id=DEMO_AGENCY_ID,
+            ),
+            settings=settings,
+            passwords=passwords,
+        )
+
 
 async def seed_demo() -> None:
-    """Load the demo data of `make run` (idempotent). Nothing yet for this service."""
+    """Load the demo data of `make run` (idempotent). The officer and the agency client need
+    the demo agency, which arrives from the directory over Kafka: wait for it, bounded."""
+    settings = get_settings()
+    if settings.environment == "production":
+        sys.exit("seed-demo loads public demo credentials; it never runs in production")
+    passwords = Passwords(
+        memory_kib=settings.argon2_memory_kib, time_cost=settings.argon2_time_cost
+    )
+    engine = make_engine(settings.database_url, pool_size=2)
+    maker = make_sessionmaker(engine)
+    try:
+        async with maker() as session, session.begin():
+            await keys.ensure_current(session, settings.key_encryption_secret)
+            await _seed_admin_and_clients(session, settings, passwords)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + settings.seed_agency_wait
+        while True:
+            async with maker() as session:
+                agency = await session.get(Agency, DEMO_AGENCY_ID)
+            if agency is not None and agency.status == "active":
+                break
+            if loop.time() >= deadline:
+                sys.exit(
+                    f"identity seed-demo: the agency {DEMO_AGENCY_CODE} ({DEMO_AGENCY_ID}) did not "
+                    f"arrive from the directory within {settings.seed_agency_wait:.0f} s; is the "
+                    "directory seeded and is the identity service (its consumer) running?"
+                )
+            await asyncio.sleep(1.0)
+        async with maker() as session, session.begin():
+            await _seed_agency_bound(session, settings, passwords)
+    finally:
+        await engine.dispose()
+
+
+async def rotate_keys() -> None:
+    """Make a new signing key current; the old one stays in the JWKS as previous."""
+    settings = get_settings()
+    engine = make_engine(settings.database_url, pool_size=1)
+    try:
+        async with make_sessionmaker(engine)() as session, session.begin():
+            kid = await keys.rotate(session, settings.key_encryption_secret)
+        print(f"new signing key {kid} is current")
+    finally:
+        await engine.dispose()
 
 
 if __name__ == "__main__":
@@ -20,5 +148,5 @@ if __name__ == "__main__":
         service_root=SERVICE_ROOT,
         settings_factory=get_settings,
         app_factory="identity.app:create_app",
-        extra={"seed-demo": seed_demo},
+        extra={"seed-demo": seed_demo, "rotate-keys": rotate_keys},
     )

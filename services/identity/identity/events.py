@@ -1,11 +1,57 @@
-"""What the identity service publishes: its topic and event types."""
+"""What the identity service publishes: its topic, event types and payload."""
 
 from __future__ import annotations
 
+import uuid
+
+from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from identity.models import Account
+from portal_shared.events import add_event
+
 TOPIC = "identity.user"
 SOURCE = "/identity"
+
+REGISTERED = "registered"
+UPDATED = "updated"
+DISABLED = "disabled"
 
 
 def event_type(name: str) -> str:
     """`identity.user.<name>.v1`, the contract's naming of event types."""
     return f"{TOPIC}.{name}.v1"
+
+
+class UserEventData(BaseModel):
+    """The `data` of every identity.user event: never names, IIN, email or phone."""
+
+    id: uuid.UUID
+    roles: list[str]
+    agency_id: uuid.UUID | None
+    status: str
+    # Consumers apply an event only if its version is newer than their copy's.
+    version: int
+
+
+EVENTS: dict[str, type[BaseModel]] = {
+    event_type(name): UserEventData for name in (REGISTERED, UPDATED, DISABLED)
+}
+
+
+async def user_event(session: AsyncSession, name: str, account: Account) -> None:
+    data = UserEventData(
+        id=account.id,
+        roles=list(account.roles),
+        agency_id=account.agency_id,
+        status=account.status,
+        version=account.version,
+    )
+    await add_event(
+        session,
+        topic=TOPIC,
+        key=str(account.id),
+        type=event_type(name),
+        source=SOURCE,
+        data=data.model_dump(mode="json"),
+    )

@@ -3,14 +3,41 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import ClassVar
+
+from pydantic import Field
 
 from portal_shared.settings import ServiceSettings
 
+# Public in this repository: production refuses to start with it (demo_secrets).
+DEMO_KEY_SECRET = "identity-demo-key-encryption-secret"  # noqa: S105
+
 
 class IdentitySettings(ServiceSettings):
+    demo_secrets: ClassVar[dict[str, str]] = {"key_encryption_secret": DEMO_KEY_SECRET}
+
     service_name: str = "identity"
     port: int = 8001
     database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:55432/identity"
+    # Encrypts the signing keys' private material at rest in the identity database.
+    key_encryption_secret: str = DEMO_KEY_SECRET
+    access_token_ttl: int = Field(default=300, ge=30, le=3600)
+    id_token_ttl: int = Field(default=300, ge=30, le=3600)
+    refresh_token_ttl: int = Field(default=8 * 3600, ge=60, le=30 * 24 * 3600)
+    # RFC 9700 recommends a short code lifetime; the issue caps it at 60 s.
+    authorization_code_ttl: int = Field(default=60, ge=5, le=60)
+    client_credentials_ttl: int = Field(default=300, ge=30, le=3600)
+    # Failed logins: per account (whether it exists or not) and per client address.
+    login_max_failures: int = Field(default=5, ge=1, le=100)
+    login_failure_window: int = Field(default=900, ge=10)
+    login_lockout: int = Field(default=900, ge=1)
+    login_max_failures_per_address: int = Field(default=30, ge=1, le=10_000)
+    # argon2id cost: OWASP's minimum is 19 MiB and 2 passes; tests may go lower.
+    argon2_memory_kib: int = Field(default=19_456, ge=8)
+    argon2_time_cost: int = Field(default=2, ge=1)
+    password_min_length: int = Field(default=10, ge=8, le=64)
+    # How long `seed-demo` waits for the demo agency to arrive from the directory.
+    seed_agency_wait: float = Field(default=120.0, ge=0)
 
 
 @lru_cache

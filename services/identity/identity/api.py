@@ -1,0 +1,191 @@
+"""The identity REST API under /api/v1: residents, the caller's account, admin users and clients."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from identity import keys, service
+from identity.deps import PasswordsDep, SettingsDep
+from identity.errors import (
+    AccountExists,
+    AccountNotFound,
+    ClientExists,
+    ClientNotFound,
+    InvalidClient,
+    InvalidIin,
+    InvalidRoles,
+    UnknownAgency,
+    WeakPassword,
+)
+from identity.schemas import (
+    AccountPage,
+    AccountRead,
+    ClientCreate,
+    ClientPage,
+    ClientRead,
+    ClientWithSecret,
+    KeyRotated,
+    ResidentCreate,
+    UserCreate,
+    UserUpdate,
+)
+from portal_shared.auth import AdminDep, PrincipalDep
+from portal_shared.db import SessionDep
+from portal_shared.errors import BadRequest, Forbidden, Unauthorized, problem_responses
+
+router = APIRouter(prefix="/api/v1")
+
+Limit = Annotated[int, Query(ge=1, le=200, description="page size (default 50, max 200)")]
+Cursor = Annotated[
+    str | None, Query(max_length=500, description="next_cursor of the previous page")
+]
+ADMIN_ERRORS = (Unauthorized, Forbidden)
+
+
+@router.post(
+    "/residents",
+    status_code=201,
+    tags=["accounts"],
+    summary="Register as a resident (no token needed)",
+    responses=problem_responses(InvalidIin, WeakPassword, AccountExists),
+)
+async def register_resident(
+    body: ResidentCreate, session: SessionDep, settings: SettingsDep, passwords: PasswordsDep
+) -> AccountRead:
+    return await service.register_resident(session, body, settings=settings, passwords=passwords)
+
+
+@router.get(
+    "/me",
+    tags=["accounts"],
+    summary="The caller's account",
+    responses=problem_responses(Unauthorized, AccountNotFound),
+)
+async def me(session: SessionDep, principal: PrincipalDep) -> AccountRead:
+    return await service.me(session, principal)
+
+
+@router.post(
+    "/users",
+    status_code=201,
+    tags=["admin"],
+    summary="Create an officer or administrator",
+    responses=problem_responses(
+        *ADMIN_ERRORS, WeakPassword, AccountExists, UnknownAgency, InvalidRoles
+    ),
+)
+async def create_user(
+    body: UserCreate,
+    session: SessionDep,
+    settings: SettingsDep,
+    passwords: PasswordsDep,
+    _: AdminDep,
+) -> AccountRead:
+    return await service.create_user(session, body, settings=settings, passwords=passwords)
+
+
+@router.get(
+    "/users",
+    tags=["admin"],
+    summary="List accounts",
+    responses=problem_responses(*ADMIN_ERRORS, BadRequest),
+)
+async def list_users(
+    session: SessionDep,
+    _: AdminDep,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+    role: Annotated[str | None, Query(pattern="^(resident|officer|admin)$")] = None,
+) -> AccountPage:
+    return await service.list_accounts(session, limit=limit, cursor=cursor, role=role)
+
+
+@router.get(
+    "/users/{account_id}",
+    tags=["admin"],
+    summary="Read an account",
+    responses=problem_responses(*ADMIN_ERRORS, AccountNotFound),
+)
+async def get_user(account_id: uuid.UUID, session: SessionDep, _: AdminDep) -> AccountRead:
+    return await service.get_account(session, account_id)
+
+
+@router.patch(
+    "/users/{account_id}",
+    tags=["admin"],
+    summary="Change an account: names, contacts, roles, agency, status (disable), password",
+    responses=problem_responses(
+        *ADMIN_ERRORS, AccountNotFound, AccountExists, UnknownAgency, InvalidRoles, WeakPassword
+    ),
+)
+async def update_user(
+    account_id: uuid.UUID,
+    body: UserUpdate,
+    session: SessionDep,
+    settings: SettingsDep,
+    passwords: PasswordsDep,
+    _: AdminDep,
+) -> AccountRead:
+    return await service.update_user(
+        session, account_id, body, settings=settings, passwords=passwords
+    )
+
+
+@router.post(
+    "/clients",
+    status_code=201,
+    tags=["admin"],
+    summary="Register an OAuth client; a confidential client's secret is shown once",
+    responses=problem_responses(*ADMIN_ERRORS, ClientExists, InvalidClient, UnknownAgency),
+)
+async def create_client(
+    body: ClientCreate, session: SessionDep, passwords: PasswordsDep, _: AdminDep
+) -> ClientWithSecret:
+    return await service.create_client(session, body, passwords=passwords)
+
+
+@router.get(
+    "/clients",
+    tags=["admin"],
+    summary="List OAuth clients",
+    responses=problem_responses(*ADMIN_ERRORS, BadRequest),
+)
+async def list_clients(
+    session: SessionDep, _: AdminDep, limit: Limit = 50, cursor: Cursor = None
+) -> ClientPage:
+    return await service.list_clients(session, limit=limit, cursor=cursor)
+
+
+@router.get(
+    "/clients/{client_id}",
+    tags=["admin"],
+    summary="Read an OAuth client",
+    responses=problem_responses(*ADMIN_ERRORS, ClientNotFound),
+)
+async def get_client(client_id: str, session: SessionDep, _: AdminDep) -> ClientRead:
+    return await service.get_client(session, client_id)
+
+
+@router.post(
+    "/clients/{client_id}/secret",
+    tags=["admin"],
+    summary="Rotate a confidential client's secret; the old one stops working at once",
+    responses=problem_responses(*ADMIN_ERRORS, ClientNotFound, InvalidClient),
+)
+async def rotate_client_secret(
+    client_id: str, session: SessionDep, passwords: PasswordsDep, _: AdminDep
+) -> ClientWithSecret:
+    return await service.rotate_client_secret(session, client_id, passwords=passwords)
+
+
+@router.post(
+    "/signing-keys/rotate",
+    tags=["admin"],
+    summary="Rotate the token signing key (the previous key stays published)",
+    responses=problem_responses(*ADMIN_ERRORS),
+)
+async def rotate_signing_key(session: SessionDep, settings: SettingsDep, _: AdminDep) -> KeyRotated:
+    return KeyRotated(kid=await keys.rotate(session, settings.key_encryption_secret))

@@ -1,0 +1,370 @@
+"""The OAuth 2.0 / OIDC endpoints under /auth, as the public sees them.
+
+Each handler reads the request asynchronously, builds an authlib request and a
+per-request server, runs authlib in a worker thread and turns its answer into
+a Starlette response. OAuth errors keep RFC 6749's `error` and
+`error_description` (what client libraries read) and add the problem+json
+members `type`, `title`, `status` and `detail`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from authlib.common.urls import add_params_to_uri
+from authlib.oauth2 import OAuth2Error
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlmodel import col
+from starlette.concurrency import run_in_threadpool
+
+from identity import keys, login, service
+from identity.deps import PasswordsDep, SettingsDep
+from identity.models import Account, OAuthClient, RefreshToken
+from identity.oauth import (
+    AuthlibResponse,
+    OAuthContext,
+    PortalAuthorizationServer,
+    StarletteOAuth2Request,
+    User,
+    user_claims,
+)
+from identity.settings import IdentitySettings
+from identity.signin import Refused, sign_in
+from portal_shared.auth import PrincipalDep
+from portal_shared.db import SessionDep
+from portal_shared.errors import Forbidden, Unauthorized
+
+router = APIRouter(prefix="/auth", tags=["oauth"])
+
+FORM_ONLY = ("username", "password", "csrf_token")
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+SCOPES = [
+    "openid",
+    "profile",
+    "email",
+    "phone",
+    "offline_access",
+    "requests:read",
+    "requests:write",
+]
+
+
+def _uri(settings: IdentitySettings, request: Request) -> str:
+    # authlib refuses non-TLS URIs except loopback; the public URL is what the client used.
+    query = f"?{request.url.query}" if request.url.query else ""
+    return settings.public_url.rstrip("/") + request.url.path + query
+
+
+def _response(result: AuthlibResponse) -> Response:
+    headers = {k: v for k, v in result.headers if k.lower() != "content-type"}
+    headers.update(NO_STORE)
+    if result.status in (301, 302, 303) and result.location:
+        return RedirectResponse(result.location, status_code=302, headers=NO_STORE)
+    body = result.body
+    if isinstance(body, dict) and result.status >= 400 and "error" in body:
+        body = {
+            **body,
+            "type": f"urn:baikonur-portal:problem:oauth-{body['error']}",
+            "title": str(body["error"]),
+            "status": result.status,
+            "detail": str(body.get("error_description") or body["error"]),
+        }
+    content = orjson.dumps(body) if isinstance(body, dict) else str(body or "").encode()
+    return Response(
+        content, status_code=result.status, media_type="application/json", headers=headers
+    )
+
+
+async def _form_items(request: Request) -> list[tuple[str, str]]:
+    form = await request.form()
+    return [(k, v) for k, v in form.multi_items() if isinstance(v, str)]
+
+
+def _render(
+    request: Request,
+    settings: IdentitySettings,
+    lang: str,
+    hidden: list[tuple[str, str]],
+    **kw: Any,
+) -> HTMLResponse:
+    return login.render(
+        request,
+        secret=settings.key_encryption_secret,
+        lang=lang,
+        action="/auth/authorize",
+        hidden=hidden,
+        secure=settings.issuer.startswith("https:"),
+        **kw,
+    )
+
+
+def _authorize_error(
+    request: Request,
+    settings: IdentitySettings,
+    server: PortalAuthorizationServer,
+    oreq: StarletteOAuth2Request,
+    error: OAuth2Error,
+    lang: str,
+) -> Response:
+    if error.redirect_uri:
+        # The client and its redirect URI are verified: the error goes back to it, with iss.
+        result: AuthlibResponse = server.handle_error_response(oreq, error)
+        location = add_params_to_uri(
+            result.location or error.redirect_uri, {"iss": settings.issuer}
+        )
+        return RedirectResponse(location, status_code=302, headers=NO_STORE)
+    # An unknown client or a redirect URI that does not match exactly: never redirect.
+    return _render(
+        request,
+        settings,
+        lang,
+        [],
+        message_key="error",
+        detail=str(error.description or error.error),
+        status=400,
+        show_form=False,
+    )
+
+
+def _malformed(request: Request, settings: IdentitySettings, lang: str) -> HTMLResponse:
+    # authlib refuses to build an error whose text would carry control characters.
+    return _render(
+        request,
+        settings,
+        lang,
+        [],
+        message_key="error",
+        detail="a parameter contains characters that are not allowed",
+        status=400,
+        show_form=False,
+    )
+
+
+async def _run_endpoint(fn: Any, *args: Any) -> Response:
+    """Run an authlib token-side call; input it cannot even describe is an invalid_request."""
+    try:
+        result: AuthlibResponse = await run_in_threadpool(fn, *args)
+    except ValueError:
+        result = AuthlibResponse(
+            400,
+            {
+                "error": "invalid_request",
+                "error_description": "a parameter contains characters that are not allowed",
+            },
+            [],
+        )
+    return _response(result)
+
+
+@router.get("/.well-known/openid-configuration", summary="OpenID Connect discovery")
+async def discovery(settings: SettingsDep) -> dict[str, Any]:
+    issuer = settings.issuer
+    auth_methods = ["client_secret_basic", "client_secret_post", "none"]
+    return {
+        "issuer": issuer,
+        "authorization_endpoint": f"{issuer}/authorize",
+        "token_endpoint": f"{issuer}/token",
+        "jwks_uri": f"{issuer}/jwks",
+        "userinfo_endpoint": f"{issuer}/userinfo",
+        "revocation_endpoint": f"{issuer}/revoke",
+        "introspection_endpoint": f"{issuer}/introspect",
+        "end_session_endpoint": f"{issuer}/logout",
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
+        "code_challenge_methods_supported": ["S256"],
+        "token_endpoint_auth_methods_supported": auth_methods,
+        "revocation_endpoint_auth_methods_supported": auth_methods,
+        "introspection_endpoint_auth_methods_supported": auth_methods[:2],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": [keys.ALGORITHM],
+        "scopes_supported": SCOPES,
+        "claims_supported": [
+            "sub",
+            "iss",
+            "aud",
+            "exp",
+            "iat",
+            "auth_time",
+            "nonce",
+            "name",
+            "given_name",
+            "family_name",
+            "preferred_username",
+            "email",
+            "email_verified",
+            "phone_number",
+            "roles",
+            "agency_id",
+        ],
+        "ui_locales_supported": list(login.LANGUAGES),
+        "authorization_response_iss_parameter_supported": True,
+    }
+
+
+@router.get("/jwks", summary="The signing keys: current and previous")
+async def jwks(session: SessionDep) -> Response:
+    body = {"keys": await keys.published_keys(session)}
+    # Short caching: resource servers also refetch on an unknown kid.
+    return Response(
+        orjson.dumps(body), media_type="application/json", headers={"Cache-Control": "max-age=60"}
+    )
+
+
+@router.get(
+    "/authorize", response_class=HTMLResponse, summary="Authorization endpoint (login form)"
+)
+async def authorize(
+    request: Request, session: SessionDep, settings: SettingsDep, passwords: PasswordsDep
+) -> Response:
+    query = list(request.query_params.multi_items())
+    params = [(k, v) for k, v in query if k not in FORM_ONLY]
+    lang = login.language(request, dict(params))
+    server = PortalAuthorizationServer(OAuthContext(session, settings, passwords))
+    oreq = StarletteOAuth2Request("GET", _uri(settings, request), request.headers, params, [])
+    try:
+        await run_in_threadpool(server.get_consent_grant, oreq)
+    except OAuth2Error as error:
+        return _authorize_error(request, settings, server, oreq, error, lang)
+    except ValueError:
+        return _malformed(request, settings, lang)
+    return _render(request, settings, lang, params)
+
+
+@router.post("/authorize", response_class=HTMLResponse, summary="Sign in and authorize")
+async def authorize_submit(
+    request: Request, session: SessionDep, settings: SettingsDep, passwords: PasswordsDep
+) -> Response:
+    items = await _form_items(request)
+    fields = dict(items)
+    params = [(k, v) for k, v in items if k not in FORM_ONLY]
+    lang = login.language(request, dict(params))
+    if not login.csrf_valid(
+        settings.key_encryption_secret,
+        request.cookies.get(login.CSRF_COOKIE),
+        fields.get("csrf_token"),
+    ):
+        return _render(request, settings, lang, params, message_key="csrf", status=400)
+    server = PortalAuthorizationServer(OAuthContext(session, settings, passwords))
+    oreq = StarletteOAuth2Request("POST", _uri(settings, request), request.headers, [], params)
+    try:
+        grant = await run_in_threadpool(server.get_consent_grant, oreq)
+    except OAuth2Error as error:
+        return _authorize_error(request, settings, server, oreq, error, lang)
+    except ValueError:
+        return _malformed(request, settings, lang)
+    outcome = await sign_in(
+        session,
+        settings=settings,
+        passwords=passwords,
+        login=fields.get("username", ""),
+        password=fields.get("password", ""),
+        address=request.client.host if request.client else "unknown",
+    )
+    if outcome is Refused.THROTTLED:
+        return _render(request, settings, lang, params, message_key="throttled", status=429)
+    if isinstance(outcome, Refused):
+        return _render(request, settings, lang, params, message_key="failed", status=401)
+    result = await run_in_threadpool(
+        server.create_authorization_response, oreq, User.from_row(outcome), grant
+    )
+    return _response(result)
+
+
+@router.post("/token", summary="Token endpoint")
+async def token(
+    request: Request, session: SessionDep, settings: SettingsDep, passwords: PasswordsDep
+) -> Response:
+    items = await _form_items(request)
+    key = await keys.current_key(session, settings.key_encryption_secret)
+    server = PortalAuthorizationServer(OAuthContext(session, settings, passwords, key=key))
+    oreq = StarletteOAuth2Request("POST", _uri(settings, request), request.headers, [], items)
+    return await _run_endpoint(server.create_token_response, oreq)
+
+
+async def _endpoint(
+    name: str, request: Request, session: SessionDep, settings: IdentitySettings, passwords: Any
+) -> Response:
+    items = await _form_items(request)
+    published = await keys.published_keys(session)
+    ctx = OAuthContext(session, settings, passwords, jwks=published)
+    server = PortalAuthorizationServer(ctx)
+    oreq = StarletteOAuth2Request("POST", _uri(settings, request), request.headers, [], items)
+    return await _run_endpoint(server.create_endpoint_response, name, oreq)
+
+
+@router.post("/revoke", summary="Token revocation (RFC 7009)")
+async def revoke(
+    request: Request, session: SessionDep, settings: SettingsDep, passwords: PasswordsDep
+) -> Response:
+    return await _endpoint("revocation", request, session, settings, passwords)
+
+
+@router.post("/introspect", summary="Token introspection (RFC 7662)")
+async def introspect(
+    request: Request, session: SessionDep, settings: SettingsDep, passwords: PasswordsDep
+) -> Response:
+    return await _endpoint("introspection", request, session, settings, passwords)
+
+
+@router.get("/userinfo", summary="OIDC userinfo", operation_id="userinfo_get")
+@router.post("/userinfo", summary="OIDC userinfo", operation_id="userinfo_post")
+async def userinfo(session: SessionDep, principal: PrincipalDep) -> dict[str, Any]:
+    if "openid" not in principal.scopes or principal.account_id is None:
+        raise Forbidden(
+            "userinfo needs an access token of a person with the openid scope",
+            headers={"WWW-Authenticate": 'Bearer error="insufficient_scope", scope="openid"'},
+        )
+    account = await session.get(Account, principal.account_id)
+    if account is None or account.status != "active":
+        raise Unauthorized("The account of this token no longer signs in")
+    claims = user_claims(User.from_row(account), " ".join(principal.scopes))
+    return {"sub": str(account.id), **claims}
+
+
+@router.get(
+    "/logout", response_class=HTMLResponse, summary="RP-initiated logout", operation_id="logout_get"
+)
+@router.post(
+    "/logout",
+    response_class=HTMLResponse,
+    summary="RP-initiated logout",
+    operation_id="logout_post",
+)
+async def logout(
+    request: Request, session: SessionDep, settings: SettingsDep, passwords: PasswordsDep
+) -> Response:
+    items = list(request.query_params.multi_items())
+    if request.method == "POST":
+        items += await _form_items(request)
+    params = dict(items)
+    lang = login.language(request, params)
+    ctx = OAuthContext(session, settings, passwords, jwks=await keys.published_keys(session))
+    claims = None
+    if params.get("id_token_hint"):
+        # An expired ID token still says who is leaving.
+        claims = ctx.decode_own_jwt(params["id_token_hint"], verify_aud=False, verify_exp=False)
+    client_id = params.get("client_id") or (str(claims["aud"]) if claims else None)
+    if claims and params.get("client_id") and claims.get("aud") != params["client_id"]:
+        claims = None
+    client = await session.get(OAuthClient, client_id) if client_id else None
+    if claims and client is not None:
+        await session.execute(
+            RefreshToken.__table__.update()  # type: ignore[attr-defined]
+            .where(
+                col(RefreshToken.account_id) == claims["sub"],
+                col(RefreshToken.client_id) == client.client_id,
+                col(RefreshToken.revoked_at).is_(None),
+            )
+            .values(revoked_at=service.now())
+        )
+    target = params.get("post_logout_redirect_uri")
+    if target and client is not None and target in client.post_logout_redirect_uris:
+        if params.get("state"):
+            target = add_params_to_uri(target, {"state": params["state"]})
+        return RedirectResponse(target, status_code=302, headers=NO_STORE)
+    return _render(
+        request, settings, lang, [], message_key="signed_out", show_form=False, status=200
+    )

@@ -1,0 +1,133 @@
+"""Request and response bodies of the identity API."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+Phone = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\+7\d{10}$")]
+Password = Annotated[str, StringConstraints(min_length=1, max_length=256)]
+Username = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, to_lower=True, pattern=r"^[a-z][a-z0-9._-]{2,63}$"),
+]
+StaffRole = Literal["officer", "admin"]
+Status = Literal["active", "disabled"]
+GrantType = Literal["authorization_code", "refresh_token", "client_credentials"]
+Scope = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9:_.-]{0,63}$")]
+ClientIdStr = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]{2,63}$")]
+Uri = Annotated[str, StringConstraints(min_length=8, max_length=2000)]
+
+
+class ResidentCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    iin: Annotated[str, StringConstraints(strip_whitespace=True, max_length=12)] = Field(
+        description="12-digit IIN; birth date, century/sex digit and check digit are verified"
+    )
+    given_name: Name
+    family_name: Name
+    email: EmailStr
+    phone: Phone = Field(description="+7 followed by 10 digits")
+    password: Password
+
+
+class UserCreate(BaseModel):
+    """An officer or administrator, created by an administrator."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    username: Username
+    password: Password
+    given_name: Name
+    family_name: Name
+    email: EmailStr
+    phone: Phone | None = None
+    roles: list[StaffRole] = Field(min_length=1, max_length=2)
+    agency_id: uuid.UUID | None = Field(default=None, description="required for officers")
+
+
+class UserUpdate(BaseModel):
+    """Fields left out stay as they are."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    given_name: Name | None = None
+    family_name: Name | None = None
+    email: EmailStr | None = None
+    phone: Phone | None = None
+    roles: list[StaffRole] | None = Field(default=None, min_length=1, max_length=2)
+    agency_id: uuid.UUID | None = None
+    status: Status | None = None
+    password: Password | None = None
+
+
+class AccountRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    username: str | None
+    iin: str | None
+    email: str | None
+    phone: str | None
+    given_name: str
+    family_name: str
+    roles: list[str]
+    agency_id: uuid.UUID | None
+    status: str
+    version: int
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+class AccountPage(BaseModel):
+    items: list[AccountRead]
+    next_cursor: str | None
+
+
+class ClientCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    client_id: ClientIdStr
+    name: Name
+    client_type: Literal["public", "confidential"]
+    redirect_uris: list[Uri] = Field(default_factory=list, max_length=20)
+    post_logout_redirect_uris: list[Uri] = Field(default_factory=list, max_length=20)
+    grant_types: list[GrantType] = Field(min_length=1, max_length=3)
+    scopes: list[Scope] = Field(default_factory=list, max_length=50)
+    agency_id: uuid.UUID | None = None
+
+
+class ClientRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    client_id: str
+    name: str
+    client_type: str
+    redirect_uris: list[str]
+    post_logout_redirect_uris: list[str]
+    grant_types: list[str]
+    scopes: list[str]
+    agency_id: uuid.UUID | None
+    status: str
+    created_at: dt.datetime
+    secret_rotated_at: dt.datetime | None
+
+
+class ClientWithSecret(ClientRead):
+    """Returned once, when a confidential client is registered or its secret rotated."""
+
+    client_secret: str | None
+
+
+class ClientPage(BaseModel):
+    items: list[ClientRead]
+    next_cursor: str | None
+
+
+class KeyRotated(BaseModel):
+    kid: str

@@ -1,0 +1,381 @@
+"""Use cases of the identity service: accounts, OAuth clients, the local agency copy.
+
+They take the request's session (which owns the transaction), flush at most,
+queue events in the same transaction and raise typed errors.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+import uuid
+from typing import Any
+from urllib.parse import urlsplit
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+from starlette.concurrency import run_in_threadpool
+
+from identity import events
+from identity.errors import (
+    AccountExists,
+    AccountNotFound,
+    ClientExists,
+    ClientNotFound,
+    InvalidClient,
+    InvalidIin,
+    InvalidRoles,
+    UnknownAgency,
+    WeakPassword,
+)
+from identity.iin import birth_date, iin_problem
+from identity.models import Account, Agency, OAuthClient, RefreshToken
+from identity.paging import decode_cursor, encode_cursor
+from identity.passwords import Passwords, password_problem
+from identity.schemas import (
+    AccountPage,
+    AccountRead,
+    ClientCreate,
+    ClientPage,
+    ClientRead,
+    ClientWithSecret,
+    ResidentCreate,
+    UserCreate,
+    UserUpdate,
+)
+from identity.settings import IdentitySettings
+from portal_shared.auth import Principal
+from portal_shared.events import CloudEvent
+
+OIDC_SCOPES = ("openid", "profile", "email", "phone")
+
+
+def now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+# --- accounts -------------------------------------------------------------------------------
+
+
+async def _check_password(
+    settings: IdentitySettings, password: str, personal: list[str | None]
+) -> None:
+    problem = password_problem(
+        password, min_length=settings.password_min_length, personal=[p for p in personal if p]
+    )
+    if problem:
+        raise WeakPassword(f"The password is too weak: {problem}")
+
+
+async def _ensure_unique(
+    session: AsyncSession,
+    *,
+    iin: str | None,
+    email: str | None,
+    username: str | None,
+    skip: uuid.UUID | None = None,
+) -> None:
+    checks: list[tuple[str, Any, str | None]] = [
+        ("iin", Account.iin, iin),
+        ("email", Account.email, email),
+        ("username", Account.username, username),
+    ]
+    for field, column, value in checks:
+        if value is None:
+            continue
+        stmt = select(Account.id).where(column == value)
+        if skip is not None:
+            stmt = stmt.where(col(Account.id) != skip)
+        if await session.scalar(stmt) is not None:
+            raise AccountExists(f"An account with this {field} already exists", field=field)
+
+
+async def register_resident(
+    session: AsyncSession, body: ResidentCreate, *, settings: IdentitySettings, passwords: Passwords
+) -> AccountRead:
+    problem = iin_problem(body.iin)
+    if problem:
+        raise InvalidIin(f"The IIN is not valid: {problem}")
+    if birth_date(body.iin) > now().date():
+        raise InvalidIin("The IIN is not valid: its birth date is in the future")
+    email = body.email.lower()
+    await _check_password(settings, body.password, [body.iin, body.phone])
+    await _ensure_unique(session, iin=body.iin, email=email, username=None)
+    password_hash = await run_in_threadpool(passwords.hash, body.password)
+    account = Account(
+        iin=body.iin,
+        email=email,
+        phone=body.phone,
+        given_name=body.given_name,
+        family_name=body.family_name,
+        password_hash=password_hash,
+        roles=["resident"],
+    )
+    session.add(account)
+    await session.flush()
+    await events.user_event(session, events.REGISTERED, account)
+    return AccountRead.model_validate(account)
+
+
+async def _check_binding(
+    session: AsyncSession, roles: list[str], agency_id: uuid.UUID | None
+) -> None:
+    if len(set(roles)) != len(roles):
+        raise InvalidRoles("A role is listed twice")
+    if "officer" in roles:
+        if agency_id is None:
+            raise UnknownAgency("An officer must be bound to an agency: agency_id is required")
+        agency = await session.get(Agency, agency_id)
+        if agency is None:
+            raise UnknownAgency(f"No agency {agency_id} is known to the directory")
+        if agency.status != "active":
+            raise UnknownAgency(f"The agency {agency.code} is inactive; officers cannot join it")
+    elif agency_id is not None:
+        raise UnknownAgency("Only officers are bound to an agency; leave agency_id out")
+
+
+async def create_user(
+    session: AsyncSession, body: UserCreate, *, settings: IdentitySettings, passwords: Passwords
+) -> AccountRead:
+    roles: list[str] = list(body.roles)
+    await _check_binding(session, roles, body.agency_id)
+    email = body.email.lower()
+    await _check_password(settings, body.password, [body.phone])
+    await _ensure_unique(session, iin=None, email=email, username=body.username)
+    password_hash = await run_in_threadpool(passwords.hash, body.password)
+    account = Account(
+        username=body.username,
+        email=email,
+        phone=body.phone,
+        given_name=body.given_name,
+        family_name=body.family_name,
+        password_hash=password_hash,
+        roles=roles,
+        agency_id=body.agency_id,
+    )
+    session.add(account)
+    await session.flush()
+    await events.user_event(session, events.REGISTERED, account)
+    return AccountRead.model_validate(account)
+
+
+async def _account(session: AsyncSession, account_id: uuid.UUID) -> Account:
+    account = await session.get(Account, account_id, with_for_update=True)
+    if account is None:
+        raise AccountNotFound(f"No account {account_id}")
+    return account
+
+
+async def get_account(session: AsyncSession, account_id: uuid.UUID) -> AccountRead:
+    account = await session.get(Account, account_id)
+    if account is None:
+        raise AccountNotFound(f"No account {account_id}")
+    return AccountRead.model_validate(account)
+
+
+async def me(session: AsyncSession, principal: Principal) -> AccountRead:
+    if principal.account_id is None:
+        raise AccountNotFound("A client-credentials token belongs to no account")
+    return await get_account(session, principal.account_id)
+
+
+async def list_accounts(
+    session: AsyncSession, *, limit: int, cursor: str | None, role: str | None
+) -> AccountPage:
+    stmt = select(Account).order_by(col(Account.created_at), col(Account.id)).limit(limit + 1)
+    if role:
+        stmt = stmt.where(col(Account.roles).contains([role]))
+    if cursor:
+        created, ident = decode_cursor(cursor, 2)
+        try:
+            key = (dt.datetime.fromisoformat(created), uuid.UUID(ident))
+        except ValueError as exc:
+            from portal_shared.errors import BadRequest
+
+            raise BadRequest("The cursor is not one this API returned") from exc
+        stmt = stmt.where(sa.tuple_(col(Account.created_at), col(Account.id)) > key)
+    rows = list((await session.execute(stmt)).scalars())
+    nxt = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        nxt = encode_cursor(rows[-1].created_at.isoformat(), str(rows[-1].id))
+    return AccountPage(items=[AccountRead.model_validate(r) for r in rows], next_cursor=nxt)
+
+
+async def revoke_account_tokens(session: AsyncSession, account_id: uuid.UUID) -> None:
+    await session.execute(
+        sa.update(RefreshToken)
+        .where(col(RefreshToken.account_id) == account_id, col(RefreshToken.revoked_at).is_(None))
+        .values(revoked_at=now())
+    )
+
+
+async def update_user(
+    session: AsyncSession,
+    account_id: uuid.UUID,
+    body: UserUpdate,
+    *,
+    settings: IdentitySettings,
+    passwords: Passwords,
+) -> AccountRead:
+    account = await _account(session, account_id)
+    changes = body.model_dump(exclude_unset=True)
+    if "resident" in account.roles and ({"roles", "agency_id"} & changes.keys()):
+        raise InvalidRoles("A resident's roles and agency cannot be changed")
+    if changes.get("roles") is None and "roles" in changes:
+        raise InvalidRoles("roles cannot be null")
+    roles: list[str] = list(body.roles) if body.roles is not None else list(account.roles)
+    agency_id = changes.get("agency_id", account.agency_id)
+    if "roles" in changes or "agency_id" in changes:
+        if "officer" not in roles and "agency_id" not in changes:
+            agency_id = None  # no longer an officer: the binding goes with the role
+        await _check_binding(session, roles, agency_id)
+    email = body.email.lower() if body.email else None
+    if email:
+        await _ensure_unique(session, iin=None, email=email, username=None, skip=account.id)
+    if body.password is not None:
+        await _check_password(settings, body.password, [account.iin, account.phone])
+        account.password_hash = await run_in_threadpool(passwords.hash, body.password)
+    for name in ("given_name", "family_name", "phone"):
+        if changes.get(name) is not None:
+            setattr(account, name, changes[name])
+    if email:
+        account.email = email
+    account.roles = roles
+    account.agency_id = agency_id
+    disabling = body.status == "disabled" and account.status != "disabled"
+    if body.status is not None:
+        account.status = body.status
+    account.version += 1
+    account.updated_at = now()
+    await session.flush()
+    if disabling:
+        await revoke_account_tokens(session, account.id)
+    await events.user_event(session, events.DISABLED if disabling else events.UPDATED, account)
+    return AccountRead.model_validate(account)
+
+
+# --- OAuth clients --------------------------------------------------------------------------
+
+
+def _check_uri(uri: str) -> None:
+    parts = urlsplit(uri)
+    loopback = parts.hostname in ("localhost", "127.0.0.1", "::1")
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        raise InvalidClient(f"{uri!r} is not an absolute http(s) URI")
+    if parts.scheme == "http" and not loopback:
+        raise InvalidClient(f"{uri!r} must use https (http only for loopback)")
+    if parts.fragment or "#" in uri:
+        raise InvalidClient(f"{uri!r} must not have a fragment")
+
+
+def _new_secret() -> str:
+    return secrets.token_urlsafe(32)
+
+
+async def create_client(
+    session: AsyncSession, body: ClientCreate, *, passwords: Passwords, secret: str | None = None
+) -> ClientWithSecret:
+    grants = set(body.grant_types)
+    if body.client_type == "public" and "client_credentials" in grants:
+        raise InvalidClient("A public client cannot use client_credentials (it holds no secret)")
+    if "authorization_code" in grants and not body.redirect_uris:
+        raise InvalidClient("authorization_code needs at least one redirect URI")
+    if "refresh_token" in grants and "authorization_code" not in grants:
+        raise InvalidClient("refresh_token is only issued with authorization_code")
+    for uri in [*body.redirect_uris, *body.post_logout_redirect_uris]:
+        _check_uri(uri)
+    if body.agency_id is not None:
+        agency = await session.get(Agency, body.agency_id)
+        if agency is None or agency.status != "active":
+            raise UnknownAgency(f"No active agency {body.agency_id} is known to the directory")
+    if await session.get(OAuthClient, body.client_id) is not None:
+        raise ClientExists(f"A client {body.client_id!r} already exists")
+    plain = None
+    secret_hash = None
+    if body.client_type == "confidential":
+        plain = secret or _new_secret()
+        secret_hash = await run_in_threadpool(passwords.hash, plain)
+    client = OAuthClient(
+        client_id=body.client_id,
+        name=body.name,
+        client_type=body.client_type,
+        secret_hash=secret_hash,
+        redirect_uris=list(dict.fromkeys(body.redirect_uris)),
+        post_logout_redirect_uris=list(dict.fromkeys(body.post_logout_redirect_uris)),
+        grant_types=sorted(grants),
+        scopes=list(dict.fromkeys(body.scopes)),
+        agency_id=body.agency_id,
+    )
+    session.add(client)
+    await session.flush()
+    return ClientWithSecret(**ClientRead.model_validate(client).model_dump(), client_secret=plain)
+
+
+async def get_client(session: AsyncSession, client_id: str) -> ClientRead:
+    client = await session.get(OAuthClient, client_id)
+    if client is None:
+        raise ClientNotFound(f"No client {client_id!r}")
+    return ClientRead.model_validate(client)
+
+
+async def list_clients(session: AsyncSession, *, limit: int, cursor: str | None) -> ClientPage:
+    stmt = select(OAuthClient).order_by(col(OAuthClient.client_id)).limit(limit + 1)
+    if cursor:
+        (after,) = decode_cursor(cursor, 1)
+        stmt = stmt.where(col(OAuthClient.client_id) > after)
+    rows = list((await session.execute(stmt)).scalars())
+    nxt = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        nxt = encode_cursor(rows[-1].client_id)
+    return ClientPage(items=[ClientRead.model_validate(r) for r in rows], next_cursor=nxt)
+
+
+async def rotate_client_secret(
+    session: AsyncSession, client_id: str, *, passwords: Passwords
+) -> ClientWithSecret:
+    client = await session.get(OAuthClient, client_id, with_for_update=True)
+    if client is None:
+        raise ClientNotFound(f"No client {client_id!r}")
+    if client.client_type != "confidential":
+        raise InvalidClient("A public client has no secret to rotate")
+    plain = _new_secret()
+    client.secret_hash = await run_in_threadpool(passwords.hash, plain)
+    client.secret_rotated_at = now()
+    await session.flush()
+    return ClientWithSecret(**ClientRead.model_validate(client).model_dump(), client_secret=plain)
+
+
+# --- the local copy of agencies -------------------------------------------------------------
+
+
+async def apply_agency_event(session: AsyncSession, event: CloudEvent) -> None:
+    """Keep (id, code, status) of each agency; an older version than the copy's changes nothing."""
+    data = event.data
+    try:
+        agency_id = uuid.UUID(str(data["id"]))
+        code = str(data["code"])
+        version = int(data.get("version", 0))
+    except (KeyError, ValueError, TypeError) as exc:
+        raise ValueError(f"agency event without a usable id/code/version: {exc}") from exc
+    status = (
+        "inactive" if event.type.endswith(".deactivated.v1") else str(data.get("status", "active"))
+    )
+    values = {
+        "id": agency_id,
+        "code": code,
+        "status": status,
+        "version": version,
+        "updated_at": now(),
+    }
+    from sqlalchemy.dialects.postgresql import insert
+
+    stmt = insert(Agency).values(**values)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["id"],
+        set_={k: stmt.excluded[k] for k in ("code", "status", "version", "updated_at")},
+        where=col(Agency.version) <= stmt.excluded.version,
+    )
+    await session.execute(stmt)
