@@ -65,6 +65,7 @@ class TokenVerifier:
         jwks_url: str,
         leeway: float = 5.0,
         min_refetch_interval: float = 5.0,
+        max_key_age: float = 600.0,
         http: httpx.AsyncClient | None = None,
     ) -> None:
         self.issuer = issuer
@@ -72,6 +73,9 @@ class TokenVerifier:
         self.jwks_url = jwks_url
         self.leeway = leeway
         self.min_refetch_interval = min_refetch_interval
+        # Keys are refetched at least this often, so a key the issuer retired (two
+        # rotations ago) stops being trusted here too.
+        self.max_key_age = max_key_age
         self._http = http or httpx.AsyncClient(timeout=5.0)
         self._keys: dict[str, PyJWK] = {}
         self._fetched_at = -float("inf")
@@ -107,7 +111,8 @@ class TokenVerifier:
             self._fetched_at = time.monotonic()
 
     async def _key_for(self, kid: str) -> PyJWK:
-        if kid not in self._keys:
+        stale = time.monotonic() - self._fetched_at > self.max_key_age
+        if kid not in self._keys or stale:
             await self._refresh(force=True)
         key = self._keys.get(kid)
         if key is None:

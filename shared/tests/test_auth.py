@@ -141,3 +141,16 @@ async def test_basic_scheme_is_refused(issuer: TestIssuer) -> None:
         response = await client.get("/me", headers={"Authorization": "Basic Zm9vOmJhcg=="})
     assert response.status_code == 401
     assert "Bearer" in response.json()["detail"]
+
+
+async def test_retired_key_stops_verifying_once_the_cache_ages(issuer: TestIssuer) -> None:
+    verifier = issuer.verifier()
+    verifier.min_refetch_interval = 0
+    old_token = issuer.token()
+    await verifier.verify(old_token)
+    # The issuer retires the key: its JWKS no longer lists it.
+    issuer.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    issuer.kid = "newer"
+    verifier.max_key_age = 0
+    with pytest.raises(Unauthorized, match="unknown key"):
+        await verifier.verify(old_token)
