@@ -74,6 +74,10 @@ class ServiceRequest(Base, table=True):
         sa.Index("ix_requests_agency_submitted", "agency_id", "submitted_at", "id"),
         sa.Index("ix_requests_applicant_submitted", "applicant_id", "submitted_at", "id"),
         sa.Index("ix_requests_updated", "updated_at", "id"),
+        sa.Index("ix_requests_submitted", "submitted_at", "id"),
+        sa.Index(
+            "ix_requests_agency_status_submitted", "agency_id", "status", "submitted_at", "id"
+        ),
         # The overdue check scans only open requests not yet marked.
         sa.Index(
             "ix_requests_overdue_candidates",
