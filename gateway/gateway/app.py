@@ -114,6 +114,7 @@ class Route:
     pool: Pool
     public_methods: frozenset[str]
     timeout: float
+    max_body: int
 
     def matches(self, path: str) -> bool:
         return path == self.prefix or path.startswith(self.slash_prefix)
@@ -196,6 +197,11 @@ class Gateway:
             pool=self.pools[config.upstream],
             public_methods=frozenset(m.upper() for m in config.public_methods),
             timeout=config.timeout or self.settings.upstream_timeout,
+            max_body=(
+                self.settings.max_body_bytes
+                if config.max_body_bytes is None
+                else config.max_body_bytes
+            ),
         )
 
     async def shutdown(self) -> None:
@@ -436,7 +442,7 @@ class Gateway:
         host: bytes | None,
     ) -> None:
         method: str = scope["method"]
-        limit = self.settings.max_body_bytes
+        limit = route.max_body
         if content_length is not None and content_length > limit:
             raise PayloadTooLarge(
                 f"The request body is {content_length} bytes; the limit is {limit} bytes"

@@ -27,6 +27,8 @@ class RouteConfig(BaseModel):
     public_methods: tuple[str, ...] = ()
     # Seconds the upstream has to start answering once the request is sent.
     timeout: float | None = Field(default=None, gt=0)
+    # A route that takes uploads may allow more than MAX_BODY_BYTES.
+    max_body_bytes: int | None = Field(default=None, ge=0)
 
     @field_validator("prefix")
     @classmethod
