@@ -452,9 +452,10 @@ class Gateway:
         self._limit("strict_ip" if strict else "ip", client, "address")
         principal: Principal | None = None
         # A token is checked wherever one is sent: an invalid one never reaches a service.
-        if authorization is not None and authorization[:7].lower() != "basic ":
+        # (Basic credentials are a client's, for the token endpoint: identity checks them.)
+        if authorization is not None and authorization.split(" ", 1)[0].lower() == "bearer":
             principal = await self._principal(authorization)
-        elif not route.is_public(method):
+        if principal is None and not route.is_public(method):
             raise Unauthorized(
                 "This endpoint needs a bearer access token", headers={"WWW-Authenticate": "Bearer"}
             )
