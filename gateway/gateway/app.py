@@ -289,12 +289,13 @@ class Gateway:
         label = "unmatched"
         try:
             if origin is not None:
-                if not self._origin_allowed(origin, scope, host):
+                same_origin = self._same_origin(origin, scope, host)
+                if not same_origin and origin not in self.cors_origins:
                     raise OriginNotAllowed(
                         f"The origin {origin} may not call this API from a browser; "
                         "ask for it to be added to the gateway's CORS_ORIGINS"
                     )
-                if origin != self.public_origin:
+                if not same_origin:
                     extra += [
                         (b"access-control-allow-origin", origin.encode()),
                         (b"vary", b"origin"),
@@ -333,8 +334,8 @@ class Gateway:
                 return [(b"content-security-policy", b"frame-ancestors 'none'")]
         return [(b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'")]
 
-    def _origin_allowed(self, origin: str, scope: Scope, host: bytes | None) -> bool:
-        if origin in self.cors_origins or origin == self.public_origin:
+    def _same_origin(self, origin: str, scope: Scope, host: bytes | None) -> bool:
+        if origin == self.public_origin:
             return True
         # A same-origin request (the login form posting back) names our own host.
         return host is not None and origin == f"{scope.get('scheme', 'http')}://{host.decode()}"
