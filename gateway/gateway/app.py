@@ -29,6 +29,7 @@ from gateway.errors import (
     BadGateway,
     ClientGone,
     GatewayTimeout,
+    InternalError,
     MethodNotAllowed,
     OriginNotAllowed,
     RouteNotFound,
@@ -274,7 +275,7 @@ class Gateway:
         rid = clean_request_id(incoming_id)
         token = request_id_var.set(rid)
         extra = [(b"x-request-id", rid.encode()), *self.security_headers]
-        status = 500
+        status = 0  # until the answer starts
 
         async def reply(message: Message) -> None:
             nonlocal status
@@ -309,6 +310,10 @@ class Gateway:
                 label = path
                 await self._local(scope, reply)
                 return
+            if "/." in path and any(seg in (".", "..") for seg in path.split("/")):
+                # A service might resolve dot segments differently from the prefix match:
+                # refuse them rather than let one route's checks guard another's path.
+                raise BadRequest("The path must not contain '.' or '..' segments")
             route = self._match(path)
             if route is None:
                 raise RouteNotFound(f"No service answers {path}; see /docs for the API")
@@ -322,8 +327,15 @@ class Gateway:
             await self._problem(reply, exc, path)
         except ClientGone:
             status = 499  # nginx's convention for "the client went away"
+        except Exception:
+            if status:
+                # The answer has started: cutting the connection is the only honest signal.
+                raise
+            log.exception("gateway_error", path=path)
+            failure = InternalError("The gateway failed to handle the request; it has been logged")
+            await self._problem(reply, failure, path)
         finally:
-            self._observe(method, label, status, time.perf_counter() - started)
+            self._observe(method, label, status or 500, time.perf_counter() - started)
             request_id_var.reset(token)
 
     def _default_csp(self, headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:

@@ -41,5 +41,13 @@ class MethodNotAllowed(AppError):
     title = "Method not allowed"
 
 
+class InternalError(AppError):
+    """A bug in the gateway: still answered as a problem, never as a bare 500 page."""
+
+    status = 500
+    slug = "internal-error"
+    title = "Internal error"
+
+
 class ClientGone(Exception):
     """The caller disconnected while its request body was being forwarded."""
