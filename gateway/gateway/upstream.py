@@ -15,6 +15,7 @@ import asyncio
 import time
 from collections import deque
 from collections.abc import AsyncIterator
+from typing import cast
 from urllib.parse import urlsplit
 
 import httptools
@@ -36,29 +37,129 @@ class UpstreamProtocolError(UpstreamError):
     """The upstream closed the connection or sent something that is not HTTP/1.1."""
 
 
-class _Connection:
-    __slots__ = ("idle_since", "reader", "writer")
+class _Connection(asyncio.Protocol):
+    """One keep-alive connection; data is parsed as it arrives, into the current answer."""
 
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.reader = reader
-        self.writer = writer
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.transport: asyncio.Transport | None = None
+        self.state: _Parse | None = None
+        self.error: UpstreamError | None = None
+        self.closed = False
         self.idle_since = time.monotonic()
+        self._waiter: asyncio.Future[None] | None = None
+        self._write_paused = False
+        self._read_paused = False
+        self._drain: asyncio.Future[None] | None = None
+
+    # -- asyncio.Protocol -------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)  # a TCP connection always is
+
+    def data_received(self, data: bytes) -> None:
+        state = self.state
+        if state is None:
+            # Bytes nobody asked for: this connection can no longer be trusted.
+            self._fail(UpstreamProtocolError("the upstream sent data without a request"))
+            return
+        try:
+            state.parser.feed_data(data)
+        except httptools.HttpParserError as exc:
+            self._fail(UpstreamProtocolError(f"the upstream's answer is not HTTP: {exc}"))
+            return
+        if state.buffered > _READ_HIGH_WATER and self.transport is not None:
+            # The caller reads slower than the service writes: let TCP push back.
+            self.transport.pause_reading()
+            self._read_paused = True
+        self._wake()
+
+    def eof_received(self) -> bool | None:
+        self.closed = True
+        self._wake()
+        return None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        self._wake()
+        if self._drain is not None and not self._drain.done():
+            self._drain.set_result(None)
+
+    def pause_writing(self) -> None:
+        self._write_paused = True
+
+    def resume_writing(self) -> None:
+        self._write_paused = False
+        if self._drain is not None and not self._drain.done():
+            self._drain.set_result(None)
+
+    # -- used by the pool ---------------------------------------------------------------
+
+    def _fail(self, error: UpstreamError) -> None:
+        self.error = error
+        self.close()
+        self._wake()
+
+    def _wake(self) -> None:
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+
+    async def wait(self) -> None:
+        """Until more of the answer has arrived, or the connection ended."""
+        if self.error is not None:
+            raise self.error
+        if self.closed:
+            raise UpstreamProtocolError("the upstream closed the connection")
+        self._waiter = self.loop.create_future()
+        try:
+            await self._waiter
+        finally:
+            self._waiter = None
+
+    def taken(self) -> None:
+        """The caller has taken the buffered body pieces: reading may resume."""
+        if self._read_paused and self.transport is not None:
+            self._read_paused = False
+            self.transport.resume_reading()
+
+    def write(self, data: bytes) -> None:
+        if self.closed or self.transport is None:
+            raise UpstreamProtocolError("the upstream closed the connection")
+        self.transport.write(data)
+
+    async def drain(self) -> None:
+        if self._write_paused and not self.closed:
+            self._drain = self.loop.create_future()
+            try:
+                await self._drain
+            finally:
+                self._drain = None
+        if self.closed:
+            raise UpstreamProtocolError("the upstream closed the connection")
 
     def usable(self, idle_timeout: float) -> bool:
         return (
-            not self.reader.at_eof()
-            and not self.writer.is_closing()
+            not self.closed
+            and self.error is None
+            and self.transport is not None
+            and not self.transport.is_closing()
             and time.monotonic() - self.idle_since < idle_timeout
         )
 
     def close(self) -> None:
-        self.writer.transport.abort()
+        self.closed = True
+        if self.transport is not None:
+            self.transport.abort()
+
+
+# Body bytes held for a slow caller before the upstream socket stops being read.
+_READ_HIGH_WATER = 256 * 1024
 
 
 class _Parse:
     """httptools callbacks: collects the head, and body pieces until they are taken."""
 
-    __slots__ = ("body", "complete", "headers", "headers_done", "keep_alive", "parser")
+    __slots__ = ("body", "buffered", "complete", "headers", "headers_done", "keep_alive", "parser")
 
     def __init__(self) -> None:
         self.parser = httptools.HttpResponseParser(self)
@@ -66,6 +167,7 @@ class _Parse:
         self.headers_done = False
         self.keep_alive = False
         self.body: list[bytes] = []
+        self.buffered = 0
         self.complete = False
 
     def on_header(self, name: bytes, value: bytes) -> None:
@@ -78,6 +180,7 @@ class _Parse:
 
     def on_body(self, body: bytes) -> None:
         self.body.append(body)
+        self.buffered += len(body)
 
     def on_message_complete(self) -> None:
         self.complete = True
@@ -90,30 +193,13 @@ class UpstreamResponse:
     read or not, so the connection goes back to the pool or is closed.
     """
 
-    __slots__ = (
-        "_conn",
-        "_finished",
-        "_parser",
-        "_pool",
-        "_read_timeout",
-        "_state",
-        "headers",
-        "status",
-    )
+    __slots__ = ("_conn", "_finished", "_pool", "_read_timeout", "_state", "headers", "status")
 
-    def __init__(
-        self,
-        pool: Pool,
-        conn: _Connection,
-        parser: httptools.HttpResponseParser,
-        state: _Parse,
-        read_timeout: float,
-    ) -> None:
-        self.status: int = parser.get_status_code()
+    def __init__(self, pool: Pool, conn: _Connection, state: _Parse, read_timeout: float) -> None:
+        self.status: int = state.parser.get_status_code()
         self.headers = state.headers
         self._pool = pool
         self._conn: _Connection | None = conn
-        self._parser = parser
         self._state = state
         self._read_timeout = read_timeout
         self._finished = False
@@ -131,25 +217,22 @@ class UpstreamResponse:
             while True:
                 if state.body:
                     pieces, state.body = state.body, []
+                    state.buffered = 0
+                    if self._conn is not None:
+                        self._conn.taken()
                     for piece in pieces:
                         yield piece
+                    # More may have come in meanwhile (and reading may be paused).
+                    continue
                 if state.complete:
                     break
                 if self._conn is None:
                     raise UpstreamProtocolError("the answer was released before it was read")
                 try:
                     async with asyncio.timeout(self._read_timeout):
-                        data = await self._conn.reader.read(65536)
+                        await self._conn.wait()
                 except TimeoutError as exc:
                     raise UpstreamTimeout("the upstream stopped sending its answer") from exc
-                if not data:
-                    raise UpstreamProtocolError("the upstream closed the connection mid-answer")
-                try:
-                    self._parser.feed_data(data)
-                except httptools.HttpParserError as exc:
-                    raise UpstreamProtocolError(
-                        f"the upstream's answer is not HTTP: {exc}"
-                    ) from exc
             self._finished = True
         finally:
             self.release()
@@ -159,7 +242,8 @@ class UpstreamResponse:
         conn, self._conn = self._conn, None
         if conn is None:
             return
-        if self._finished and self._state.keep_alive:
+        conn.state = None
+        if self._finished and self._state.keep_alive and conn.error is None:
             self._pool.put(conn)
         else:
             self._pool.discard(conn)
@@ -197,14 +281,17 @@ class Pool:
                 if conn.usable(self.idle_timeout):
                     return conn, True
                 conn.close()
+            loop = asyncio.get_running_loop()
             try:
                 async with asyncio.timeout(self.connect_timeout):
-                    reader, writer = await asyncio.open_connection(self.host, self.port)
+                    _, conn = await loop.create_connection(
+                        lambda: _Connection(loop), self.host, self.port
+                    )
             except TimeoutError as exc:
                 raise UpstreamUnreachable("connecting to the upstream timed out") from exc
             except OSError as exc:
                 raise UpstreamUnreachable(f"the upstream refused the connection: {exc}") from exc
-            return _Connection(reader, writer), False
+            return conn, False
         except BaseException:
             self._slots.release()
             raise
@@ -243,12 +330,14 @@ class Pool:
         for attempt in (1, 2):
             conn, reused = await self._acquire()
             sent_body = False
+            state = _Parse()
+            conn.state = state
             try:
-                conn.writer.write(head)
+                conn.write(head)
                 if body is not None:
                     sent_body = True
-                    await _write_body(conn.writer, body, chunked=chunked)
-                return await self._read_head(conn, method, answer_within)
+                    await _write_body(conn, body, chunked=chunked)
+                return await self._read_head(conn, state, method, answer_within)
             except UpstreamProtocolError:
                 self.discard(conn)
                 if attempt == 1 and reused and not sent_body:
@@ -265,28 +354,21 @@ class Pool:
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _read_head(
-        self, conn: _Connection, method: str, answer_within: float
+        self, conn: _Connection, state: _Parse, method: str, answer_within: float
     ) -> UpstreamResponse:
-        state = _Parse()
-        parser = state.parser
         try:
             async with asyncio.timeout(answer_within):
                 while not state.headers_done:
-                    data = await conn.reader.read(65536)
-                    if not data:
-                        raise UpstreamProtocolError("the upstream closed the connection")
-                    parser.feed_data(data)
+                    await conn.wait()
         except TimeoutError as exc:
             raise UpstreamTimeout(
                 f"the upstream did not answer within {answer_within:g} s"
             ) from exc
-        except httptools.HttpParserError as exc:
-            raise UpstreamProtocolError(f"the upstream's answer is not HTTP: {exc}") from exc
-        if method == "HEAD" or parser.get_status_code() in _NO_BODY_STATUS:
+        if method == "HEAD" or state.parser.get_status_code() in _NO_BODY_STATUS:
             # httptools cannot be told the request was HEAD; the message ends here.
             state.complete = True
             state.body.clear()
-        return UpstreamResponse(self, conn, parser, state, answer_within)
+        return UpstreamResponse(self, conn, state, answer_within)
 
 
 def _head(method: str, target: bytes, headers: list[tuple[bytes, bytes]]) -> bytes:
@@ -297,17 +379,15 @@ def _head(method: str, target: bytes, headers: list[tuple[bytes, bytes]]) -> byt
     return b"".join(parts)
 
 
-async def _write_body(
-    writer: asyncio.StreamWriter, body: AsyncIterator[bytes], *, chunked: bool
-) -> None:
+async def _write_body(conn: _Connection, body: AsyncIterator[bytes], *, chunked: bool) -> None:
     async for chunk in body:
         if not chunk:
             continue
         if chunked:
-            writer.write(b"%x\r\n%b\r\n" % (len(chunk), chunk))
+            conn.write(b"%x\r\n%b\r\n" % (len(chunk), chunk))
         else:
-            writer.write(chunk)
-        # Wait for the socket to take it, so a fast client cannot fill our memory.
-        await writer.drain()
+            conn.write(chunk)
+        # Wait for the socket to take it, so a fast caller cannot fill our memory.
+        await conn.drain()
     if chunked:
-        writer.write(b"0\r\n\r\n")
+        conn.write(b"0\r\n\r\n")
