@@ -2,7 +2,8 @@
 
 All rows are measured in one run on this machine with wrk (`-t2 -c32`, as in
 INFRA.md), so the ratios compare like with like even though the absolute
-numbers depend on what else the machine is doing. Rows:
+numbers depend on what else the machine is doing; the rows are run in rounds
+and each ratio is the median of the per-round ratios. Rows:
 
 - direct: wrk -> the service (a bare FastAPI endpoint, one uvicorn worker)
 - gateway: wrk -> gateway -> service, on a public route (no token)
@@ -11,8 +12,8 @@ numbers depend on what else the machine is doing. Rows:
 
 Needs `wrk`, and `nginx` for the reference row (`make bench-deps` installs both
 from Debian); nothing is installed at run time. `BENCH_DURATION` (seconds per
-row, default 10) and `BENCH_CONNECTIONS` (default 32) tune the run; results are
-also written to bench/results/gateway.json.
+row, default 5), `BENCH_ROUNDS` (default 3) and `BENCH_CONNECTIONS` (default 32)
+tune the run; results are also written to bench/results/gateway.json.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import json
 import os
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -31,7 +33,8 @@ from pathlib import Path
 from portal_embedded.broker import free_port, wait_for_port
 from portal_shared.testing import TestIssuer
 
-DURATION = int(os.environ.get("BENCH_DURATION", "10"))
+DURATION = int(os.environ.get("BENCH_DURATION", "5"))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "32"))
 RESULTS = Path(__file__).resolve().parent / "results"
 # The issue's aim for the gateway.
@@ -132,18 +135,26 @@ class Processes:
                 process.kill()
 
 
-def table(rows: list[Row]) -> str:
-    direct = rows[0]
+def table(rounds: list[dict[str, Row]]) -> tuple[str, dict[str, float], dict[str, float]]:
+    """Each target's median over the rounds, with ratios taken against the direct row of the
+    same round (the machine's load drifts between rounds; within a round it moves less)."""
     head = ("target", "req/s", "vs direct", "p50 ms", "+p50 ms", "p99 ms", "errors")
     lines = ["{:<18}{:>10}{:>11}{:>9}{:>9}{:>9}{:>8}".format(*head)]
-    for row in rows:
-        ratio = row.requests_per_second / direct.requests_per_second
-        added = row.p50_ms - direct.p50_ms
-        lines.append(
-            f"{row.name:<18}{row.requests_per_second:>10.0f}{ratio:>10.0%} {row.p50_ms:>8.2f}"
-            f"{added:>+9.2f}{row.p99_ms:>9.2f}{row.errors:>8}"
+    ratios: dict[str, float] = {}
+    added: dict[str, float] = {}
+    for name in rounds[0]:
+        rows = [r[name] for r in rounds]
+        ratios[name] = statistics.median(
+            r[name].requests_per_second / r["direct"].requests_per_second for r in rounds
         )
-    return "\n".join(lines)
+        added[name] = statistics.median(r[name].p50_ms - r["direct"].p50_ms for r in rounds)
+        lines.append(
+            f"{name:<18}{statistics.median(r.requests_per_second for r in rows):>10.0f}"
+            f"{ratios[name]:>10.0%} {statistics.median(r.p50_ms for r in rows):>8.2f}"
+            f"{added[name]:>+9.2f}{statistics.median(r.p99_ms for r in rows):>9.2f}"
+            f"{sum(r.errors for r in rows):>8}"
+        )
+    return "\n".join(lines), ratios, added
 
 
 def run() -> None:
@@ -154,6 +165,7 @@ def run() -> None:
     issuer = TestIssuer()
     folder = Path(tempfile.mkdtemp(prefix="bench-gateway-"))
     procs = Processes(folder)
+    rounds: list[dict[str, Row]] = []
     try:
         upstream = free_port()
         procs.start(
@@ -174,7 +186,6 @@ def run() -> None:
                 "JWKS_URL": f"{base}/auth/jwks",
                 "CATALOG_URL": base,
                 "REQUESTS_URL": base,
-                "LOG_JSON": "true",
                 # The limits are on, but high enough that wrk's one address is never refused.
                 "RATE_LIMIT_IP_PER_SECOND": "1000000",
                 "RATE_LIMIT_IP_BURST": "1000000",
@@ -182,40 +193,44 @@ def run() -> None:
                 "RATE_LIMIT_SUBJECT_BURST": "1000000",
             },
         )
+        nginx_port = None
+        if nginx is None:
+            print("nginx is not installed: the reference row is skipped (`make bench-deps`)")
+        else:
+            nginx_port = free_port()
+            conf = folder / "nginx.conf"
+            conf.write_text(NGINX_CONF.format(dir=folder, upstream=upstream, port=nginx_port))
+            procs.start(
+                "nginx", [nginx, "-c", str(conf), "-e", str(folder / "error.log")], nginx_port
+            )
         path = "/api/v1/services/9f0c"
-        rows = [wrk("direct", base + path)]
-        rows.append(wrk("gateway", f"http://127.0.0.1:{gateway}{path}"))
         token = issuer.token(roles=["resident"], ttl=3600)
-        rows.append(
-            wrk(
+        for _ in range(ROUNDS):
+            rows = {"direct": wrk("direct", base + path)}
+            rows["gateway"] = wrk("gateway", f"http://127.0.0.1:{gateway}{path}")
+            rows["gateway + token"] = wrk(
                 "gateway + token",
                 f"http://127.0.0.1:{gateway}/api/v1/requests/9f0c",
                 {"Authorization": f"Bearer {token}"},
             )
-        )
-        if nginx is None:
-            print("nginx is not installed: the reference row is skipped (`make bench-deps`)")
-        else:
-            port = free_port()
-            conf = folder / "nginx.conf"
-            conf.write_text(NGINX_CONF.format(dir=folder, upstream=upstream, port=port))
-            procs.start("nginx", [nginx, "-c", str(conf), "-e", str(folder / "error.log")], port)
-            rows.append(wrk("nginx", f"http://127.0.0.1:{port}{path}"))
-        # The baseline again at the end: if it moved, the machine was busy meanwhile.
-        rows.append(wrk("direct (again)", base + path))
+            if nginx_port is not None:
+                rows["nginx"] = wrk("nginx", f"http://127.0.0.1:{nginx_port}{path}")
+            rounds.append(rows)
     finally:
         procs.stop()
-    print(f"wrk -t2 -c{CONNECTIONS}, {DURATION} s per row, {os.cpu_count()} CPUs, {time.ctime()}")
-    print(table(rows))
-    direct = rows[0]
-    ours = rows[1]
-    throughput = ours.requests_per_second / direct.requests_per_second
-    added = ours.p50_ms - direct.p50_ms
+    print(
+        f"wrk -t2 -c{CONNECTIONS}, {DURATION} s per row, median of {ROUNDS} rounds,"
+        f" {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}, {time.ctime()}"
+    )
+    text, ratios, added = table(rounds)
+    print(text)
+    throughput, p50 = ratios["gateway"], added["gateway"]
     print(
         f"aim: >= {AIM_THROUGHPUT:.0%} of direct throughput -> {throughput:.0%}"
         f" ({'met' if throughput >= AIM_THROUGHPUT else 'missed'}); "
-        f"<= {AIM_ADDED_P50_MS} ms added at p50 -> {added:+.2f} ms"
-        f" ({'met' if added <= AIM_ADDED_P50_MS else 'missed'})"
+        f"<= {AIM_ADDED_P50_MS} ms added at p50 -> {p50:+.2f} ms"
+        f" ({'met' if p50 <= AIM_ADDED_P50_MS else 'missed'})"
     )
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "gateway.json").write_text(json.dumps([asdict(r) for r in rows], indent=2))
+    results = [{k: asdict(v) for k, v in r.items()} for r in rounds]
+    (RESULTS / "gateway.json").write_text(json.dumps(results, indent=2))

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -102,6 +103,8 @@ CORS_HEADERS = (
     b" if-none-match, x-request-id"
 )
 CORS_EXPOSE = b"x-request-id, retry-after, location, etag, www-authenticate"
+CSP_STRICT = (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'")
+CSP_HTML = (b"content-security-policy", b"frame-ancestors 'none'")
 LOCAL_PATHS = frozenset(
     {"/healthz", "/readyz", "/metrics", "/openapi.json", "/asyncapi.json", "/docs"}
 )
@@ -168,6 +171,8 @@ class Gateway:
         # Verified tokens, so a busy caller's signature is checked once, not per request.
         self._verified: dict[str, tuple[Principal, float]] = {}
         self._metrics: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+        self._request_prefix = uuid.uuid4().hex[:16]
+        self._request_count = 0
 
     # -- lifespan ---------------------------------------------------------------------
 
@@ -228,6 +233,12 @@ class Gateway:
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
+    def _new_request_id(self) -> str:
+        # Unique, not secret: a per-process random prefix and a counter, so no
+        # getrandom() call per request as uuid4() would make.
+        self._request_count += 1
+        return f"{self._request_prefix}{self._request_count:016x}"
+
     @staticmethod
     def _started(resource: _T | None) -> _T:
         if resource is None:
@@ -272,7 +283,7 @@ class Gateway:
                 preflight = method == "OPTIONS"
             elif name == b"x-forwarded-for":
                 forwarded_for = value
-        rid = clean_request_id(incoming_id)
+        rid = clean_request_id(incoming_id) if incoming_id is not None else self._new_request_id()
         token = request_id_var.set(rid)
         extra = [(b"x-request-id", rid.encode()), *self.security_headers]
         status = 0  # until the answer starts
@@ -281,10 +292,7 @@ class Gateway:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                headers = message.get("headers", [])
-                if not any(n == b"content-security-policy" for n, _ in headers):
-                    headers = [*headers, *self._default_csp(headers)]
-                message = {**message, "headers": [*headers, *extra]}
+                message = {**message, "headers": [*message.get("headers", ()), *extra]}
             await send(message)
 
         label = "unmatched"
@@ -337,14 +345,6 @@ class Gateway:
         finally:
             self._observe(method, label, status or 500, time.perf_counter() - started)
             request_id_var.reset(token)
-
-    def _default_csp(self, headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
-        for name, value in headers:
-            if name == b"content-type" and value.startswith(b"text/html"):
-                # An HTML page from a service (the login form) keeps its own resources,
-                # but no other site may frame it.
-                return [(b"content-security-policy", b"frame-ancestors 'none'")]
-        return [(b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'")]
 
     def _same_origin(self, origin: str, scope: Scope, host: bytes | None) -> bool:
         if origin == self.public_origin:
@@ -543,14 +543,23 @@ class Gateway:
 
     async def _relay(self, reply: Send, response: UpstreamResponse, route: Route) -> None:
         connection_listed: set[bytes] = set()
+        csp = html = False
         for name, value in response.headers:
             if name == b"connection":
                 connection_listed.update(v.strip().lower() for v in value.split(b","))
+            elif name == b"content-security-policy":
+                csp = True
+            elif name == b"content-type":
+                html = value.startswith(b"text/html")
         headers = [
             (n, v)
             for n, v in response.headers
             if n not in DROP_FROM_RESPONSE and n not in connection_listed
         ]
+        if not csp:
+            # A service's HTML page (the login form) keeps its own resources, but no
+            # other site may frame it; anything else loads nothing at all.
+            headers.append(CSP_HTML if html else CSP_STRICT)
         try:
             whole = response.whole_body()
             if whole is not None:
@@ -686,6 +695,8 @@ async def _send_whole(
     send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes
 ) -> None:
     headers = [*headers, (b"content-length", str(len(body)).encode())]
+    if not any(name == b"content-security-policy" for name, _ in headers):
+        headers.append(CSP_STRICT)
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
