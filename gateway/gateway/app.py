@@ -262,7 +262,7 @@ class Gateway:
         method: str = scope["method"]
         path: str = scope["path"]
         incoming_id = origin = authorization = host = None
-        content_length: int | None = None
+        raw_length: bytes | None = None
         chunked = False
         preflight = False
         forwarded_for = b""
@@ -276,7 +276,7 @@ class Gateway:
             elif name == b"host":
                 host = value
             elif name == b"content-length":
-                content_length = _content_length(value)
+                raw_length = value
             elif name == b"transfer-encoding":
                 chunked = b"chunked" in value.lower()
             elif name == b"access-control-request-method":
@@ -326,6 +326,7 @@ class Gateway:
             if route is None:
                 raise RouteNotFound(f"No service answers {path}; see /docs for the API")
             label = route.prefix
+            content_length = None if raw_length is None else _content_length(raw_length)
             await self._forward(
                 scope, receive, reply, route, rid,
                 authorization=authorization, content_length=content_length,
@@ -350,7 +351,10 @@ class Gateway:
         if origin == self.public_origin:
             return True
         # A same-origin request (the login form posting back) names our own host.
-        return host is not None and origin == f"{scope.get('scheme', 'http')}://{host.decode()}"
+        return (
+            host is not None
+            and origin == f"{scope.get('scheme', 'http')}://{host.decode('latin-1')}"
+        )
 
     async def _preflight(self, reply: Send) -> None:
         await reply(

@@ -14,6 +14,7 @@ ODD = [
     b"GET /api/v1/requests HTTP/1.1\r\nHost: gw\r\nAuthorization: Bearer \xff\xfe.a.b\r\n\r\n",
     b"GET /api/v1/requests HTTP/1.1\r\nHost: gw\r\nAuthorization: Digest x\r\n\r\n",
     b"GET /api/v1/services HTTP/1.1\r\nHost: gw\r\nOrigin: http://\xc3\xa9.kz\r\n\r\n",
+    b"GET /api/v1/services HTTP/1.1\r\nHost: \xff\xfe\r\nOrigin: http://\xff\xfe\r\n\r\n",
     b"GET /api/v1/services HTTP/1.1\r\nHost: gw\r\nX-Request-ID: " + b"r" * 5000 + b"\r\n\r\n",
     b"GET /api/v1/services HTTP/1.1\r\nHost: gw\r\nX-Request-ID: \xff\x01\r\n\r\n",
     b"POST /api/v1/residents HTTP/1.1\r\nHost: gw\r\nContent-Length: 3\r\n"
