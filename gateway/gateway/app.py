@@ -159,6 +159,9 @@ class Gateway:
             (b"referrer-policy", b"no-referrer"),
             (b"cross-origin-opener-policy", b"same-origin"),
         ]
+        if settings.cors_origins:
+            # Answers differ by Origin (the allow-origin header), so caches must key on it.
+            self.security_headers.append((b"vary", b"origin"))
         if settings.hsts:
             self.security_headers.append(
                 (b"strict-transport-security", b"max-age=31536000; includeSubDomains")
@@ -307,7 +310,6 @@ class Gateway:
                 if not same_origin:
                     extra += [
                         (b"access-control-allow-origin", origin.encode()),
-                        (b"vary", b"origin"),
                         (b"access-control-expose-headers", CORS_EXPOSE),
                     ]
                 if preflight:

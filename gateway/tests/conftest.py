@@ -85,11 +85,16 @@ UPLOAD_MAX_BODY = 1024**3
 
 @pytest.fixture(scope="session")
 def edge(processes: Processes, echoes: dict[str, Process]) -> Process:
+    garbage_port = free_port()
+    processes.start(
+        "garbage", [str(HERE / "garbage_upstream.py"), str(garbage_port)], {}, garbage_port
+    )
     port = free_port()
     upstreams = {name: p.url for name, p in echoes.items()}
     env = gateway_env(port, upstreams, f"{echoes['identity'].url}/auth/jwks")
     routes = [r.model_dump() for r in DEFAULT_ROUTES] + [
         {"prefix": "/test/down", "upstream": "down", "public_methods": ["*"]},
+        {"prefix": "/test/garbage", "upstream": "garbage", "public_methods": ["*"]},
         {"prefix": "/test/slow", "upstream": "catalog", "public_methods": ["*"], "timeout": 1.0},
         {
             "prefix": "/test/upload",
@@ -100,7 +105,12 @@ def edge(processes: Processes, echoes: dict[str, Process]) -> Process:
     ]
     env |= {
         # Nothing listens there: the port was free a moment ago and nobody took it.
-        "EXTRA_UPSTREAMS": json.dumps({"down": f"http://127.0.0.1:{free_port()}"}),
+        "EXTRA_UPSTREAMS": json.dumps(
+            {
+                "down": f"http://127.0.0.1:{free_port()}",
+                "garbage": f"http://127.0.0.1:{garbage_port}",
+            }
+        ),
         "ROUTES": json.dumps(routes),
         "MAX_BODY_BYTES": str(EDGE_MAX_BODY),
         "RATE_LIMIT_IP_PER_SECOND": "1000",

@@ -93,6 +93,14 @@ async def test_upstream_down_is_503(edge: Process, connect: Connect) -> None:
     assert "down service is not reachable" in response.json()["detail"]
 
 
+async def test_upstream_that_answers_nonsense_is_502(edge: Process, connect: Connect) -> None:
+    async with connect(edge) as client:
+        response = await client.post("/test/garbage/x", json={"a": 1})
+    assert response.status_code == 502
+    assert response.headers["content-type"] == PROBLEM
+    assert "garbage service gave no valid answer" in response.json()["detail"]
+
+
 async def test_upstream_that_hangs_is_504_at_the_route_timeout(
     edge: Process, connect: Connect
 ) -> None:
