@@ -6,7 +6,6 @@ import argparse
 
 import uvicorn
 
-from gateway.server import GatewayHttpProtocol
 from gateway.settings import get_settings
 
 
@@ -24,7 +23,7 @@ def main() -> None:
         log_level="warning",
         access_log=False,
         loop="uvloop",
-        http=GatewayHttpProtocol,
+        http="httptools",
         # The gateway is the edge: X-Forwarded-* from callers are handled (and, unless
         # TRUST_FORWARDED_HEADERS, ignored) by the gateway itself, not by uvicorn.
         proxy_headers=False,
