@@ -71,6 +71,10 @@ test: lint ## Lint, type-check, then run every test against embedded PostgreSQL 
 bench: install ## Run the benchmarks and print their ratio tables
 	$(PY) -m bench
 
+.PHONY: bench-deps
+bench-deps: ## Install wrk and nginx (the gateway benchmark's load generator and reference) from Debian
+	apt-get install -y wrk nginx-light
+
 .PHONY: clean
 clean: ## Remove the virtualenv, caches and the embedded data (.data)
 	rm -rf $(VENV) .tools .data .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,1 @@
+"""The portal's public edge: routing, edge checks, merged API documents."""

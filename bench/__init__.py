@@ -1,0 +1,1 @@
+"""Benchmarks that print ratio tables (`make bench`); never timed assertions in tests."""

@@ -1,0 +1,130 @@
+"""The gateway's settings: upstreams, the route table, limits, CORS and timeouts.
+
+Everything is configurable from the environment: `IDENTITY_URL`, `DIRECTORY_URL`,
+`CATALOG_URL`, `REQUESTS_URL` for the four services (`EXTRA_UPSTREAMS` as JSON for
+more), flat variables for the knobs (`MAX_BODY_BYTES`, `CORS_ORIGINS` as a JSON
+list, `RATE_LIMIT_IP_BURST`...), and the whole route table as JSON in `ROUTES`
+when a deployment needs another shape.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from portal_shared.settings import ServiceSettings
+
+
+class RouteConfig(BaseModel):
+    """One path prefix and the service behind it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    prefix: str
+    upstream: str
+    # Methods that need no token at the edge; "*" means every method.
+    public_methods: tuple[str, ...] = ()
+    # Seconds the upstream has to start answering once the request is sent.
+    timeout: float | None = Field(default=None, gt=0)
+    # A route that takes uploads may allow more than MAX_BODY_BYTES.
+    max_body_bytes: int | None = Field(default=None, ge=0)
+
+    @field_validator("prefix")
+    @classmethod
+    def _absolute(cls, value: str) -> str:
+        if not value.startswith("/"):
+            raise ValueError("a route prefix starts with '/'")
+        return value.rstrip("/") or "/"
+
+
+READS = ("GET", "HEAD")
+
+DEFAULT_ROUTES = (
+    # The OIDC endpoints, login form and token endpoint are public by nature.
+    RouteConfig(prefix="/auth", upstream="identity", public_methods=("*",)),
+    RouteConfig(prefix="/api/v1/residents", upstream="identity", public_methods=("POST",)),
+    RouteConfig(prefix="/api/v1/me", upstream="identity"),
+    RouteConfig(prefix="/api/v1/users", upstream="identity"),
+    RouteConfig(prefix="/api/v1/clients", upstream="identity"),
+    RouteConfig(prefix="/api/v1/agencies", upstream="directory", public_methods=READS),
+    RouteConfig(prefix="/api/v1/services", upstream="catalog", public_methods=READS),
+    RouteConfig(prefix="/api/v1/requests", upstream="requests"),
+)
+
+# Login, registration and submission: where abuse costs the most.
+DEFAULT_STRICT_ENDPOINTS = (
+    "POST /auth/authorize",
+    "POST /auth/token",
+    "POST /api/v1/residents",
+    "POST /api/v1/requests",
+)
+
+
+class GatewaySettings(ServiceSettings):
+    service_name: str = "gateway"
+    port: int = 8000
+    identity_url: str = "http://127.0.0.1:8001"
+    directory_url: str = "http://127.0.0.1:8002"
+    catalog_url: str = "http://127.0.0.1:8003"
+    requests_url: str = "http://127.0.0.1:8004"
+    extra_upstreams: dict[str, str] = Field(default_factory=dict)
+    routes: tuple[RouteConfig, ...] = DEFAULT_ROUTES
+    strict_endpoints: tuple[str, ...] = DEFAULT_STRICT_ENDPOINTS
+
+    upstream_timeout: float = Field(default=30.0, gt=0)
+    upstream_connect_timeout: float = Field(default=3.0, gt=0)
+    # Idle keep-alive connections are dropped before uvicorn's 5 s keep-alive closes them.
+    upstream_idle_timeout: float = Field(default=4.0, gt=0)
+    upstream_max_connections: int = Field(default=256, ge=1)
+
+    max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=0)
+
+    # Token buckets: a sustained rate per second and a burst, per client address and
+    # per verified token subject; the strict pair applies to login, registration, submission.
+    rate_limit_ip_per_second: float = Field(default=50.0, gt=0)
+    rate_limit_ip_burst: int = Field(default=200, ge=1)
+    rate_limit_subject_per_second: float = Field(default=20.0, gt=0)
+    rate_limit_subject_burst: int = Field(default=100, ge=1)
+    strict_limit_ip_per_second: float = Field(default=0.2, gt=0)
+    strict_limit_ip_burst: int = Field(default=10, ge=1)
+    strict_limit_subject_per_second: float = Field(default=0.2, gt=0)
+    strict_limit_subject_burst: int = Field(default=10, ge=1)
+
+    # Frontend origins allowed to call the API from a browser (exact matches).
+    cors_origins: tuple[str, ...] = ("http://localhost:3000",)
+    cors_max_age: int = Field(default=600, ge=0)
+    # Behind a trusted load balancer, keep its X-Forwarded-* and take the client
+    # address from X-Forwarded-For; at the edge, never believe a caller's.
+    trust_forwarded_headers: bool = False
+    hsts: bool = True
+    # Merged OpenAPI/AsyncAPI documents are rebuilt after this many seconds.
+    docs_ttl: float = Field(default=300.0, gt=0)
+
+    @property
+    def upstreams(self) -> dict[str, str]:
+        """Upstream name -> base URL (`http://host:port`)."""
+        return {
+            "identity": self.identity_url,
+            "directory": self.directory_url,
+            "catalog": self.catalog_url,
+            "requests": self.requests_url,
+            **self.extra_upstreams,
+        }
+
+    @model_validator(mode="after")
+    def _routes_resolve(self) -> GatewaySettings:
+        upstreams = self.upstreams
+        for name, url in upstreams.items():
+            # Inside the cluster the services speak plain HTTP; TLS ends at the edge.
+            if not url.startswith("http://"):
+                raise ValueError(f"upstream {name}: only http:// upstreams are supported")
+        for route in self.routes:
+            if route.upstream not in upstreams:
+                raise ValueError(f"route {route.prefix}: unknown upstream {route.upstream}")
+        return self
+
+
+@lru_cache
+def get_settings() -> GatewaySettings:
+    return GatewaySettings()

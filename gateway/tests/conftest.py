@@ -1,0 +1,171 @@
+"""Real processes for the gateway's tests: echo upstreams, the four services, two gateways.
+
+- `edge`: a gateway in front of small echo upstreams (`upstream_app.py`), with
+  tight limits, an upstream that is down, a route that times out after 1 s and
+  an upload route with a large body limit.
+- `portal`: a gateway in front of the real identity, directory, catalog and
+  requests processes (migrated into the test PostgreSQL, on the test broker).
+
+Both trust a `TestIssuer`, whose JWKS the identity echo upstream serves over
+HTTP. Tests pick a loopback source address of their own (127.0.0.x) so that
+per-address rate limits of one test never touch another.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from gateway.settings import DEFAULT_ROUTES
+from gateway.testing import Connect, Process, Processes
+from portal_embedded.broker import free_port
+from portal_shared.testing import TestIssuer
+
+HERE = Path(__file__).resolve().parent
+PUBLIC_URL = "http://localhost:8000"
+ALLOWED_ORIGIN = "https://portal.example.kz"
+# name on the gateway -> (package run with -m, path segment the echo stands in for)
+SERVICES = {
+    "identity": ("identity", "me"),
+    "directory": ("directory", "agencies"),
+    "catalog": ("catalog", "services"),
+    "requests": ("service_requests", "requests"),
+}
+
+
+@pytest.fixture(scope="session")
+def processes() -> Iterator[Processes]:
+    procs = Processes()
+    try:
+        yield procs
+    finally:
+        procs.stop_all()
+
+
+@pytest.fixture(scope="session")
+def issuer() -> TestIssuer:
+    return TestIssuer()
+
+
+@pytest.fixture(scope="session")
+def echoes(processes: Processes, issuer: TestIssuer) -> dict[str, Process]:
+    """One echo upstream per service name; the identity one also serves the JWKS."""
+    out = {}
+    for name, (_, segment) in SERVICES.items():
+        port = free_port()
+        env = {"SERVICE_NAME": segment, "JWKS_JSON": json.dumps(issuer.jwks())}
+        out[name] = processes.start(
+            f"echo-{name}", [str(HERE / "upstream_app.py"), str(port)], env, port
+        )
+    return out
+
+
+def gateway_env(port: int, upstreams: dict[str, str], jwks_url: str) -> dict[str, str]:
+    return {
+        "PORT": str(port),
+        "HOST": "127.0.0.1",
+        "PUBLIC_URL": PUBLIC_URL,
+        "JWKS_URL": jwks_url,
+        "PORTAL_ENV": "test",
+        "IDENTITY_URL": upstreams["identity"],
+        "DIRECTORY_URL": upstreams["directory"],
+        "CATALOG_URL": upstreams["catalog"],
+        "REQUESTS_URL": upstreams["requests"],
+        "CORS_ORIGINS": json.dumps([ALLOWED_ORIGIN]),
+    }
+
+
+EDGE_MAX_BODY = 64 * 1024
+UPLOAD_MAX_BODY = 1024**3
+
+
+@pytest.fixture(scope="session")
+def edge(processes: Processes, echoes: dict[str, Process]) -> Process:
+    garbage_port = free_port()
+    processes.start(
+        "garbage", [str(HERE / "garbage_upstream.py"), str(garbage_port)], {}, garbage_port
+    )
+    port = free_port()
+    upstreams = {name: p.url for name, p in echoes.items()}
+    env = gateway_env(port, upstreams, f"{echoes['identity'].url}/auth/jwks")
+    routes = [r.model_dump() for r in DEFAULT_ROUTES] + [
+        {"prefix": "/test/down", "upstream": "down", "public_methods": ["*"]},
+        {"prefix": "/test/garbage", "upstream": "garbage", "public_methods": ["*"]},
+        {"prefix": "/test/slow", "upstream": "catalog", "public_methods": ["*"], "timeout": 1.0},
+        {
+            "prefix": "/test/upload",
+            "upstream": "catalog",
+            "public_methods": ["*"],
+            "max_body_bytes": UPLOAD_MAX_BODY,
+        },
+    ]
+    env |= {
+        # Nothing listens there: the port was free a moment ago and nobody took it.
+        "EXTRA_UPSTREAMS": json.dumps(
+            {
+                "down": f"http://127.0.0.1:{free_port()}",
+                "garbage": f"http://127.0.0.1:{garbage_port}",
+            }
+        ),
+        "ROUTES": json.dumps(routes),
+        "MAX_BODY_BYTES": str(EDGE_MAX_BODY),
+        "RATE_LIMIT_IP_PER_SECOND": "1000",
+        "RATE_LIMIT_IP_BURST": "1000",
+        "RATE_LIMIT_SUBJECT_PER_SECOND": "1000",
+        "RATE_LIMIT_SUBJECT_BURST": "1000",
+        "STRICT_LIMIT_IP_PER_SECOND": "0.01",
+        "STRICT_LIMIT_IP_BURST": "5",
+        "STRICT_LIMIT_SUBJECT_PER_SECOND": "0.01",
+        "STRICT_LIMIT_SUBJECT_BURST": "3",
+    }
+    return processes.start("gateway-edge", ["-m", "gateway", "serve"], env, port)
+
+
+@pytest.fixture(scope="session")
+def services(
+    processes: Processes, echoes: dict[str, Process], postgres_url: str, kafka_bootstrap: str
+) -> dict[str, Process]:
+    """The four real services, each migrated into its own database, then serving."""
+    out = {}
+    for name, (package, _) in SERVICES.items():
+        port = free_port()
+        env = {
+            "DATABASE_URL": f"{postgres_url}/gateway_{name}",
+            "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
+            "PORT": str(port),
+            "HOST": "127.0.0.1",
+            "PUBLIC_URL": PUBLIC_URL,
+            "JWKS_URL": f"{echoes['identity'].url}/auth/jwks",
+            "PORTAL_ENV": "test",
+            "KAFKA_SESSION_TIMEOUT_MS": "3000",
+            "KAFKA_HEARTBEAT_INTERVAL_MS": "1000",
+        }
+        processes.run(f"{name} migrate", ["-m", package, "migrate"], env)
+        out[name] = processes.start(name, ["-m", package, "serve"], env, port)
+    return out
+
+
+@pytest.fixture(scope="session")
+def portal(
+    processes: Processes, services: dict[str, Process], echoes: dict[str, Process]
+) -> Process:
+    port = free_port()
+    upstreams = {name: p.url for name, p in services.items()}
+    env = gateway_env(port, upstreams, f"{echoes['identity'].url}/auth/jwks")
+    return processes.start("gateway-portal", ["-m", "gateway", "serve"], env, port)
+
+
+@pytest.fixture
+def connect() -> Connect:
+    """`connect(gateway, source="127.0.0.x")`: a client from that loopback address, so the
+    per-address rate limits one test spends never touch another test."""
+
+    def make(gateway: Process, source: str = "127.0.0.1") -> httpx.AsyncClient:
+        transport = httpx.AsyncHTTPTransport(local_address=source)
+        return httpx.AsyncClient(base_url=gateway.url, transport=transport, timeout=30.0)
+
+    return make
