@@ -183,9 +183,9 @@ def report(rows: list[tuple[str, float, float]]) -> str:
     return "\n".join(lines)
 
 
-def main() -> None:
+def run() -> None:
     print(report(asyncio.run(measure())))
 
 
 if __name__ == "__main__":
-    main()
+    run()

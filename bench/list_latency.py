@@ -79,7 +79,7 @@ def measure_all(base: str, issuer: TestIssuer) -> dict[str, tuple[float, float]]
     return out
 
 
-def main() -> None:
+def run() -> None:
     issuer = TestIssuer()
     with infra() as servers, jwks_server(issuer) as jwks:
         url = servers.postgres.database_url("requests_bench")
@@ -107,4 +107,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run()
