@@ -35,6 +35,7 @@ from directory.__main__ import SERVICE_ROOT as DIRECTORY_ROOT
 from directory.app import create_app as create_directory
 from directory.settings import DirectorySettings
 from portal_embedded.broker import EmbeddedBroker, free_port
+from portal_shared.cli import SERVE_OPTIONS
 from portal_shared.settings import ServiceSettings
 from portal_shared.testing import TestIssuer, fresh_database, running
 from service_requests.__main__ import SERVICE_ROOT as REQUESTS_ROOT
@@ -95,8 +96,7 @@ class Served:
             host="127.0.0.1",
             port=self.port,
             lifespan="off",  # `running` below runs the real lifespan and trusts the issuer
-            log_level="warning",
-            access_log=False,
+            **SERVE_OPTIONS,
         )
         self.server = uvicorn.Server(config)
         async with running(self.app, self.issuer):
@@ -306,6 +306,8 @@ def start_portal(postgres_url: str, kafka_bootstrap: str | None = None) -> Porta
                 kafka_group_prefix=GROUP_PREFIX,
                 kafka_session_timeout_ms=3000,
                 kafka_heartbeat_interval_ms=1000,
+                # Malformed events reach the dead-letter topic after two tries, not five.
+                consumer_max_attempts=2,
                 port=free_port(),
                 log_json=False,
                 PORTAL_ENV="test",
