@@ -219,7 +219,8 @@ def create_service_app(spec: ServiceSpec) -> FastAPI:
 
 
 def _document_problems(app: FastAPI) -> None:
-    """Add the Problem schema and make FastAPI's 422 responses point at it."""
+    """Add the Problem schema, make FastAPI's 422 responses point at it, and declare the 400
+    that FastAPI answers to an undecodable body."""
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema:
@@ -238,6 +239,17 @@ def _document_problems(app: FastAPI) -> None:
         for path in schema.get("paths", {}).values():
             for operation in path.values():
                 responses = operation.get("responses", {})
+                if "requestBody" in operation:
+                    # A body that is not even decodable is refused before validation.
+                    responses.setdefault(
+                        "400",
+                        {
+                            "description": "The body cannot be parsed",
+                            "content": {
+                                PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}
+                            },
+                        },
+                    )
                 if "422" in responses:
                     responses["422"] = {
                         "description": "Validation failed",

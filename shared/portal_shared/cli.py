@@ -22,6 +22,16 @@ from portal_shared.settings import ServiceSettings
 
 Command = Callable[[], Coroutine[Any, Any, None]]
 
+# How `serve` runs uvicorn, shared with test harnesses that serve the apps the same way.
+# No `Server:` header: it tells an attacker which server (and so which bugs) to try.
+SERVE_OPTIONS: dict[str, Any] = {
+    "log_level": "warning",
+    "access_log": False,
+    "proxy_headers": True,
+    "server_header": False,
+    "timeout_graceful_shutdown": 10,
+}
+
 
 async def _worker(app_factory: Callable[[], FastAPI]) -> None:
     """Run the app's lifespan (relay, consumers, workers) without serving HTTP."""
@@ -57,12 +67,9 @@ def main(
             factory=True,
             host=settings.host,
             port=settings.port,
-            log_level="warning",
-            access_log=False,
             loop="uvloop",
             http="httptools",
-            proxy_headers=True,
-            timeout_graceful_shutdown=10,
+            **SERVE_OPTIONS,
         )
     elif args.command == "migrate":
         asyncio.run(ensure_database(settings.database_url))

@@ -34,14 +34,26 @@ Amount = Annotated[
 
 
 def _reject_nul(value: Any) -> Any:
-    """PostgreSQL stores no NUL character in text or JSONB: refuse it here, with a clear error,
-    rather than fail in the database. Iterative, as a form schema may nest deeply."""
+    """PostgreSQL stores no NUL character (nor a lone surrogate) in text or JSONB: refuse it
+    here, with a clear error, rather than fail in the database. Iterative, as a form schema
+    may nest deeply."""
     stack = [value]
     while stack:
         item = stack.pop()
         if isinstance(item, str):
             if "\x00" in item:
                 raise ValueError("text must not contain the NUL character (\\u0000)")
+            if not item.isascii():
+                try:
+                    item.encode("utf-8")
+                except UnicodeEncodeError:
+                    # A JSON "\ud800" escape yields a lone surrogate, which no UTF-8
+                    # column can hold.
+                    raise ValueError("text must not contain unpaired UTF-16 surrogates") from None
+        elif isinstance(item, int) and not -(2**63) <= item < 2**64:
+            # Events are serialized with orjson, which refuses wider integers: one such
+            # number would stall the outbox relay.
+            raise ValueError("numbers must fit in 64 bits")
         elif isinstance(item, dict):
             stack.extend(item.keys())
             stack.extend(item.values())

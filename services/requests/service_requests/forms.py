@@ -17,6 +17,14 @@ def _location(path: Any) -> str:
     return "form_data" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path)
 
 
+MAX_LISTED = 50
+MAX_MESSAGE = 300
+
+
+def _bounded(message: str) -> str:
+    return message if len(message) <= MAX_MESSAGE else message[: MAX_MESSAGE - 3] + "..."
+
+
 def check_form(schema: dict[str, Any], form_data: dict[str, Any]) -> None:
     """Raise FormInvalid listing every violation, not just the first."""
     try:
@@ -30,8 +38,13 @@ def check_form(schema: dict[str, Any], form_data: dict[str, Any]) -> None:
             errors=[{"location": "form_schema", "message": str(exc)[:300]}],
         ) from exc
     if errors:
-        listed = [{"location": _location(e.absolute_path), "message": e.message} for e in errors]
+        # Bounded, so a huge hostile form cannot make the answer huge too (a message such
+        # as "'a', 'b', ... were unexpected" otherwise names every field it was sent).
+        listed = [
+            {"location": _location(e.absolute_path)[:200], "message": _bounded(e.message)}
+            for e in errors[:MAX_LISTED]
+        ]
         summary = "; ".join(f"{e['location']}: {e['message']}" for e in listed[:5])
         raise FormInvalid(
-            f"{len(listed)} field(s) of the form are not valid: {summary}", errors=listed
+            f"{len(errors)} field(s) of the form are not valid: {summary}", errors=listed
         )

@@ -10,17 +10,30 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from service_requests.workflow import Status
 
+UNSTORABLE = "must not contain NUL characters or unpaired UTF-16 surrogates"
+
+
+def _unstorable(value: str) -> bool:
+    # PostgreSQL cannot store NUL in text or JSONB, and a lone surrogate (which a JSON
+    # "\ud800" escape yields) cannot even be encoded as UTF-8: refuse both as bad input.
+    if "\x00" in value:
+        return True
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
 
 def _text(value: str) -> str:
-    # PostgreSQL cannot store NUL in text or JSONB: refuse it here as bad input.
-    if "\x00" in value:
-        raise ValueError("must not contain NUL characters")
+    if _unstorable(value):
+        raise ValueError(UNSTORABLE)
     return value
 
 
 def _has_nul(value: Any) -> bool:
     if isinstance(value, str):
-        return "\x00" in value
+        return _unstorable(value)
     if isinstance(value, dict):
         return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
     if isinstance(value, list):
@@ -30,7 +43,7 @@ def _has_nul(value: Any) -> bool:
 
 def _json(value: dict[str, Any]) -> dict[str, Any]:
     if _has_nul(value):
-        raise ValueError("must not contain NUL characters")
+        raise ValueError(UNSTORABLE)
     return value
 
 
