@@ -60,8 +60,9 @@ def _run_as() -> str | None:
 
 def _give(path: Path, user: str) -> None:
     entry = pwd.getpwnam(user)
-    for parent in [path, *path.parents]:
-        # The server must be able to reach its data folder through every parent.
+    for parent in path.parents:
+        # The server must be able to reach its data folder through every parent. Not the
+        # folder itself: PostgreSQL refuses a data folder that others may enter (0700/0750).
         if parent == Path("/"):
             break
         mode = parent.stat().st_mode
@@ -105,7 +106,9 @@ class EmbeddedPostgres:
             f"-h 127.0.0.1 -p {self.port} -k {self.data_dir} -c max_connections=300"
             f" -c fsync={'on' if self.fsync else 'off'}"
             f" -c synchronous_commit={'on' if self.fsync else 'off'}"
-            " -c full_page_writes=off" * (not self.fsync)
+            # Parenthesised: adjacent literals join before `*`, which would blank the
+            # whole option string whenever fsync is on.
+            + (" -c full_page_writes=off" if not self.fsync else "")
         )
         try:
             _pg([
