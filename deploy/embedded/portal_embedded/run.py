@@ -29,6 +29,7 @@ import httpx
 
 from portal_embedded.broker import EmbeddedBroker, wait_for_port
 from portal_embedded.postgres import EmbeddedPostgres
+from portal_embedded.processes import GATEWAY, SERVICES, PortalProcess
 from portal_embedded.supervisor import Child, ChildFailed, Supervisor, say
 from portal_shared.events.topics import CONTRACT_TOPICS, ensure_topics, with_dead_letters
 
@@ -40,26 +41,6 @@ PUBLIC_HOST = "localhost"
 LOOPBACK = "127.0.0.1"
 
 
-@dataclass(frozen=True)
-class ServiceProcess:
-    """One of the four services: its name, import package, database and default port."""
-
-    name: str
-    package: str
-    database: str
-    default_port: int
-
-    @property
-    def port_env(self) -> str:
-        return f"PORTAL_{self.name.upper()}_PORT"
-
-
-SERVICES = (
-    ServiceProcess("identity", "identity", "identity", 8001),
-    ServiceProcess("directory", "directory", "directory", 8002),
-    ServiceProcess("catalog", "catalog", "catalog", 8003),
-    ServiceProcess("requests", "service_requests", "requests", 8004),
-)
 # Directory first: the identity and catalog seeds wait for its agencies over Kafka.
 SEED_ORDER = ("directory", "identity", "catalog")
 
@@ -120,7 +101,7 @@ class RunConfig:
             data_dir=Path(data).resolve(),
             postgres_port=_port(environ, "PORTAL_PG_PORT", 55432),
             kafka_port=_port(environ, "PORTAL_KAFKA_PORT", 9092),
-            gateway_port=_port(environ, "PORTAL_GATEWAY_PORT", 8000),
+            gateway_port=_port(environ, GATEWAY.port_env, GATEWAY.default_port),
             service_ports={s.name: _port(environ, s.port_env, s.default_port) for s in SERVICES},
             ready_timeout=_seconds(environ, "PORTAL_READY_TIMEOUT", 60),
             seed_timeout=_seconds(environ, "PORTAL_SEED_TIMEOUT", 120),
@@ -132,7 +113,7 @@ class RunConfig:
         ports = {
             "PORTAL_PG_PORT": self.postgres_port,
             "PORTAL_KAFKA_PORT": self.kafka_port,
-            "PORTAL_GATEWAY_PORT": self.gateway_port,
+            GATEWAY.port_env: self.gateway_port,
         }
         ports.update({s.port_env: self.service_ports[s.name] for s in SERVICES})
         return ports
@@ -210,9 +191,9 @@ def child_env(config: RunConfig) -> dict[str, str]:
 
 
 def service_env(
-    base: Mapping[str, str], postgres: EmbeddedPostgres, s: ServiceProcess, port: int
+    base: Mapping[str, str], postgres: EmbeddedPostgres, s: PortalProcess, port: int
 ) -> dict[str, str]:
-    return {**base, "PORT": str(port), "DATABASE_URL": postgres.database_url(s.database)}
+    return {**base, "PORT": str(port), "DATABASE_URL": postgres.database_url(s.database or s.name)}
 
 
 async def wait_ready(urls: Mapping[str, str], within: float, supervisor: Supervisor) -> None:
@@ -281,7 +262,7 @@ def banner(config: RunConfig, with_gateway: bool) -> str:
         "",
         f"  PostgreSQL          postgresql://postgres@{LOOPBACK}:{config.postgres_port}/"
         + "{"
-        + ",".join(s.database for s in SERVICES)
+        + ",".join(str(s.database) for s in SERVICES)
         + "}",
         f"  Kafka bootstrap     {PUBLIC_HOST}:{config.kafka_port}",
         f"  data folder         {config.data_dir}",
