@@ -32,6 +32,7 @@ from portal_embedded.postgres import EmbeddedPostgres
 from portal_embedded.processes import GATEWAY, SERVICES, PortalProcess
 from portal_embedded.supervisor import Child, ChildFailed, Supervisor, say
 from portal_shared.events.topics import CONTRACT_TOPICS, ensure_topics, with_dead_letters
+from portal_shared.logging import configure_logging
 
 # The same count as ServiceSettings.kafka_partitions' default, so the services'
 # own provisioning at start-up finds the topics as it would have made them.
@@ -349,9 +350,11 @@ class Runner:
                     "gateway", [python, "-m", "gateway", "serve"], env=env, long_running=True
                 )
             )
+        # The services themselves, and the gateway too when it runs: its readiness is
+        # its own view of them, which may lag behind.
         ready = {s.name: config.service_url(s.name) for s in SERVICES}
         if with_gateway:
-            ready = {"gateway": f"http://{LOOPBACK}:{config.gateway_port}"}
+            ready[GATEWAY.name] = f"http://{LOOPBACK}:{config.gateway_port}"
         await wait_ready(ready, config.ready_timeout, sup)
         say("run", "services ready; loading the demo data")
 
@@ -417,6 +420,9 @@ class Runner:
 
 
 def main() -> int:
+    # The runner's own library logs (topic creation) would interleave unprefixed with the
+    # children's lines; only its warnings matter here.
+    configure_logging("run", "WARNING", json=False)
     try:
         config = RunConfig.from_env(os.environ)
         check_ports(config)
