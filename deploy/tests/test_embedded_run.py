@@ -1,5 +1,6 @@
 """`make run` end to end: the runner brings the portal up, Ctrl-C leaves nothing behind,
-a second run keeps the data, a dying service stops the run, and busy ports fail fast.
+a second run keeps the data, a killed runner takes its children with it, a dying service
+stops the run, and busy ports fail fast.
 
 The runner is started as a real process with its own data folder and free ports,
 so it never meets a developer's own `make run`. The processes it started are
@@ -17,7 +18,8 @@ import socket
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -151,6 +153,16 @@ def portal(tmp_path: Path) -> Iterator[Portal]:
             os.kill(pid, signal.SIGKILL)
 
 
+def wait_until(condition: Callable[[], bool], within: float = 30.0) -> bool:
+    """Poll a condition the kernel settles asynchronously (a process reaped after a signal)."""
+    deadline = time.monotonic() + within
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.2)
+    return True
+
+
 def ready_services(portal: Portal) -> dict[str, int]:
     return {
         name: httpx.get(f"http://127.0.0.1:{portal.port(name)}/readyz", timeout=5).status_code
@@ -200,11 +212,19 @@ def test_run_starts_everything_and_ctrl_c_leaves_nothing(portal: Portal) -> None
     assert f"reusing PostgreSQL data in {portal.data_dir / 'postgres'}" in second.output()
     assert asyncio.run(read_notes(portal)) == ["kept across runs"]
 
+    # A runner killed outright takes its children with it; only PostgreSQL, detached by
+    # pg_ctl, stays behind, and the next run stops it and carries on.
+    second.process.kill()
+    second.wait(STOP_WITHIN)
+    assert wait_until(lambda: all("postgres" in cmd for cmd in portal.processes().values()))
+
+    third = portal.start_ready()
+    assert "stopping a PostgreSQL left running by an earlier run" in third.output()
     # A service that dies on its own stops the whole run, with a non-zero exit.
     os.kill(portal.pid_of("catalog serve"), signal.SIGKILL)
-    assert second.wait(STOP_WITHIN) == 1
-    assert "catalog (pid" in second.output()
-    assert "exited unexpectedly" in second.output()
+    assert third.wait(STOP_WITHIN) == 1
+    assert "catalog (pid" in third.output()
+    assert "exited unexpectedly" in third.output()
     assert portal.processes() == {}
 
 

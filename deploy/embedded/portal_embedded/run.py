@@ -225,17 +225,44 @@ async def wait_ready(urls: Mapping[str, str], within: float, supervisor: Supervi
 
 async def watch_postgres(postgres: EmbeddedPostgres, supervisor: Supervisor) -> None:
     """pg_ctl detaches the server, so it is watched through its pid file."""
-    pid_file = postgres.data_dir / "postmaster.pid"
+    log = postgres.data_dir / "server.log"
     while True:
         await asyncio.sleep(1.0)
         if supervisor.shutting_down:
             return
-        try:
-            pid = int(pid_file.read_text().splitlines()[0])
-            os.kill(pid, 0)
-        except (OSError, ValueError, IndexError):
-            supervisor.note_failure("PostgreSQL stopped unexpectedly (see its server.log)")
+        if postmaster_pid(postgres) is None:
+            supervisor.note_failure(f"PostgreSQL stopped unexpectedly (see {log})")
             return
+
+
+def postmaster_pid(postgres: EmbeddedPostgres) -> int | None:
+    """The server's pid from its pid file, if it names a live process."""
+    try:
+        pid = int((postgres.data_dir / "postmaster.pid").read_text().splitlines()[0])
+        os.kill(pid, 0)
+    except (OSError, ValueError, IndexError):
+        return None
+    return pid
+
+
+def stop_postgres(postgres: EmbeddedPostgres, grace: float) -> None:
+    """pg_ctl's fast shutdown, then the same signal sent directly, then an immediate one.
+
+    The runner must never leave the server behind, even if pg_ctl gives up.
+    """
+    postgres.stop()
+    for sig in (signal.SIGINT, signal.SIGQUIT):
+        pid = postmaster_pid(postgres)
+        if pid is None:
+            return
+        say("run", f"PostgreSQL (pid {pid}) is still running: sending {sig.name}")
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, sig)
+        deadline = time.monotonic() + grace
+        while postmaster_pid(postgres) == pid and time.monotonic() < deadline:
+            time.sleep(0.2)
+    if postmaster_pid(postgres) is not None:
+        say("run", f"ERROR: PostgreSQL did not stop; see {postgres.data_dir / 'server.log'}")
 
 
 def banner(config: RunConfig, with_gateway: bool) -> str:
@@ -385,12 +412,14 @@ class Runner:
             await sup.stop([self.broker], grace=grace)
         if self.postgres_started:
             say("run", "stopping PostgreSQL")
-            await asyncio.to_thread(self.postgres.stop)
+            await asyncio.to_thread(stop_postgres, self.postgres, grace)
         say("run", "stopped")
 
     async def run(self) -> int:
         loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
+        # SIGHUP too: closing the terminal must stop the children, which sit in sessions
+        # of their own and would not get it.
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             loop.add_signal_handler(sig, self.request_stop, sig)
         code = 0
         starting = asyncio.create_task(self.start(), name="start")
@@ -425,6 +454,16 @@ def main() -> int:
     configure_logging("run", "WARNING", json=False)
     try:
         config = RunConfig.from_env(os.environ)
+        stale = EmbeddedPostgres(config.data_dir / "postgres", config.postgres_port)
+        if (stale.data_dir / "postmaster.pid").exists():
+            # Our own data folder's server, left by a run that was killed: it would hold
+            # the port, and only the server of this folder may use this folder anyway.
+            say("run", "stopping a PostgreSQL left running by an earlier run")
+            stop_postgres(stale, config.stop_grace)
+            # The port is released a moment after the server is gone.
+            deadline = time.monotonic() + 10
+            while _port_in_use(config.postgres_port) and time.monotonic() < deadline:
+                time.sleep(0.2)
         check_ports(config)
     except ConfigurationError as exc:
         say("run", f"ERROR: {exc}")

@@ -11,11 +11,23 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
+import ctypes.util
 import os
 import signal
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+
+_PR_SET_PDEATHSIG = 1
+_LIBC = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+
+
+def _die_with_parent() -> None:
+    """Runs in the child before exec: if the runner itself is killed (SIGKILL, a crash),
+    the kernel sends the child SIGTERM, so no service outlives it holding its port."""
+    _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+
 
 # Wide enough for "directory" and "seed:catalog" to line up in the terminal.
 PREFIX_WIDTH = 18
@@ -80,6 +92,8 @@ class Supervisor:
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
             start_new_session=True,
+            # Safe despite threads: the hook makes one prctl call and takes no Python lock.
+            preexec_fn=_die_with_parent,
         )
         child = Child(name, process, long_running)
         child.pump = asyncio.create_task(self._pump(child), name=f"pump:{name}")
