@@ -47,8 +47,12 @@ upgrade: $(UV) ## Re-resolve every dependency to its newest allowed version
 	$(UV) export --quiet --format requirements-txt --no-emit-workspace --all-groups --frozen -o requirements.lock
 
 .PHONY: run
-run: install ## Start the whole portal with embedded PostgreSQL and Kafka, and demo data
+run: install ## Start the whole portal (embedded PostgreSQL and Kafka, demo data); Ctrl-C stops it
 	$(PY) -m portal_embedded run
+
+.PHONY: clean-data
+clean-data: ## Delete the embedded PostgreSQL data of make run (.data); the next run starts empty
+	rm -rf .data
 
 .PHONY: lint
 lint: install ## ruff (lint and format check) and mypy --strict

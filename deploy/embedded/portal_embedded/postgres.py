@@ -60,8 +60,9 @@ def _run_as() -> str | None:
 
 def _give(path: Path, user: str) -> None:
     entry = pwd.getpwnam(user)
-    for parent in [path, *path.parents]:
-        # The server must be able to reach its data folder through every parent.
+    for parent in path.parents:
+        # The server must be able to reach its data folder through every parent. Not the
+        # folder itself: PostgreSQL refuses a data folder that others may enter (0700/0750).
         if parent == Path("/"):
             break
         mode = parent.stat().st_mode
