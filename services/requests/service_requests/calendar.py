@@ -58,9 +58,16 @@ class Calendar:
         return day.weekday() < 5 and day not in _kz_holidays()
 
     def add_working_days(self, start: date, count: int) -> date:
-        """The `count`-th working day after `start` (start itself never counts)."""
-        if count < 1:
-            raise ValueError("a term is at least one working day")
+        """The `count`-th working day after `start` (start itself never counts). A term of 0
+        (a service rendered on the day, such as an address certificate) is due on `start`,
+        or on the next working day when `start` is a day off."""
+        if count < 0:
+            raise ValueError("a term cannot be negative")
+        if count == 0:
+            day = start
+            while not self.is_working_day(day):
+                day += timedelta(days=1)
+            return day
         day = start
         left = count
         while left:

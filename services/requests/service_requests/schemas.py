@@ -191,7 +191,8 @@ class PublishedServiceData(BaseModel):
     id: UUID
     code: str
     agency_id: UUID
-    term_working_days: int = Field(ge=1, le=3650)
+    # 0: rendered on the day of application (the catalog allows 0 to 365).
+    term_working_days: int = Field(ge=0, le=3650)
     refusal_grounds: list[RefusalGround] = Field(default_factory=list)
     form_schema: dict[str, Any] = Field(default_factory=dict)
     status: Literal["draft", "published", "withdrawn"]

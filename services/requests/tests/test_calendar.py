@@ -89,9 +89,17 @@ def test_an_agency_calendar_adds_its_own_transfers_to_the_country_s() -> None:
     assert book.for_agency(agency).add_working_days(date(2026, 1, 2), 1) == date(2026, 1, 5)
 
 
-def test_a_term_of_zero_days_is_not_a_term() -> None:
-    with pytest.raises(ValueError, match="at least one"):
-        Calendar().add_working_days(date(2026, 1, 1), 0)
+def test_a_same_day_service_is_due_on_the_day_or_the_next_working_day() -> None:
+    calendar = Calendar()
+    assert calendar.add_working_days(date(2026, 3, 2), 0) == date(2026, 3, 2)  # a Monday
+    # A Saturday before a holiday Monday: due on the first working day after both.
+    saturday = date(2026, 3, 7)
+    expected = saturday
+    while expected.weekday() >= 5 or expected in KZ:
+        expected += timedelta(days=1)
+    assert calendar.add_working_days(saturday, 0) == expected
+    with pytest.raises(ValueError, match="negative"):
+        calendar.add_working_days(saturday, -1)
 
 
 def test_transfers_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
