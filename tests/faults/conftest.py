@@ -8,7 +8,7 @@ would hand one test's events to the next test's consumers and spoil the counts.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -16,7 +16,7 @@ import pytest
 from portal_embedded.broker import EmbeddedBroker, free_port
 from portal_embedded.proxy import TcpProxy
 from portal_shared.testing import TestIssuer
-from tests.faults.harness import JwksServer, Portal
+from tests.faults.harness import JwksServer, Portal, PortalFactory
 
 
 @pytest.fixture(scope="session")
@@ -64,9 +64,6 @@ async def cut_broker(tmp_path: Path) -> AsyncIterator[tuple[EmbeddedBroker, TcpP
         broker.stop()
 
 
-PortalFactory = Callable[..., Portal]
-
-
 @pytest.fixture
 def portals(tmp_path: Path, postgres_url: str, jwks: JwksServer) -> Iterator[PortalFactory]:
     """Make a `Portal` on a broker (and optionally a PostgreSQL server) of the test's choice;
@@ -85,5 +82,6 @@ def portals(tmp_path: Path, postgres_url: str, jwks: JwksServer) -> Iterator[Por
 
 
 @pytest.fixture
-def portal(portals: PortalFactory, broker: EmbeddedBroker) -> Portal:
+def portal(broker: EmbeddedBroker, portals: PortalFactory) -> Portal:
+    # The broker is set up first so that it is torn down last, after the processes.
     return portals(broker.bootstrap_servers)

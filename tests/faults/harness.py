@@ -30,6 +30,7 @@ from typing import Any
 import asyncpg
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
+from sqlalchemy.engine import make_url
 
 from portal_embedded.broker import free_port
 from portal_shared.db import asyncpg_dsn
@@ -203,30 +204,41 @@ class Portal:
         return env
 
     async def migrate(self, *services: str) -> None:
-        """`python -m <package> migrate` for each service, side by side."""
+        """Give each service its migrated database, side by side. `python -m <package> migrate`
+        runs once per service and server into a template; each test's database is a copy of
+        it, which takes a fraction of a second instead of a process start."""
 
         async def one(service: str) -> None:
-            log_path = self.folder / f"{service}-migrate.log"
-            with log_path.open("wb") as log:
-                proc = await asyncio.create_subprocess_exec(
-                    sys.executable,
-                    "-m",
-                    PACKAGES[service],
-                    "migrate",
-                    env=self.environment(service),
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                )
-                try:
-                    async with asyncio.timeout(READY_WITHIN):
-                        code = await proc.wait()
-                except TimeoutError:
-                    proc.kill()
-                    raise
-            if code != 0:
-                raise RuntimeError(f"{service} migrate failed:\n{log_path.read_text()[-3000:]}")
+            template = await _migrated_template(self, service)
+            name = make_url(self.database_url(service)).database
+            admin = await asyncpg.connect(asyncpg_dsn(f"{self.postgres_url}/postgres"))
+            try:
+                await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+            finally:
+                await admin.close()
 
         await asyncio.gather(*(one(s) for s in services))
+
+    async def run_migrate(self, service: str, database_url: str) -> None:
+        log_path = self.folder / f"{service}-migrate.log"
+        with log_path.open("wb") as log:
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                PACKAGES[service],
+                "migrate",
+                env=self.environment(service, DATABASE_URL=database_url),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+            try:
+                async with asyncio.timeout(READY_WITHIN):
+                    code = await proc.wait()
+            except TimeoutError:
+                proc.kill()
+                raise
+        if code != 0:
+            raise RuntimeError(f"{service} migrate failed:\n{log_path.read_text()[-3000:]}")
 
     def process(self, service: str, command: str, *, label: str = "", **env: str) -> ServiceProcess:
         """A process of `service` (not started); `env` adds variables such as RUN_RELAY."""
@@ -255,12 +267,34 @@ class Portal:
         return proc
 
     def shutdown(self) -> None:
+        # Signal every process first, so their graceful stops overlap.
+        for proc in self.processes:
+            if proc.process is not None and proc.alive():
+                proc.process.terminate()
         for proc in self.processes:
             proc.stop()
 
     def report(self) -> str:
         """Every process's last lines; pytest shows them when the test failed."""
         return "\n".join(f"--- {p.name} ---\n{p.tail()}" for p in self.processes)
+
+
+# What the `portals` fixture gives: a Portal on a broker (and PostgreSQL server) of choice.
+PortalFactory = Callable[..., Portal]
+
+# (PostgreSQL server, service) -> the name of a database migrated to head.
+_templates: dict[tuple[str, str], str] = {}
+_template_lock = asyncio.Lock()
+
+
+async def _migrated_template(portal: Portal, service: str) -> str:
+    async with _template_lock:
+        key = (portal.postgres_url, service)
+        if key not in _templates:
+            name = f"faults_template_{service}_{uuid.uuid4().hex[:8]}"
+            await portal.run_migrate(service, f"{portal.postgres_url}/{name}")
+            _templates[key] = name
+        return _templates[key]
 
 
 async def eventually(
