@@ -60,8 +60,9 @@ def _run_as() -> str | None:
 
 def _give(path: Path, user: str) -> None:
     entry = pwd.getpwnam(user)
-    for parent in [path, *path.parents]:
-        # The server must be able to reach its data folder through every parent.
+    # The server must be able to reach its data folder through every parent; the folder
+    # itself stays 0700 (initdb's mode), or a second start refuses its permissions.
+    for parent in path.parents:
         if parent == Path("/"):
             break
         mode = parent.stat().st_mode
