@@ -47,9 +47,10 @@ async def test_relay_killed_mid_stream_loses_and_repeats_nothing(
     total, concurrency = 300, 10
     await provision(portal.bootstrap)
     await portal.migrate("directory", "catalog")
-    directory = await portal.start("directory", "serve", RUN_RELAY="false")
-    relay, _ = await asyncio.gather(
-        portal.start("directory", "worker"), portal.start("catalog", "worker")
+    directory, relay, _ = await asyncio.gather(
+        portal.start("directory", "serve", RUN_RELAY="false"),
+        portal.start("directory", "worker"),
+        portal.start("catalog", "worker"),
     )
     directory_db, catalog_db = portal.database_url("directory"), portal.database_url("catalog")
     admin = fault_issuer.headers(roles=["admin"], ttl=600)
@@ -109,7 +110,7 @@ async def test_relay_killed_mid_stream_loses_and_repeats_nothing(
 
 
 async def test_consumer_killed_mid_stream_applies_every_event_once(portal: Portal) -> None:
-    total = 2000
+    total = 1000
     await provision(portal.bootstrap)
     await portal.migrate("catalog")
     consumer = await portal.start("catalog", "worker")
@@ -119,7 +120,7 @@ async def test_consumer_killed_mid_stream_applies_every_event_once(portal: Porta
     copied = "SELECT count(*) FROM agencies"
 
     async def under_way() -> bool:
-        return await count(catalog_db, copied) >= 200
+        return await count(catalog_db, copied) >= 100
 
     await eventually(under_way, what="the consumer applies the first events")
     consumer.kill()
