@@ -65,7 +65,9 @@ async def cut_broker(tmp_path: Path) -> AsyncIterator[tuple[EmbeddedBroker, TcpP
 
 
 @pytest.fixture
-def portals(tmp_path: Path, postgres_url: str, jwks: JwksServer) -> Iterator[PortalFactory]:
+async def portals(
+    tmp_path: Path, postgres_url: str, jwks: JwksServer
+) -> AsyncIterator[PortalFactory]:
     """Make a `Portal` on a broker (and optionally a PostgreSQL server) of the test's choice;
     every process is stopped afterwards and its output's tail printed (shown on failure)."""
     made: list[Portal] = []
@@ -79,6 +81,7 @@ def portals(tmp_path: Path, postgres_url: str, jwks: JwksServer) -> Iterator[Por
     for portal in made:
         portal.shutdown()
         print(portal.report())
+        await portal.drop_databases()
 
 
 @pytest.fixture

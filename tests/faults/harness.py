@@ -274,6 +274,19 @@ class Portal:
         for proc in self.processes:
             proc.stop()
 
+    async def drop_databases(self) -> None:
+        """Drop this test's databases (the migrated templates stay for the next test)."""
+        try:
+            admin = await asyncpg.connect(asyncpg_dsn(f"{self.postgres_url}/postgres"))
+        except OSError:
+            return  # a server of the test's own that is already gone
+        try:
+            for url in self.databases.values():
+                name = make_url(url).database
+                await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await admin.close()
+
     def report(self) -> str:
         """Every process's last lines; pytest shows them when the test failed."""
         return "\n".join(f"--- {p.name} ---\n{p.tail()}" for p in self.processes)
