@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, cast
 
+import asyncpg
 import orjson
 import structlog
 from fastapi import FastAPI, Request
@@ -187,13 +188,32 @@ async def _integrity_error(request: Request, exc: Exception) -> Response:
     )
 
 
+# What asyncpg raises while a server shuts down, restarts or drops the connection;
+# SQLAlchemy wraps them in a plain DBAPIError that it does not mark as a disconnect.
+_ASYNCPG_OUTAGES = (
+    asyncpg.exceptions.CannotConnectNowError,
+    asyncpg.exceptions.AdminShutdownError,
+    asyncpg.exceptions.CrashShutdownError,
+    asyncpg.exceptions.PostgresConnectionError,
+)
+
+
 def is_database_outage(exc: BaseException) -> bool:
     """True for errors that mean the database is unreachable rather than the input is wrong."""
-    if isinstance(exc, (OperationalError, InterfaceError)):
-        return True
-    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
-        return True
-    return isinstance(exc, (ConnectionError, TimeoutError, OSError))
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    # The driver's own error is the wrapper's `orig`, or its explicit cause.
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, (OperationalError, InterfaceError)):
+            return True
+        if isinstance(current, DBAPIError) and current.connection_invalidated:
+            return True
+        if isinstance(current, (ConnectionError, TimeoutError, OSError, *_ASYNCPG_OUTAGES)):
+            return True
+        orig = getattr(current, "orig", None)
+        current = orig if isinstance(orig, BaseException) else current.__cause__
+    return False
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:
@@ -221,6 +241,11 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _request_validation)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(IntegrityError, _integrity_error)
+    # Driver and network errors are answered here as well as by the catch-all: Starlette
+    # re-raises what the catch-all handled, and uvicorn then closes the keep-alive
+    # connection under a client that may already be sending its next request on it.
+    app.add_exception_handler(DBAPIError, _unexpected)
+    app.add_exception_handler(OSError, _unexpected)
     app.add_exception_handler(Exception, _unexpected)
 
 
