@@ -7,6 +7,7 @@ switch per request and leaves streaming bodies alone.
 from __future__ import annotations
 
 import asyncio
+import struct
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -77,19 +78,45 @@ class RequestContextMiddleware:
 ReadinessCheck = Callable[[], Awaitable[None]]
 
 
+# ApiVersions v0 (api key 18): the smallest request every Kafka broker answers. Asking it
+# proves a broker is there, not just something that accepts TCP (a proxy, a balancer).
+_API_VERSIONS_KEY = 18
+_CORRELATION_ID = 0x0B4C
+_CLIENT_ID = b"portal-readyz"
+
+
+def _api_versions_request() -> bytes:
+    body = struct.pack(">hhih", _API_VERSIONS_KEY, 0, _CORRELATION_ID, len(_CLIENT_ID))
+    body += _CLIENT_ID
+    return struct.pack(">i", len(body)) + body
+
+
+async def _ask_broker(host: str, port: int) -> None:
+    reader, writer = await asyncio.open_connection(host, port)
+    try:
+        writer.write(_api_versions_request())
+        await writer.drain()
+        size, correlation, error = struct.unpack(">iih", await reader.readexactly(10))
+        if correlation != _CORRELATION_ID or size < 6:
+            raise ConnectionError("the bootstrap server did not answer as a Kafka broker")
+        if error != 0:
+            raise ConnectionError(f"the Kafka broker answered ApiVersions with error {error}")
+    finally:
+        writer.close()
+
+
 async def broker_reachable(bootstrap_servers: str, within: float = 1.0) -> None:
-    """Raise unless a TCP connection to one of the bootstrap servers opens in time."""
+    """Raise unless one of the bootstrap servers answers a Kafka request in time."""
     last: Exception | None = None
     for server in bootstrap_servers.split(","):
         host, _, port = server.strip().rpartition(":")
         try:
-            _, writer = await asyncio.wait_for(asyncio.open_connection(host, int(port)), within)
-        except (OSError, TimeoutError) as exc:
+            await asyncio.wait_for(_ask_broker(host, int(port)), within)
+        except (OSError, TimeoutError, asyncio.IncompleteReadError, ConnectionError) as exc:
             last = exc
             continue
-        writer.close()
         return
-    raise ConnectionError(f"no Kafka bootstrap server reachable: {last}")
+    raise ConnectionError(f"no Kafka broker answers at {bootstrap_servers}: {last!r}")
 
 
 def health_router(checks: dict[str, Callable[[Request], Awaitable[None]]]) -> APIRouter:

@@ -24,6 +24,7 @@ from portal_shared.events import (
     ensure_topics,
     make_producer,
 )
+from portal_shared.observability import broker_reachable
 
 SOURCE = "/tests"
 
@@ -324,3 +325,14 @@ async def test_writes_succeed_while_broker_is_away_and_events_arrive_after(
     records = await read_topic(bootstrap, topic, 51)
     ids = {CloudEvent.from_kafka(r.headers, r.value).data["id"] for r in records}
     assert ids == set(range(1, 52))
+
+
+async def test_broker_readiness_asks_the_broker_itself(
+    kafka_bootstrap: str, cut_broker: tuple[EmbeddedBroker, TcpProxy]
+) -> None:
+    await broker_reachable(kafka_bootstrap)
+    # A listener that accepts TCP but is no broker (a proxy whose broker is gone) is not ready.
+    _, proxy = cut_broker
+    proxy.target = ("127.0.0.1", free_port())
+    with pytest.raises(ConnectionError, match="no Kafka broker answers"):
+        await broker_reachable(f"127.0.0.1:{proxy.port}")
