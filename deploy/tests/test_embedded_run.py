@@ -16,23 +16,23 @@ import signal
 import socket
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import asyncpg
 import httpx
 import pytest
 
-from portal_embedded.testing import SERVICES, STOP_WITHIN, Portal
+from portal_embedded.testing import SERVICES, STOP_WITHIN, Portal, server_folder
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-def portal(tmp_path: Path) -> Iterator[Portal]:
-    portal = Portal.on_free_ports(tmp_path / "data")
-    yield portal
-    # A failed test must not leave a portal running on this shared machine.
-    portal.kill_all()
+def portal() -> Iterator[Portal]:
+    with server_folder("portal-run-") as folder:
+        portal = Portal.on_free_ports(folder / "data")
+        yield portal
+        # A failed test must not leave a portal running on this shared machine.
+        portal.kill_all()
 
 
 def wait_until(condition: Callable[[], bool], within: float = 30.0) -> bool:

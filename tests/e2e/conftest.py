@@ -5,19 +5,19 @@ gateway as a frontend or an agency system would."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from portal_embedded.testing import Portal
+from portal_embedded.testing import Portal, server_folder
 
 
 @pytest.fixture(scope="session")
-def portal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Portal]:
-    portal = Portal.on_free_ports(Path(tmp_path_factory.mktemp("portal")) / "data")
-    runner = portal.start_ready()
-    try:
-        yield portal
-    finally:
-        portal.stop(runner)
-        portal.kill_all()
+def portal() -> Iterator[Portal]:
+    with server_folder("portal-e2e-") as folder:
+        portal = Portal.on_free_ports(folder / "data")
+        runner = portal.start_ready()
+        try:
+            yield portal
+        finally:
+            portal.stop(runner)
+            portal.kill_all()

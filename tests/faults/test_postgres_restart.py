@@ -13,13 +13,13 @@ import asyncio
 import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import httpx
 import pytest
 
 from portal_embedded.broker import EmbeddedBroker, free_port
 from portal_embedded.postgres import EmbeddedPostgres
+from portal_embedded.testing import server_folder
 from portal_shared.testing import TestIssuer
 from tests.faults.harness import PortalFactory, count, eventually, provision
 from tests.faults.test_sigkill import registration
@@ -40,14 +40,15 @@ class Outcome:
 
 
 @pytest.fixture
-def own_postgres(tmp_path: Path) -> Iterator[EmbeddedPostgres]:
-    server = EmbeddedPostgres(tmp_path / "pg", free_port(), fsync=False)
-    server.start()
-    yield server
-    log = server.data_dir / "server.log"
-    if log.exists():  # shown when the test failed
-        print("--- postgres ---\n" + "\n".join(log.read_text().splitlines()[-30:]))
-    server.destroy()
+def own_postgres() -> Iterator[EmbeddedPostgres]:
+    with server_folder("portal-restart-") as folder:
+        server = EmbeddedPostgres(folder / "pg", free_port(), fsync=False)
+        server.start()
+        yield server
+        log = server.data_dir / "server.log"
+        if log.exists():  # shown when the test failed
+            print("--- postgres ---\n" + "\n".join(log.read_text().splitlines()[-30:]))
+        server.destroy()
 
 
 async def test_database_restart_gives_503_problems_then_recovers(

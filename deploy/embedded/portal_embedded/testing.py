@@ -9,14 +9,33 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from portal_embedded.broker import free_port
+
+
+@contextlib.contextmanager
+def server_folder(prefix: str) -> Iterator[Path]:
+    """A scratch folder for a PostgreSQL data directory, under the system temp folder.
+
+    Not under pytest's `tmp_path`: pytest keeps its root (`/tmp/pytest-of-<user>`) private
+    and makes it 0700 again whenever a pytest session starts, which cuts a server running
+    as `portal-pg` (see postgres.py) off from its own files in the middle of a run.
+    """
+    folder = Path(tempfile.mkdtemp(prefix=prefix))
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
 
 SERVICES = ("identity", "directory", "catalog", "requests")
 # Bounds for a loaded 2-core machine; the runner itself waits at most 60 s for readiness.
