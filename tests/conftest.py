@@ -1,11 +1,12 @@
-"""Whole-portal fixtures: several services in one test, each on its own database,
-all on the real broker, with consumer groups of their own (`flow.` prefix) so the
-services' own test apps running in the same session never split their partitions."""
+"""Whole-portal fixtures: every service in one test, each on its own database, all on
+the real broker, with consumer groups of their own (`flow.` prefix) so the services' own
+test apps running in the same session never split their partitions."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any
+from pathlib import Path
+from typing import TypeVar
 
 import pytest
 from fastapi import FastAPI
@@ -16,7 +17,11 @@ from catalog.settings import CatalogSettings
 from directory.__main__ import SERVICE_ROOT as DIRECTORY_ROOT
 from directory.app import create_app as create_directory
 from directory.settings import DirectorySettings
-from portal_shared.testing import TestIssuer, fresh_database, running
+from identity.__main__ import SERVICE_ROOT as IDENTITY_ROOT
+from identity.app import create_app as create_identity
+from identity.settings import IdentitySettings
+from portal_shared.settings import ServiceSettings
+from portal_shared.testing import TestIssuer, migrated_settings, running
 from service_requests.__main__ import SERVICE_ROOT as REQUESTS_ROOT
 from service_requests.app import create_app as create_requests
 from service_requests.settings import RequestsSettings
@@ -24,30 +29,38 @@ from service_requests.settings import RequestsSettings
 GROUP_PREFIX = "flow."
 
 
-def _common(url: str, kafka_bootstrap: str) -> dict[str, Any]:
-    return {
-        "database_url": url,
-        "kafka_bootstrap_servers": kafka_bootstrap,
-        "kafka_session_timeout_ms": 3000,
-        "kafka_heartbeat_interval_ms": 1000,
-        "kafka_group_prefix": GROUP_PREFIX,
-        "log_json": False,
-        "PORTAL_ENV": "test",
-    }
-
-
 @pytest.fixture(scope="session")
 def portal_issuer() -> TestIssuer:
     return TestIssuer()
+
+
+SettingsT = TypeVar("SettingsT", bound=ServiceSettings)
+
+
+async def _settings(
+    cls: type[SettingsT], root: Path, name: str, postgres_url: str, kafka: str
+) -> SettingsT:
+    url = f"{postgres_url}/{name}_flow"
+    return await migrated_settings(cls, root, url, kafka, kafka_group_prefix=GROUP_PREFIX)
+
+
+@pytest.fixture(scope="session")
+async def identity_app(postgres_url: str, kafka_bootstrap: str) -> AsyncIterator[FastAPI]:
+    settings = await _settings(
+        IdentitySettings, IDENTITY_ROOT, "identity", postgres_url, kafka_bootstrap
+    )
+    # Identity verifies the tokens it issues itself: no test issuer here.
+    async with running(create_identity(settings)) as app:
+        yield app
 
 
 @pytest.fixture(scope="session")
 async def directory_app(
     postgres_url: str, kafka_bootstrap: str, portal_issuer: TestIssuer
 ) -> AsyncIterator[FastAPI]:
-    url = f"{postgres_url}/directory_flow"
-    await fresh_database(DIRECTORY_ROOT, url)
-    settings = DirectorySettings(**_common(url, kafka_bootstrap))
+    settings = await _settings(
+        DirectorySettings, DIRECTORY_ROOT, "directory", postgres_url, kafka_bootstrap
+    )
     async with running(create_directory(settings), portal_issuer) as app:
         yield app
 
@@ -56,9 +69,9 @@ async def directory_app(
 async def catalog_app(
     postgres_url: str, kafka_bootstrap: str, portal_issuer: TestIssuer
 ) -> AsyncIterator[FastAPI]:
-    url = f"{postgres_url}/catalog_flow"
-    await fresh_database(CATALOG_ROOT, url)
-    settings = CatalogSettings(**_common(url, kafka_bootstrap))
+    settings = await _settings(
+        CatalogSettings, CATALOG_ROOT, "catalog", postgres_url, kafka_bootstrap
+    )
     async with running(create_catalog(settings), portal_issuer) as app:
         yield app
 
@@ -67,8 +80,8 @@ async def catalog_app(
 async def requests_app(
     postgres_url: str, kafka_bootstrap: str, portal_issuer: TestIssuer
 ) -> AsyncIterator[FastAPI]:
-    url = f"{postgres_url}/requests_flow"
-    await fresh_database(REQUESTS_ROOT, url)
-    settings = RequestsSettings(**_common(url, kafka_bootstrap))
+    settings = await _settings(
+        RequestsSettings, REQUESTS_ROOT, "requests", postgres_url, kafka_bootstrap
+    )
     async with running(create_requests(settings), portal_issuer) as app:
         yield app

@@ -18,7 +18,7 @@ from catalog import service
 from catalog.__main__ import SERVICE_ROOT
 from catalog.app import create_app
 from catalog.settings import CatalogSettings
-from portal_shared.testing import TestIssuer, client_for, fresh_database, running, truncate_all
+from portal_shared.testing import TestIssuer, client_for, migrated_settings, running, truncate_all
 
 
 @pytest.fixture(scope="session")
@@ -28,15 +28,11 @@ def issuer() -> TestIssuer:
 
 @pytest.fixture(scope="session")
 async def settings(postgres_url: str, kafka_bootstrap: str) -> CatalogSettings:
-    url = f"{postgres_url}/catalog_test"
-    await fresh_database(SERVICE_ROOT, url)
-    return CatalogSettings(
-        database_url=url,
-        kafka_bootstrap_servers=kafka_bootstrap,
-        kafka_session_timeout_ms=3000,
-        kafka_heartbeat_interval_ms=1000,
-        log_json=False,
-        PORTAL_ENV="test",
+    return await migrated_settings(
+        CatalogSettings,
+        SERVICE_ROOT,
+        f"{postgres_url}/catalog_test",
+        kafka_bootstrap,
     )
 
 

@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from directory.__main__ import SERVICE_ROOT
 from directory.app import create_app
 from directory.settings import DirectorySettings
-from portal_shared.testing import TestIssuer, client_for, fresh_database, running, truncate_all
+from portal_shared.testing import TestIssuer, client_for, migrated_settings, running, truncate_all
 
 
 @pytest.fixture(scope="session")
@@ -23,15 +23,11 @@ def issuer() -> TestIssuer:
 
 @pytest.fixture(scope="session")
 async def settings(postgres_url: str, kafka_bootstrap: str) -> DirectorySettings:
-    url = f"{postgres_url}/directory_test"
-    await fresh_database(SERVICE_ROOT, url)
-    return DirectorySettings(
-        database_url=url,
-        kafka_bootstrap_servers=kafka_bootstrap,
-        kafka_session_timeout_ms=3000,
-        kafka_heartbeat_interval_ms=1000,
-        log_json=False,
-        PORTAL_ENV="test",
+    return await migrated_settings(
+        DirectorySettings,
+        SERVICE_ROOT,
+        f"{postgres_url}/directory_test",
+        kafka_bootstrap,
     )
 
 

@@ -18,7 +18,7 @@ from identity.passwords import Passwords
 from identity.schemas import ClientCreate, UserCreate
 from identity.settings import IdentitySettings
 from identity.testing import ADMIN_PASSWORD, TEST_AGENCY_ID, WEB_CALLBACK, Tokens, sign_in_with_pkce
-from portal_shared.testing import TestIssuer, client_for, fresh_database, running, truncate_all
+from portal_shared.testing import TestIssuer, client_for, migrated_settings, running, truncate_all
 
 
 @pytest.fixture(scope="session")
@@ -29,20 +29,16 @@ def foreign_issuer() -> TestIssuer:
 
 @pytest.fixture(scope="session")
 async def settings(postgres_url: str, kafka_bootstrap: str) -> IdentitySettings:
-    url = f"{postgres_url}/identity_test"
-    await fresh_database(SERVICE_ROOT, url)
-    return IdentitySettings(
-        database_url=url,
-        kafka_bootstrap_servers=kafka_bootstrap,
-        kafka_session_timeout_ms=3000,
-        kafka_heartbeat_interval_ms=1000,
-        log_json=False,
+    return await migrated_settings(
+        IdentitySettings,
+        SERVICE_ROOT,
+        f"{postgres_url}/identity_test",
+        kafka_bootstrap,
         # Cheap hashes keep the suite quick; the cost is a setting, not a behaviour.
         argon2_memory_kib=1024,
         argon2_time_cost=1,
         login_max_failures=3,
         login_max_failures_per_address=1000,
-        PORTAL_ENV="test",
     )
 
 

@@ -20,7 +20,7 @@ from fastapi import FastAPI
 from sqlalchemy import text
 
 from portal_shared.events import CloudEvent
-from portal_shared.testing import TestIssuer, client_for, fresh_database, running, truncate_all
+from portal_shared.testing import TestIssuer, client_for, migrated_settings, running, truncate_all
 from service_requests.__main__ import SERVICE_ROOT
 from service_requests.app import create_app
 from service_requests.settings import RequestsSettings
@@ -56,16 +56,12 @@ def issuer() -> TestIssuer:
 
 @pytest.fixture(scope="session")
 async def settings(postgres_url: str, kafka_bootstrap: str) -> RequestsSettings:
-    url = f"{postgres_url}/requests_test"
-    await fresh_database(SERVICE_ROOT, url)
-    return RequestsSettings(
-        database_url=url,
-        kafka_bootstrap_servers=kafka_bootstrap,
-        kafka_session_timeout_ms=3000,
-        kafka_heartbeat_interval_ms=1000,
+    return await migrated_settings(
+        RequestsSettings,
+        SERVICE_ROOT,
+        f"{postgres_url}/requests_test",
+        kafka_bootstrap,
         overdue_check_interval_seconds=0.3,
-        log_json=False,
-        PORTAL_ENV="test",
     )
 
 
