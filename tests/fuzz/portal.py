@@ -280,8 +280,11 @@ class Portal:
             return self.gateways[name].url
         return self.served[name].url
 
-    def client(self, name: str) -> httpx.Client:
-        return httpx.Client(base_url=self.url(name), timeout=30.0)
+    def client(self, name: str, source: str = "127.0.0.1") -> httpx.Client:
+        """A client of a component or gateway, from a loopback address of the caller's choice
+        (the gateways' per-address limits then spend one attack's budget, not another's)."""
+        transport = httpx.HTTPTransport(local_address=source)
+        return httpx.Client(base_url=self.url(name), transport=transport, timeout=30.0)
 
     # The people who call the portal, as real tokens of the trusted issuer.
 
@@ -462,6 +465,9 @@ def service_body(code: str, agency_id: str, **overrides: Any) -> dict[str, Any]:
 
 # The fuzzer's gateway must not throttle it; the edge keeps limits an attack runs into fast.
 UNTHROTTLED = 1_000_000
+EDGE_STRICT_BURST = 3
+EDGE_MAX_BODY = 64 * 1024
+EDGE_ORIGIN = "https://portal.example.kz"
 GATEWAYS: dict[str, dict[str, Any]] = {
     "gateway": {
         f"{kind}_limit_{who}_{knob}": UNTHROTTLED
@@ -470,10 +476,10 @@ GATEWAYS: dict[str, dict[str, Any]] = {
         for knob in ("per_second", "burst")
     },
     "edge": {
-        "strict_limit_ip_burst": 3,
-        "strict_limit_subject_burst": 3,
-        "max_body_bytes": 64 * 1024,
-        "cors_origins": ["https://portal.example.kz"],
+        "strict_limit_ip_burst": EDGE_STRICT_BURST,
+        "strict_limit_subject_burst": EDGE_STRICT_BURST,
+        "max_body_bytes": EDGE_MAX_BODY,
+        "cors_origins": [EDGE_ORIGIN],
     },
 }
 
