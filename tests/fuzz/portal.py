@@ -316,16 +316,7 @@ class Portal:
     def register_residents(self) -> None:
         with self.client("identity") as identity:
             for serial, attribute in ((1, "resident_a"), (2, "resident_b")):
-                iin = valid_iin(serial)
-                body = {
-                    "iin": iin,
-                    "given_name": "Aliya",
-                    "family_name": "Nurlanova",
-                    "email": f"{iin}@example.kz",
-                    "phone": "+77011234567",
-                    "password": PASSWORD,
-                }
-                created = identity.post("/api/v1/residents", json=body)
+                created = identity.post("/api/v1/residents", json=resident_body(serial))
                 assert created.status_code == 201, created.text
                 setattr(self, attribute, uuid.UUID(created.json()["id"]))
 
@@ -425,6 +416,19 @@ def _until_created(call: Callable[[], httpx.Response]) -> dict[str, Any]:
         if not waiting or time.monotonic() > deadline:
             raise AssertionError(f"{response.status_code}: {response.text}")
         time.sleep(0.1)
+
+
+def resident_body(serial: int) -> dict[str, str]:
+    """A resident's registration, with the serial's IIN as login."""
+    iin = valid_iin(serial)
+    return {
+        "iin": iin,
+        "given_name": "Aliya",
+        "family_name": "Nurlanova",
+        "email": f"{iin}@example.kz",
+        "phone": "+77011234567",
+        "password": PASSWORD,
+    }
 
 
 def agency_body(code: str) -> dict[str, Any]:

@@ -15,7 +15,7 @@ import pytest
 
 from identity.testing import authorize_params, pkce_pair, submit_login, valid_iin
 from portal_shared.testing import TestIssuer
-from tests.fuzz.portal import PASSWORD, Portal
+from tests.fuzz.portal import PASSWORD, Portal, resident_body
 
 
 def _b64(data: dict[str, object]) -> str:
@@ -116,15 +116,8 @@ async def test_a_locked_account_answers_like_an_unknown_one(portal: Portal) -> N
     """After `login_max_failures` (3 in the suite) wrong passwords the account is locked:
     even its right password fails, with the very answer an unknown login gets, so a guesser
     learns neither that the account exists nor that it is locked."""
-    iin = valid_iin(500)
-    body = {
-        "iin": iin,
-        "given_name": "Marat",
-        "family_name": "Lockov",
-        "email": f"{iin}@example.kz",
-        "phone": "+77011234567",
-        "password": PASSWORD,
-    }
+    body = resident_body(500)
+    iin = body["iin"]
     async with httpx.AsyncClient(base_url=portal.url("identity"), timeout=30.0) as web:
         assert (await web.post("/api/v1/residents", json=body)).status_code == 201
         params = authorize_params(pkce_pair()[1], ui_locales="en")
