@@ -9,7 +9,11 @@ reach the services' own test apps in the same pytest session; the consumer group
 prefix as well, so the suites could share a broker if one is imposed
 (`PORTAL_TEST_KAFKA_BOOTSTRAP`).
 
-Adding identity or the gateway is adding a `Component` to `COMPONENTS`.
+Identity is a component like the others, but it signs its own tokens: the other services
+trust both the test issuer and identity's published keys, so the callers can be real
+accounts of identity (`signed_in`) or the test issuer's tokens (`identities`). Two gateways
+front the services: `gateway` with its rate limits raised for the fuzzer, and `edge` with
+tight ones for the security suite's throttling attacks.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ import itertools
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +31,10 @@ from typing import Any
 import httpx
 import uvicorn
 from fastapi import FastAPI
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
 
 from catalog.__main__ import SERVICE_ROOT as CATALOG_ROOT
 from catalog.app import create_app as create_catalog
@@ -34,7 +42,16 @@ from catalog.settings import CatalogSettings
 from directory.__main__ import SERVICE_ROOT as DIRECTORY_ROOT
 from directory.app import create_app as create_directory
 from directory.settings import DirectorySettings
+from gateway.app import Gateway
+from gateway.app import create_app as create_gateway
+from gateway.settings import GatewaySettings
+from identity.__main__ import SERVICE_ROOT as IDENTITY_ROOT
+from identity.__main__ import _seed_admin_and_clients
+from identity.app import create_app as create_identity
+from identity.settings import IdentitySettings
+from identity.testing import sign_in_with_pkce, valid_iin
 from portal_embedded.broker import EmbeddedBroker, free_port
+from portal_shared.auth import TokenVerifier
 from portal_shared.cli import SERVE_OPTIONS
 from portal_shared.settings import ServiceSettings
 from portal_shared.testing import TestIssuer, fresh_database, running
@@ -48,6 +65,17 @@ TOKEN_TTL = 3600
 WAIT_SECONDS = 60.0
 
 
+# The demo administrator `_seed_admin_and_clients` creates, with the `portal-web` client.
+ADMIN = ("admin", "admin-demo-password")
+PASSWORD = "steppe-wind-2026"  # every other account's
+
+
+async def seed_identity(app: FastAPI) -> None:
+    """The administrator and the public `portal-web` client, as `seed-demo` makes them."""
+    async with app.state.sessionmaker() as session, session.begin():
+        await _seed_admin_and_clients(session, app.state.settings, app.state.passwords)
+
+
 @dataclass(frozen=True)
 class Component:
     """One process of the portal as the suites start it."""
@@ -56,28 +84,64 @@ class Component:
     root: Path
     create_app: Callable[[Any], FastAPI]
     settings: Callable[..., ServiceSettings]
+    # Settings beyond the common ones, and what to create once it runs.
+    extra: dict[str, Any] = field(default_factory=dict)
+    prepare: Callable[[FastAPI], Awaitable[None]] | None = None
 
 
 COMPONENTS: tuple[Component, ...] = (
+    Component(
+        "identity",
+        IDENTITY_ROOT,
+        create_identity,
+        IdentitySettings,
+        extra={
+            # Cheap hashes keep sign-ins quick; the cost is a setting, not a behaviour.
+            "argon2_memory_kib": 1024,
+            "argon2_time_cost": 1,
+            "access_token_ttl": TOKEN_TTL,
+            # Three failures lock an account (the lockout attack), but the fuzzer's thousands
+            # of failed logins from 127.0.0.1 must not lock out the suites' own sign-ins.
+            "login_max_failures": 3,
+            "login_max_failures_per_address": 10_000,
+        },
+        prepare=seed_identity,
+    ),
     Component("directory", DIRECTORY_ROOT, create_directory, DirectorySettings),
     Component("catalog", CATALOG_ROOT, create_catalog, CatalogSettings),
     Component("requests", REQUESTS_ROOT, create_requests, RequestsSettings),
 )
 
 
-class Served:
-    """A component's app under a real uvicorn, in a thread with its own event loop (the app's
+def portal_keys(issuer: TestIssuer, identity_url: str) -> TokenVerifier:
+    """A verifier that trusts the test issuer and whatever identity publishes now (refetched
+    at once for an unknown key: the fuzzer rotates identity's signing key)."""
+
+    async def jwks(_: Request) -> JSONResponse:
+        async with httpx.AsyncClient(base_url=identity_url, timeout=10.0) as http:
+            published = (await http.get("/auth/jwks")).json()["keys"]
+        return JSONResponse({"keys": issuer.jwks()["keys"] + published})
+
+    keys = Starlette(routes=[Route("/jwks", jwks)])
+    return TokenVerifier(
+        issuer=issuer.issuer,
+        audience=issuer.audience,
+        jwks_url="http://keys/jwks",
+        min_refetch_interval=0.0,
+        http=httpx.AsyncClient(transport=httpx.ASGITransport(app=keys), base_url="http://keys"),
+    )
+
+
+class Threaded:
+    """An ASGI app under a real uvicorn, in a thread with its own event loop (the app's
     engine and consumers belong to that loop)."""
 
-    def __init__(self, component: Component, settings: ServiceSettings, issuer: TestIssuer):
-        self.component = component
-        self.settings = settings
-        self.app = component.create_app(settings)
-        self.issuer = issuer
-        self.port = settings.port
+    def __init__(self, name: str, port: int) -> None:
+        self.name = name
+        self.port = port
         self.server: uvicorn.Server | None = None
         self.error: BaseException | None = None
-        self.thread = threading.Thread(target=self._run, name=f"serve-{component.name}")
+        self.thread = threading.Thread(target=self._run, name=f"serve-{name}")
 
     @property
     def url(self) -> str:
@@ -90,32 +154,77 @@ class Served:
             self.error = exc
 
     async def _main(self) -> None:
-        await fresh_database(self.component.root, self.settings.database_url)
+        raise NotImplementedError
+
+    def _server(self, app: Any) -> uvicorn.Server:
+        # The lifespan is run by `_main`, which then swaps in the verifier the suites trust.
         config = uvicorn.Config(
-            self.app,
-            host="127.0.0.1",
-            port=self.port,
-            lifespan="off",  # `running` below runs the real lifespan and trusts the issuer
-            **SERVE_OPTIONS,
+            app, host="127.0.0.1", port=self.port, lifespan="off", **SERVE_OPTIONS
         )
         self.server = uvicorn.Server(config)
-        async with running(self.app, self.issuer):
-            await self.server.serve()
+        return self.server
 
     def start(self) -> None:
         self.thread.start()
         deadline = time.monotonic() + WAIT_SECONDS
         while not (self.server is not None and self.server.started):
             if self.error is not None or not self.thread.is_alive():
-                raise RuntimeError(f"{self.component.name} did not start") from self.error
+                raise RuntimeError(f"{self.name} did not start") from self.error
             if time.monotonic() > deadline:
-                raise TimeoutError(f"{self.component.name} did not start in time")
+                raise TimeoutError(f"{self.name} did not start in time")
             time.sleep(0.05)
 
     def stop(self) -> None:
         if self.server is not None:
             self.server.should_exit = True
         self.thread.join(timeout=30)
+
+
+class Served(Threaded):
+    """A service with its own fresh database; identity trusts only itself, every other
+    service the test issuer and identity (`portal_keys`)."""
+
+    def __init__(
+        self, component: Component, settings: ServiceSettings, keys: Callable[[], TokenVerifier]
+    ) -> None:
+        super().__init__(component.name, settings.port)
+        self.component = component
+        self.settings = settings
+        self.app = component.create_app(settings)
+        self.keys = keys
+
+    async def _main(self) -> None:
+        await fresh_database(self.component.root, self.settings.database_url)
+        server = self._server(self.app)
+        async with running(self.app):
+            if self.component.prepare is not None:
+                await self.component.prepare(self.app)
+            if self.component.name != "identity":
+                await self.app.state.token_verifier.aclose()
+                self.app.state.token_verifier = self.keys()
+            await server.serve()
+
+
+class ServedGateway(Threaded):
+    """The gateway in front of the served services, trusting the same keys they do."""
+
+    def __init__(
+        self, name: str, settings: GatewaySettings, keys: Callable[[], TokenVerifier]
+    ) -> None:
+        super().__init__(name, settings.port)
+        self.app: Gateway = create_gateway(settings)
+        self.keys = keys
+
+    async def _main(self) -> None:
+        server = self._server(self.app)
+        await self.app.startup()
+        try:
+            if self.app.verifier is not None:
+                await self.app.verifier.aclose()
+            self.app.verifier = self.keys()
+            await server.serve()
+        finally:
+            await self.app.shutdown()
 
 
 @dataclass
@@ -158,15 +267,24 @@ class Portal:
     served: dict[str, Served]
     broker: EmbeddedBroker | None
     kafka_bootstrap: str
+    gateways: dict[str, ServedGateway] = field(default_factory=dict)
+    # Real residents of identity (registered at start), so the same people own requests.
     resident_a: uuid.UUID = field(default_factory=uuid.uuid4)
     resident_b: uuid.UUID = field(default_factory=uuid.uuid4)
+    # Officer usernames by agency id, made in identity on first need.
+    officers: dict[str, str] = field(default_factory=dict)
     _world: World | None = None
 
     def url(self, name: str) -> str:
+        if name in self.gateways:
+            return self.gateways[name].url
         return self.served[name].url
 
-    def client(self, name: str) -> httpx.Client:
-        return httpx.Client(base_url=self.url(name), timeout=30.0)
+    def client(self, name: str, source: str = "127.0.0.1") -> httpx.Client:
+        """A client of a component or gateway, from a loopback address of the caller's choice
+        (the gateways' per-address limits then spend one attack's budget, not another's)."""
+        transport = httpx.HTTPTransport(local_address=source)
+        return httpx.Client(base_url=self.url(name), transport=transport, timeout=30.0)
 
     # The people who call the portal, as real tokens of the trusted issuer.
 
@@ -184,6 +302,53 @@ class Portal:
                 roles=["officer"], agency_id=uuid.UUID(world.other_agency_id)
             ),
             "admin": self.bearer(roles=["admin"]),
+        }
+
+    # The same people as identity's own accounts, signed in through the PKCE code flow.
+
+    def sign_in(self, username: str, password: str = PASSWORD) -> dict[str, str]:
+        async def flow() -> str:
+            async with httpx.AsyncClient(base_url=self.url("identity"), timeout=30.0) as web:
+                return (await sign_in_with_pkce(web, username, password)).access_token
+
+        return {"Authorization": f"Bearer {asyncio.run(flow())}"}
+
+    def register_residents(self) -> None:
+        with self.client("identity") as identity:
+            for serial, attribute in ((1, "resident_a"), (2, "resident_b")):
+                created = identity.post("/api/v1/residents", json=resident_body(serial))
+                assert created.status_code == 201, created.text
+                setattr(self, attribute, uuid.UUID(created.json()["id"]))
+
+    def officer(self, agency_id: str) -> str:
+        """An officer of the agency in identity (once the agency reached it over Kafka)."""
+        if agency_id not in self.officers:
+            username = f"officer-{agency_id[:8]}"
+            body = {
+                "username": username,
+                "password": PASSWORD,
+                "given_name": "Daulet",
+                "family_name": "Officer",
+                "email": f"{username}@example.kz",
+                "roles": ["officer"],
+                "agency_id": agency_id,
+            }
+            admin = self.sign_in(*ADMIN)
+            with self.client("identity") as identity:
+                _until_created(lambda: identity.post("/api/v1/users", json=body, headers=admin))
+            self.officers[agency_id] = username
+        return self.officers[agency_id]
+
+    def signed_in(self, world: World) -> dict[str, dict[str, str]]:
+        """Every kind of caller as identity's real tokens, signed in afresh (the fuzzer may
+        have rotated identity's signing key since the last sign-in)."""
+        return {
+            "anonymous": {},
+            "resident_a": self.sign_in(valid_iin(1)),
+            "resident_b": self.sign_in(valid_iin(2)),
+            "officer": self.sign_in(self.officer(world.agency_id)),
+            "other_officer": self.sign_in(self.officer(world.other_agency_id)),
+            "admin": self.sign_in(*ADMIN),
         }
 
     @property
@@ -246,10 +411,24 @@ def _until_created(call: Callable[[], httpx.Response]) -> dict[str, Any]:
         if response.status_code == 201:
             body: dict[str, Any] = response.json()
             return body
-        waiting = response.status_code == 422 and "available" in response.json().get("type", "")
+        kind = response.json().get("type", "")
+        waiting = response.status_code == 422 and ("available" in kind or "agency" in kind)
         if not waiting or time.monotonic() > deadline:
             raise AssertionError(f"{response.status_code}: {response.text}")
         time.sleep(0.1)
+
+
+def resident_body(serial: int) -> dict[str, str]:
+    """A resident's registration, with the serial's IIN as login."""
+    iin = valid_iin(serial)
+    return {
+        "iin": iin,
+        "given_name": "Aliya",
+        "family_name": "Nurlanova",
+        "email": f"{iin}@example.kz",
+        "phone": "+77011234567",
+        "password": PASSWORD,
+    }
 
 
 def agency_body(code: str) -> dict[str, Any]:
@@ -288,6 +467,27 @@ def service_body(code: str, agency_id: str, **overrides: Any) -> dict[str, Any]:
     return body
 
 
+# The fuzzer's gateway must not throttle it; the edge keeps limits an attack runs into fast.
+UNTHROTTLED = 1_000_000
+EDGE_STRICT_BURST = 3
+EDGE_MAX_BODY = 64 * 1024
+EDGE_ORIGIN = "https://portal.example.kz"
+GATEWAYS: dict[str, dict[str, Any]] = {
+    "gateway": {
+        f"{kind}_limit_{who}_{knob}": UNTHROTTLED
+        for kind in ("rate", "strict")
+        for who in ("ip", "subject")
+        for knob in ("per_second", "burst")
+    },
+    "edge": {
+        "strict_limit_ip_burst": EDGE_STRICT_BURST,
+        "strict_limit_subject_burst": EDGE_STRICT_BURST,
+        "max_body_bytes": EDGE_MAX_BODY,
+        "cors_origins": [EDGE_ORIGIN],
+    },
+}
+
+
 def start_portal(postgres_url: str, kafka_bootstrap: str | None = None) -> Portal:
     """Start a private broker (unless one is given) and every component, in order."""
     broker = None
@@ -298,6 +498,10 @@ def start_portal(postgres_url: str, kafka_bootstrap: str | None = None) -> Porta
     issuer = TestIssuer()
     served: dict[str, Served] = {}
     portal = Portal(issuer, served, broker, kafka_bootstrap)
+
+    def keys() -> TokenVerifier:
+        return portal_keys(issuer, portal.url("identity"))
+
     try:
         for component in COMPONENTS:
             settings = component.settings(
@@ -311,9 +515,24 @@ def start_portal(postgres_url: str, kafka_bootstrap: str | None = None) -> Porta
                 port=free_port(),
                 log_json=False,
                 PORTAL_ENV="test",
+                **component.extra,
             )
-            served[component.name] = Served(component, settings, issuer)
+            served[component.name] = Served(component, settings, keys)
             served[component.name].start()
+        for name, limits in GATEWAYS.items():
+            gateway = GatewaySettings(
+                identity_url=portal.url("identity"),
+                directory_url=portal.url("directory"),
+                catalog_url=portal.url("catalog"),
+                requests_url=portal.url("requests"),
+                port=free_port(),
+                log_json=False,
+                PORTAL_ENV="test",
+                **limits,
+            )
+            portal.gateways[name] = ServedGateway(name, gateway, keys)
+            portal.gateways[name].start()
+        portal.register_residents()
     except BaseException:
         stop_portal(portal)
         raise
@@ -321,6 +540,8 @@ def start_portal(postgres_url: str, kafka_bootstrap: str | None = None) -> Porta
 
 
 def stop_portal(portal: Portal) -> None:
+    for gateway in portal.gateways.values():
+        gateway.stop()
     for served in reversed(list(portal.served.values())):
         served.stop()
     if portal.broker is not None:

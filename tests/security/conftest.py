@@ -28,6 +28,13 @@ def people(portal: Portal, world: World) -> dict[str, dict[str, str]]:
     return portal.identities(world)
 
 
+@pytest.fixture(scope="session")
+def signed_in(portal: Portal, world: World) -> dict[str, dict[str, str]]:
+    """The same kinds of caller as identity's own accounts with real tokens (identity trusts
+    only these; the edge and the services trust them too)."""
+    return portal.signed_in(world)
+
+
 @pytest.fixture
 def directory(portal: Portal) -> Iterator[httpx.Client]:
     with portal.client("directory") as client:

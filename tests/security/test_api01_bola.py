@@ -1,12 +1,13 @@
 """API1:2023 Broken object level authorization: nobody reaches another owner's application,
-and the answer is 404 (as for a request that does not exist), never 403."""
+and the answer is 404 (as for a request that does not exist), never 403; through the edge
+with real sign-ins as well."""
 
 from __future__ import annotations
 
 import httpx
 import pytest
 
-from tests.fuzz.portal import World
+from tests.fuzz.portal import Portal, World
 
 OUTSIDERS = ["resident_b", "other_officer"]
 
@@ -76,3 +77,19 @@ def test_the_responsible_officer_does_see_it(
     )
     assert response.status_code == 200
     assert response.json()["form_data"] == world.request_a["form_data"]
+
+
+@pytest.mark.parametrize("who", OUTSIDERS)
+def test_real_sign_ins_through_the_edge_see_only_their_own(
+    portal: Portal, world: World, signed_in: dict[str, dict[str, str]], who: str
+) -> None:
+    with portal.client("edge", "127.0.0.72") as edge:
+        other = edge.get(f"/api/v1/requests/{world.request_a['id']}", headers=signed_in[who])
+        listed = edge.get("/api/v1/requests", headers=signed_in[who])
+        mine = edge.get(
+            f"/api/v1/requests/{world.request_a['id']}", headers=signed_in["resident_a"]
+        )
+    assert other.status_code == 404, other.text
+    assert listed.status_code == 200
+    assert world.request_a["id"] not in listed.text
+    assert mine.status_code == 200

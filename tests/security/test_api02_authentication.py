@@ -1,5 +1,6 @@
 """API2:2023 Broken authentication: every kind of bad token is refused with 401 and a
-WWW-Authenticate challenge, by a read and by a write, in every service."""
+WWW-Authenticate challenge, by a read and by a write, in every service and at the edge;
+failed logins lock an account without telling a locked account from an unknown one."""
 
 from __future__ import annotations
 
@@ -8,11 +9,13 @@ import json
 import time
 import uuid
 
+import httpx
 import jwt
 import pytest
 
+from identity.testing import authorize_params, pkce_pair, submit_login, valid_iin
 from portal_shared.testing import TestIssuer
-from tests.fuzz.portal import Portal
+from tests.fuzz.portal import PASSWORD, Portal, resident_body
 
 
 def _b64(data: dict[str, object]) -> str:
@@ -62,9 +65,19 @@ ENDPOINTS = [
 ]
 
 
-@pytest.mark.parametrize(("component", "method", "path"), ENDPOINTS)
+EDGE = [
+    ("edge", "GET", "/api/v1/requests"),
+    ("edge", "POST", "/api/v1/agencies"),
+    # A bad token is refused even where no token is needed.
+    ("edge", "GET", "/api/v1/services"),
+    ("edge", "GET", "/api/v1/me"),
+]
+
+
+@pytest.mark.parametrize(("component", "method", "path"), ENDPOINTS + EDGE)
 def test_bad_tokens_are_refused(portal: Portal, component: str, method: str, path: str) -> None:
-    with portal.client(component) as client:
+    # The edge's own address budget: ten refusals are not its per-address limit's business.
+    with portal.client(component, "127.0.0.51") as client:
         for name, token in bad_tokens(portal.issuer).items():
             response = client.request(
                 method, path, json={}, headers={"Authorization": f"Bearer {token}"}
@@ -97,3 +110,29 @@ def test_a_token_for_an_unknown_subject_kind_gets_nothing(portal: Portal) -> Non
             "/api/v1/agencies", json={}, headers={"Authorization": f"Bearer {token}"}
         )
     assert response.status_code == 403
+
+
+async def test_a_locked_account_answers_like_an_unknown_one(portal: Portal) -> None:
+    """After `login_max_failures` (3 in the suite) wrong passwords the account is locked:
+    even its right password fails, with the very answer an unknown login gets, so a guesser
+    learns neither that the account exists nor that it is locked."""
+    body = resident_body(500)
+    iin = body["iin"]
+    async with httpx.AsyncClient(base_url=portal.url("identity"), timeout=30.0) as web:
+        assert (await web.post("/api/v1/residents", json=body)).status_code == 201
+        params = authorize_params(pkce_pair()[1], ui_locales="en")
+        wrong = [await submit_login(web, params, iin, "wrong-password-1") for _ in range(3)]
+        locked = await submit_login(web, params, iin, PASSWORD)
+        unknown = await submit_login(web, params, valid_iin(501), PASSWORD)
+    answers = {(r.status_code, _message(r.text)) for r in [*wrong, locked, unknown]}
+    assert len(answers) == 1, answers
+    status, message = answers.pop()
+    assert status == 401
+    assert "password is wrong" in message
+    assert "locked" not in locked.text.lower()
+
+
+def _message(page: str) -> str:
+    """The login page's error, the one line a person reads."""
+    start = page.index("The username or password")
+    return page[start : page.index("<", start)]

@@ -1,5 +1,6 @@
 """API5:2023 Broken function level authorization: residents and officers cannot call the
-administrators' functions, officers cannot apply, residents cannot take officers' actions."""
+administrators' functions (identity's account and client administration included, with real
+sign-ins through the edge), officers cannot apply, residents cannot take officers' actions."""
 
 from __future__ import annotations
 
@@ -43,6 +44,43 @@ def test_administrators_functions_are_closed_to_others(
         assert client.get(f"/api/v1/agencies/{world.agency_id}").json()["status"] == "active"
     with portal.client("catalog") as client:
         assert client.get(f"/api/v1/services/{world.service_id}").json()["status"] == "published"
+
+
+def identity_admin_calls(portal: Portal) -> list[tuple[str, str, object]]:
+    officer = {
+        "username": "sneaky-admin",
+        "password": "steppe-wind-2026",
+        "given_name": "Sneaky",
+        "family_name": "Admin",
+        "email": "sneaky@example.kz",
+        "roles": ["admin"],
+    }
+    client = {"client_id": "sneaky", "name": "Sneaky", "client_type": "public"}
+    return [
+        ("GET", "/api/v1/users", None),
+        ("POST", "/api/v1/users", officer),
+        ("GET", f"/api/v1/users/{portal.resident_a}", None),
+        ("PATCH", f"/api/v1/users/{portal.resident_b}", {"roles": ["admin"]}),
+        ("GET", "/api/v1/clients", None),
+        ("POST", "/api/v1/clients", client),
+        ("POST", "/api/v1/clients/portal-web/secret", None),
+    ]
+
+
+@pytest.mark.parametrize("who", NOT_ADMINS)
+def test_identitys_administration_is_closed_to_others(
+    portal: Portal, signed_in: dict[str, dict[str, str]], who: str
+) -> None:
+    with portal.client("edge", "127.0.0.71") as edge:
+        for method, path, body in identity_admin_calls(portal):
+            response = edge.request(method, path, json=body, headers=signed_in[who])
+            assert response.status_code in (403, 404), f"{method} {path}: {response.text}"
+            assert response.headers["content-type"].startswith("application/problem+json")
+        # The resident is still a resident, and no administrator was made.
+        me = edge.get("/api/v1/me", headers=signed_in["resident_b"]).json()
+        assert me["roles"] == ["resident"]
+        users = edge.get("/api/v1/users", headers=signed_in["admin"]).json()["items"]
+        assert "sneaky-admin" not in {u.get("username") for u in users}
 
 
 @pytest.mark.parametrize("who", ["officer", "admin"])

@@ -1,6 +1,8 @@
 """API8:2023 Security misconfiguration: every error from every service is problem+json with
 a useful detail, without stack traces, library names or versions, and no response names the
-server software; inputs PostgreSQL cannot store are refused, never a 500."""
+server software (the gateway's own errors included); inputs PostgreSQL cannot store are
+refused, never a 500; a browser on an origin the portal does not know is refused at the
+edge."""
 
 from __future__ import annotations
 
@@ -9,7 +11,15 @@ import json
 import httpx
 import pytest
 
-from tests.fuzz.portal import COMPONENTS, Portal, World, agency_body, service_body
+from tests.fuzz.portal import (
+    COMPONENTS,
+    EDGE_MAX_BODY,
+    EDGE_ORIGIN,
+    Portal,
+    World,
+    agency_body,
+    service_body,
+)
 
 LEAKS = ("Traceback", 'File "', "sqlalchemy", "asyncpg", "pydantic", "uvicorn", "starlette")
 
@@ -44,7 +54,50 @@ def test_errors_are_plain_problems(portal: Portal, world: World, index: int) -> 
         assert leak.lower() not in response.text.lower(), f"the error mentions {leak}"
 
 
-@pytest.mark.parametrize("component", [c.name for c in COMPONENTS])
+def edge_error_calls() -> list[tuple[str, str, dict[str, str], bytes | None]]:
+    """Errors the edge gateway answers itself, before or instead of a service."""
+    json_type = {"Content-Type": "application/json"}
+    return [
+        ("GET", "/nowhere", {}, None),
+        ("GET", "/api/v1/requests", {"Authorization": "Bearer not-a-jwt"}, None),
+        ("GET", "/api/v1/requests", {}, None),
+        ("POST", "/api/v1/agencies", json_type, b"x" * (EDGE_MAX_BODY + 1)),
+        ("GET", "/api/v1/services", {"Origin": "https://evil.example"}, None),
+        ("GET", "/api/v1/services/%00%ff", {}, None),
+    ]
+
+
+@pytest.mark.parametrize("index", range(6))
+def test_the_gateways_errors_are_plain_problems(portal: Portal, index: int) -> None:
+    method, path, headers, body = edge_error_calls()[index]
+    with portal.client("edge", "127.0.0.61") as edge:
+        response = edge.request(method, path, content=body, headers=headers)
+    assert 400 <= response.status_code < 500, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["detail"].strip()
+    for leak in LEAKS:
+        assert leak.lower() not in response.text.lower(), f"the error mentions {leak}"
+    assert "server" not in response.headers, response.headers.get("server")
+
+
+def test_an_unknown_origin_is_refused_and_a_known_one_served(portal: Portal) -> None:
+    evil = "https://evil.example"
+    with portal.client("edge", "127.0.0.62") as edge:
+        preflight = edge.options(
+            "/api/v1/requests",
+            headers={"Origin": evil, "Access-Control-Request-Method": "POST"},
+        )
+        simple = edge.get("/api/v1/services", headers={"Origin": evil})
+        known = edge.get("/api/v1/services", headers={"Origin": EDGE_ORIGIN})
+    for refused in (preflight, simple):
+        assert refused.status_code == 403
+        assert "access-control-allow-origin" not in refused.headers
+        assert evil in refused.json()["detail"]
+    assert known.status_code == 200
+    assert known.headers["access-control-allow-origin"] == EDGE_ORIGIN
+
+
+@pytest.mark.parametrize("component", [*(c.name for c in COMPONENTS), "edge"])
 def test_no_response_names_the_server_software(portal: Portal, component: str) -> None:
     with portal.client(component) as client:
         for path in ("/healthz", "/nowhere", "/openapi.json"):

@@ -16,7 +16,8 @@ from portal_shared.events import CloudEvent
 from tests.fuzz.portal import GROUP_PREFIX, Portal, World, agency_body, service_body
 
 TOPIC = "directory.agency"
-CONSUMERS = {f"{GROUP_PREFIX}catalog.{TOPIC}", f"{GROUP_PREFIX}requests.{TOPIC}"}
+# Every consumer of the agencies' topic: each must dead-letter the broken events itself.
+CONSUMERS = {f"{GROUP_PREFIX}{name}.{TOPIC}" for name in ("identity", "catalog", "requests")}
 
 
 def agency_event(agency_id: str, **data: Any) -> CloudEvent:

@@ -34,7 +34,7 @@ from identity.settings import IdentitySettings
 from identity.signin import Refused, sign_in
 from portal_shared.auth import PrincipalDep
 from portal_shared.db import SessionDep
-from portal_shared.errors import Forbidden, Unauthorized
+from portal_shared.errors import Forbidden, Unauthorized, problem_responses
 
 router = APIRouter(prefix="/auth", tags=["oauth"])
 
@@ -49,6 +49,45 @@ SCOPES = [
     "requests:read",
     "requests:write",
 ]
+# What the OAuth endpoints answer besides success, for the OpenAPI document (clients and
+# the fuzzer check answers against it): RFC 6749 errors with the problem members, and the
+# login form shown again, for a person, with its error.
+OAUTH_ERROR_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["error", "type", "title", "status", "detail"],
+    "properties": {
+        "error": {"type": "string"},
+        "error_description": {"type": "string"},
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+    },
+}
+OAUTH_ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {
+        "description": description,
+        "content": {"application/json": {"schema": OAUTH_ERROR_SCHEMA}},
+    }
+    for status, description in (
+        (400, "An OAuth error (RFC 6749 `error`)"),
+        (401, "The client did not authenticate (`invalid_client`)"),
+    )
+}
+HTML: dict[str, Any] = {"text/html": {"schema": {"type": "string"}}}
+LOGIN_PAGES: dict[int | str, dict[str, Any]] = {
+    302: {"description": "Back to the client's verified redirect URI, with a code or an error"},
+    400: {
+        "description": "The request cannot be authorized (shown, never redirected)",
+        "content": HTML,
+    },
+    401: {"description": "Wrong login or password (the form again)", "content": HTML},
+    429: {"description": "Too many failed logins (the form again)", "content": HTML},
+}
+
+LOGOUT_REDIRECT: dict[str, Any] = {
+    "description": "To the client's registered post-logout redirect URI"
+}
 
 
 def _uri(settings: IdentitySettings, request: Request) -> str:
@@ -214,7 +253,10 @@ async def jwks(session: SessionDep) -> Response:
 
 
 @router.get(
-    "/authorize", response_class=HTMLResponse, summary="Authorization endpoint (login form)"
+    "/authorize",
+    response_class=HTMLResponse,
+    summary="Authorization endpoint (login form)",
+    responses={k: LOGIN_PAGES[k] for k in (302, 400)},
 )
 async def authorize(
     request: Request, session: SessionDep, settings: SettingsDep, passwords: PasswordsDep
@@ -233,7 +275,12 @@ async def authorize(
     return _render(request, settings, lang, params)
 
 
-@router.post("/authorize", response_class=HTMLResponse, summary="Sign in and authorize")
+@router.post(
+    "/authorize",
+    response_class=HTMLResponse,
+    summary="Sign in and authorize",
+    responses=LOGIN_PAGES,
+)
 async def authorize_submit(
     request: Request, session: SessionDep, settings: SettingsDep, passwords: PasswordsDep
 ) -> Response:
@@ -273,7 +320,7 @@ async def authorize_submit(
     return _response(result)
 
 
-@router.post("/token", summary="Token endpoint")
+@router.post("/token", summary="Token endpoint", responses=OAUTH_ERRORS)
 async def token(
     request: Request, session: SessionDep, settings: SettingsDep, passwords: PasswordsDep
 ) -> Response:
@@ -295,22 +342,32 @@ async def _endpoint(
     return await _run_endpoint(server.create_endpoint_response, name, oreq)
 
 
-@router.post("/revoke", summary="Token revocation (RFC 7009)")
+@router.post("/revoke", summary="Token revocation (RFC 7009)", responses=OAUTH_ERRORS)
 async def revoke(
     request: Request, session: SessionDep, settings: SettingsDep, passwords: PasswordsDep
 ) -> Response:
     return await _endpoint("revocation", request, session, settings, passwords)
 
 
-@router.post("/introspect", summary="Token introspection (RFC 7662)")
+@router.post("/introspect", summary="Token introspection (RFC 7662)", responses=OAUTH_ERRORS)
 async def introspect(
     request: Request, session: SessionDep, settings: SettingsDep, passwords: PasswordsDep
 ) -> Response:
     return await _endpoint("introspection", request, session, settings, passwords)
 
 
-@router.get("/userinfo", summary="OIDC userinfo", operation_id="userinfo_get")
-@router.post("/userinfo", summary="OIDC userinfo", operation_id="userinfo_post")
+@router.get(
+    "/userinfo",
+    summary="OIDC userinfo",
+    operation_id="userinfo_get",
+    responses=problem_responses(Unauthorized, Forbidden),
+)
+@router.post(
+    "/userinfo",
+    summary="OIDC userinfo",
+    operation_id="userinfo_post",
+    responses=problem_responses(Unauthorized, Forbidden),
+)
 async def userinfo(session: SessionDep, principal: PrincipalDep) -> dict[str, Any]:
     if "openid" not in principal.scopes or principal.account_id is None:
         raise Forbidden(
@@ -325,13 +382,18 @@ async def userinfo(session: SessionDep, principal: PrincipalDep) -> dict[str, An
 
 
 @router.get(
-    "/logout", response_class=HTMLResponse, summary="RP-initiated logout", operation_id="logout_get"
+    "/logout",
+    response_class=HTMLResponse,
+    summary="RP-initiated logout",
+    operation_id="logout_get",
+    responses={302: LOGOUT_REDIRECT},
 )
 @router.post(
     "/logout",
     response_class=HTMLResponse,
     summary="RP-initiated logout",
     operation_id="logout_post",
+    responses={302: LOGOUT_REDIRECT},
 )
 async def logout(
     request: Request, session: SessionDep, settings: SettingsDep, passwords: PasswordsDep

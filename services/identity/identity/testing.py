@@ -16,9 +16,21 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 
+from portal_shared.kz import check_digit
+
 WEB_CALLBACK = "http://localhost:8000/callback"
 TEST_AGENCY_ID = uuid.uuid5(uuid.NAMESPACE_URL, "urn:baikonur-portal:agency:BKR-TEST")
 ADMIN_PASSWORD = "admin-test-password-1"  # noqa: S105 -- the test admin's, never deployed
+
+
+def valid_iin(serial: int = 1) -> str:
+    """A valid IIN (born 1 January 1990), a different one for each serial."""
+    for n in range(serial, serial + 1000):
+        first = f"9001013{n:04d}"
+        digit = check_digit(first)
+        if digit is not None:
+            return first + str(digit)
+    raise AssertionError("no IIN found")
 
 
 class FlowError(AssertionError):

@@ -12,16 +12,7 @@ import sqlalchemy as sa
 from fastapi import FastAPI
 
 from identity.testing import TEST_AGENCY_ID, sign_in_with_pkce
-from portal_shared.kz import check_digit
-
-
-def make_iin(serial: int = 1) -> str:
-    for n in range(serial, serial + 1000):
-        first = f"9001013{n:04d}"
-        digit = check_digit(first)
-        if digit is not None:
-            return first + str(digit)
-    raise AssertionError("no IIN found")
+from identity.testing import valid_iin as make_iin
 
 
 def resident(iin: str, email: str = "aliya@example.kz") -> dict[str, str]:
