@@ -20,22 +20,11 @@ from typing import Any, cast
 import httpx
 from confluent_kafka import Consumer
 
-from identity.testing import sign_in_with_pkce
+from identity.testing import sign_in_with_pkce, valid_iin
 from portal_embedded.testing import Portal
-from portal_shared.kz import check_digit
 
 SERVICE_CODE = "residence-registration"
 WAIT = 60.0
-
-
-def new_iin(birth: str = "900215") -> str:
-    """A valid IIN: birth date, century/sex digit (3: a man born in the 1900s), serial, check."""
-    for serial in range(int(time.time() * 1000) % 9000, 10_000):
-        first = f"{birth}3{serial:04d}"
-        digit = check_digit(first)
-        if digit is not None:
-            return first + str(digit)
-    raise AssertionError("no valid IIN for this birth date")
 
 
 def form(iin: str, building: str = "12") -> dict[str, Any]:
@@ -97,7 +86,7 @@ def agency_system_events(bootstrap: str, request_id: str, count: int) -> list[di
 
 
 async def test_a_resident_application_from_registration_to_completion(portal: Portal) -> None:
-    iin = new_iin()
+    iin = valid_iin(4000)
     async with httpx.AsyncClient(base_url=portal.url("gateway"), timeout=30) as web:
         registered = await web.post(
             "/api/v1/residents",
@@ -186,7 +175,7 @@ async def test_a_resident_application_from_registration_to_completion(portal: Po
 
 
 async def test_a_new_version_of_a_service_is_used_by_new_applications(portal: Portal) -> None:
-    iin = new_iin("850310")
+    iin = valid_iin(7000)
     async with httpx.AsyncClient(base_url=portal.url("gateway"), timeout=30) as client:
         await client.post(
             "/api/v1/residents",
