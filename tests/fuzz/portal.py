@@ -46,7 +46,7 @@ from gateway.app import Gateway
 from gateway.app import create_app as create_gateway
 from gateway.settings import GatewaySettings
 from identity.__main__ import SERVICE_ROOT as IDENTITY_ROOT
-from identity.__main__ import _seed_admin_and_clients
+from identity.__main__ import seed_admin_and_clients
 from identity.app import create_app as create_identity
 from identity.settings import IdentitySettings
 from identity.testing import sign_in_with_pkce, valid_iin
@@ -65,7 +65,7 @@ TOKEN_TTL = 3600
 WAIT_SECONDS = 60.0
 
 
-# The demo administrator `_seed_admin_and_clients` creates, with the `portal-web` client.
+# The demo administrator `seed_admin_and_clients` creates, with the `portal-web` client.
 ADMIN = ("admin", "admin-demo-password")
 PASSWORD = "steppe-wind-2026"  # every other account's
 
@@ -73,7 +73,7 @@ PASSWORD = "steppe-wind-2026"  # every other account's
 async def seed_identity(app: FastAPI) -> None:
     """The administrator and the public `portal-web` client, as `seed-demo` makes them."""
     async with app.state.sessionmaker() as session, session.begin():
-        await _seed_admin_and_clients(session, app.state.settings, app.state.passwords)
+        await seed_admin_and_clients(session, app.state.settings, app.state.passwords)
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ DEMO_AGENCY_ID = uuid.uuid5(uuid.NAMESPACE_URL, f"urn:baikonur-portal:agency:{DE
 WEB_REDIRECTS = ["http://localhost:8000/callback", "http://127.0.0.1:8000/callback"]
 
 
-async def _seed_admin_and_clients(
+async def seed_admin_and_clients(
     session: AsyncSession, settings: IdentitySettings, passwords: Passwords
 ) -> None:
     if await session.scalar(select(Account.id).where(col(Account.username) == "admin")) is None:
@@ -109,7 +109,7 @@ async def seed_demo() -> None:
     try:
         async with maker() as session, session.begin():
             await keys.ensure_current(session, settings.key_encryption_secret)
-            await _seed_admin_and_clients(session, settings, passwords)
+            await seed_admin_and_clients(session, settings, passwords)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + settings.seed_agency_wait
         while True:

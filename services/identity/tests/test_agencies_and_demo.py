@@ -97,7 +97,7 @@ async def test_demo_seed_is_idempotent_and_matches_the_contract(
         )
     for _ in range(2):
         async with app.state.sessionmaker() as session, session.begin():
-            await cli._seed_admin_and_clients(session, settings, app.state.passwords)
+            await cli.seed_admin_and_clients(session, settings, app.state.passwords)
             await cli._seed_agency_bound(session, settings, app.state.passwords)
     admin = await sign_in_with_pkce(client, "admin", "admin-demo-password")
     officer = await sign_in_with_pkce(client, "officer-migration", "officer-demo-password")
