@@ -41,7 +41,6 @@ from service_requests.models import (
     Agency,
     HistoryEntry,
     IdempotencyKey,
-    NumberCounter,
     Offering,
     OfferingVersion,
     ServiceRequest,
@@ -207,14 +206,9 @@ async def _claim_key(
 
 
 async def _next_number(session: AsyncSession, year: int) -> str:
-    statement = insert(NumberCounter).values(year=year, last=1)
-    last = (
-        await session.execute(
-            statement.on_conflict_do_update(
-                index_elements=["year"], set_={"last": col(NumberCounter.last) + 1}
-            ).returning(col(NumberCounter.last))
-        )
-    ).scalar_one()
+    # A sequence per year (migration 0004): no row lock held until commit, so submissions
+    # no longer wait for each other; a rolled-back submission may leave a gap.
+    last = (await session.execute(sa.select(sa.func.request_number(year)))).scalar_one()
     return f"{NUMBER_PREFIX}-{year}-{last:06d}"
 
 
