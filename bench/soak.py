@@ -24,9 +24,10 @@ Checks, each printed with its count; any violation exits non-zero:
 - the checker applied every event exactly once, no event twice;
 - per request, the events were applied in the order of the request's history.
 
-SOAK_CONCURRENCY (default 8 submitters; officers are half as many) and SOAK_DRAIN_SECONDS
-(default 180) tune the run. The gateway's rate limits are raised (one address, many
-residents); the output says so.
+SOAK_FAULTS (default all: broker cut, requests serve, requests worker, gateway, checker,
+postgres) picks the kinds of fault; SOAK_CONCURRENCY (default 8 submitters; officers
+are half as many) and SOAK_DRAIN_SECONDS (default 180) tune the run. The gateway's rate
+limits are raised (one address, many residents); the output says so.
 """
 
 from __future__ import annotations
@@ -71,6 +72,9 @@ SECONDS = float(os.environ.get("SOAK_SECONDS", "1800"))
 FAULT_EVERY = float(os.environ.get("SOAK_FAULT_EVERY", "20"))
 CONCURRENCY = int(os.environ.get("SOAK_CONCURRENCY", "8"))
 DRAIN_SECONDS = float(os.environ.get("SOAK_DRAIN_SECONDS", "180"))
+KINDS = ("broker cut", "requests serve", "requests worker", "gateway", "checker", "postgres")
+# A comma-separated subset of KINDS, e.g. SOAK_FAULTS=postgres to try one kind of fault.
+FAULTS = [k.strip() for k in os.environ.get("SOAK_FAULTS", ",".join(KINDS)).split(",")]
 RESIDENTS = 20
 TOPIC = "requests.request"
 CHECKER_GROUP = "soak.requests.request"
@@ -353,7 +357,7 @@ class Portal:
 
 
 async def faults(portal: Portal, counts: Counts, until: float) -> None:
-    kinds = ["broker cut", "requests serve", "requests worker", "gateway", "checker", "postgres"]
+    kinds = FAULTS
     while True:
         wait = FAULT_EVERY * random.uniform(0.5, 1.5)
         if time.monotonic() + wait >= until:
@@ -645,6 +649,10 @@ async def _wait_published(load: Load) -> None:
 
 
 def main(argv: list[str]) -> int:
+    unknown = set(FAULTS) - set(KINDS)
+    if unknown:
+        print(f"unknown SOAK_FAULTS {sorted(unknown)}; known: {', '.join(KINDS)}")
+        return 2
     if argv[:1] == ["consume"]:
         asyncio.run(consume(argv[1], argv[2]))
         return 0
