@@ -75,6 +75,11 @@ test: lint ## Lint, type-check, then run every test against embedded PostgreSQL 
 bench: install ## Run the benchmarks and print their ratio tables
 	$(PY) -m bench
 
+# SOAK_SECONDS (default 1800) shortens it, e.g. `make soak SOAK_SECONDS=60`.
+.PHONY: soak
+soak: install ## 30 minutes of mixed load with random faults, then exactly-once and order checks
+	$(PY) -m bench.soak
+
 .PHONY: bench-deps
 bench-deps: ## Install wrk and nginx (the gateway benchmark's load generator and reference) from Debian
 	apt-get install -y wrk nginx-light

@@ -89,8 +89,13 @@ def _ms(value: str) -> float:
     return float(value.removesuffix(unit)) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
 
-def wrk(name: str, url: str, headers: dict[str, str] | None = None) -> Row:
+def wrk(
+    name: str, url: str, headers: dict[str, str] | None = None, script: Path | None = None
+) -> Row:
+    """One wrk run after a warm-up; `script` is a Lua file (e.g. POSTs with their bodies)."""
     args = ["wrk", "-t2", f"-c{CONNECTIONS}", "--latency"]
+    if script is not None:
+        args += ["-s", str(script)]
     for key, value in (headers or {}).items():
         args += ["-H", f"{key}: {value}"]
     # A short warm-up fills connection pools and caches before the measured run.

@@ -141,7 +141,8 @@ class IdempotencyKey(Base, table=True):
 
 
 class NumberCounter(Base, table=True):
-    """The last request number handed out in a year."""
+    """The last request number a year had before numbers came from sequences (migration
+    0004): each year's sequence starts after it."""
 
     __tablename__ = "request_numbers"
 

@@ -41,7 +41,6 @@ from service_requests.models import (
     Agency,
     HistoryEntry,
     IdempotencyKey,
-    NumberCounter,
     Offering,
     OfferingVersion,
     ServiceRequest,
@@ -207,14 +206,9 @@ async def _claim_key(
 
 
 async def _next_number(session: AsyncSession, year: int) -> str:
-    statement = insert(NumberCounter).values(year=year, last=1)
-    last = (
-        await session.execute(
-            statement.on_conflict_do_update(
-                index_elements=["year"], set_={"last": col(NumberCounter.last) + 1}
-            ).returning(col(NumberCounter.last))
-        )
-    ).scalar_one()
+    # A sequence per year (migration 0004): no row lock held until commit, so submissions
+    # no longer wait for each other; a rolled-back submission may leave a gap.
+    last = (await session.execute(sa.select(sa.func.request_number(year)))).scalar_one()
     return f"{NUMBER_PREFIX}-{year}-{last:06d}"
 
 
@@ -238,20 +232,41 @@ async def submit(
         if earlier is not None:
             return to_read(await _visible_request(session, principal, earlier), principal), False
 
-    offering = await session.get(Offering, body.service_id)
-    if offering is None or offering.status != "published" or offering.published_version is None:
+    # One query for the service, its published version and the agency's time zone (three
+    # lookups by key were three round trips on every submission).
+    found = (
+        await session.execute(
+            sa.select(Offering, OfferingVersion, col(Agency.timezone))
+            .outerjoin(
+                OfferingVersion,
+                sa.and_(
+                    col(OfferingVersion.service_id) == col(Offering.id),
+                    col(OfferingVersion.version) == col(Offering.published_version),
+                ),
+            )
+            .outerjoin(Agency, col(Agency.id) == col(OfferingVersion.agency_id))
+            .where(col(Offering.id) == body.service_id)
+        )
+    ).first()
+    offering: Offering | None = found[0] if found is not None else None
+    if (
+        found is None
+        or offering is None
+        or offering.status != "published"
+        or offering.published_version is None
+    ):
         state = "unknown" if offering is None else offering.status
         raise ServiceNotAvailable(
             f"The state service {body.service_id} is {state} here and takes no applications",
             errors=[{"location": "service_id", "message": f"service is {state}"}],
         )
-    published = await session.get(OfferingVersion, (offering.id, offering.published_version))
+    published: OfferingVersion | None = found[1]
     if published is None:  # the copy holds every published version; this is a broken copy
         raise ServiceNotAvailable(f"The state service {offering.id} has no published version")
     check_form(published.form_schema, body.form_data)
 
-    agency = await session.get(Agency, published.agency_id)
-    timezone = agency.timezone if agency is not None else DEFAULT_TIMEZONE
+    agency_timezone: str | None = found[2]
+    timezone = agency_timezone if agency_timezone is not None else DEFAULT_TIMEZONE
     now = datetime.now(UTC)
     due = calendars.for_agency(published.agency_id).due_date(
         now, published.term_working_days, timezone
