@@ -491,16 +491,8 @@ async def soak(folder: Path) -> int:
     ]
     postgres = EmbeddedPostgres(folder / "pg", free_port(), fsync=False)
     proxy_port = free_port()
-    broker = EmbeddedBroker(free_port(), log_file=folder / "broker.log")
-    original = broker.command
-
-    def advertise_proxy() -> list[str]:
-        # Clients connect to the address the broker advertises: the proxy, so a cut is total.
-        cmd = original()
-        cmd[cmd.index("--advertised-listener-url") + 1] = f"tcp://127.0.0.1:{proxy_port}"
-        return cmd
-
-    broker.command = advertise_proxy  # type: ignore[method-assign]
+    # Clients connect to the address the broker advertises: the proxy, so a cut is total.
+    broker = EmbeddedBroker(free_port(), log_file=folder / "broker.log", advertised_port=proxy_port)
     postgres.start()
     broker.start()
     proxy = TcpProxy("127.0.0.1", broker.port, listen_port=proxy_port)

@@ -14,7 +14,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from portal_embedded.broker import EmbeddedBroker, free_port
-from portal_embedded.proxy import TcpProxy
+from portal_embedded.proxy import TcpProxy, broker_behind_proxy
 from portal_shared.events import (
     CloudEvent,
     EventConsumer,
@@ -271,25 +271,8 @@ async def test_poison_message_is_dead_lettered_and_the_partition_flows(
 
 @pytest.fixture
 async def cut_broker() -> AsyncIterator[tuple[EmbeddedBroker, TcpProxy]]:
-    """A broker that advertises a proxy's port, so every client connection can be cut."""
-    proxy_port = free_port()
-    broker = EmbeddedBroker(free_port())
-    original = broker.command
-
-    def advertise_proxy() -> list[str]:
-        cmd = original()
-        cmd[cmd.index("--advertised-listener-url") + 1] = f"tcp://127.0.0.1:{proxy_port}"
-        return cmd
-
-    broker.command = advertise_proxy  # type: ignore[method-assign]
-    broker.start()
-    proxy = TcpProxy("127.0.0.1", broker.port, listen_port=proxy_port)
-    await proxy.start()
-    try:
-        yield broker, proxy
-    finally:
-        await proxy.stop()
-        broker.stop()
+    async with broker_behind_proxy() as pair:
+        yield pair
 
 
 async def test_writes_succeed_while_broker_is_away_and_events_arrive_after(

