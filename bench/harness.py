@@ -6,17 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
@@ -27,7 +24,7 @@ from aiokafka import AIOKafkaProducer
 from portal_embedded.broker import EmbeddedBroker, free_port
 from portal_embedded.postgres import EmbeddedPostgres
 from portal_shared.events import CONTRACT_TOPICS, CloudEvent, ensure_topics, with_dead_letters
-from portal_shared.testing import TEST_ISSUER, TestIssuer
+from portal_shared.testing import TEST_ISSUER
 
 
 def percentile(samples: list[float], p: float) -> float:
@@ -54,31 +51,6 @@ def infra(*, fsync: bool = False) -> Iterator[Infra]:
     finally:
         broker.stop()
         postgres.destroy()
-
-
-@contextlib.contextmanager
-def jwks_server(issuer: TestIssuer) -> Iterator[str]:
-    """Serve the issuer's JWKS over real HTTP; yields its URL."""
-    body = json.dumps(issuer.jwks()).encode()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            self.send_response(200)
-            self.send_header("content-type", "application/json")
-            self.send_header("content-length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/auth/jwks"
-    finally:
-        server.shutdown()
 
 
 @dataclass

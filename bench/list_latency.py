@@ -15,9 +15,9 @@ import uuid
 import asyncpg
 import httpx
 
-from bench.harness import ServiceProcess, infra, jwks_server, percentile, ratio_table
+from bench.harness import ServiceProcess, infra, percentile, ratio_table
 from portal_shared.db import asyncpg_dsn
-from portal_shared.testing import TestIssuer
+from portal_shared.testing import TestIssuer, serve_jwks
 
 CALLS = 300
 AGENCIES = 20
@@ -81,7 +81,7 @@ def measure_all(base: str, issuer: TestIssuer) -> dict[str, tuple[float, float]]
 
 def run() -> None:
     issuer = TestIssuer()
-    with infra() as servers, jwks_server(issuer) as jwks:
+    with infra() as servers, serve_jwks(issuer) as jwks:
         url = servers.postgres.database_url("requests_bench")
         service = ServiceProcess(
             "service_requests", url, servers.broker.bootstrap_servers, jwks, servers.folder

@@ -57,7 +57,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bench.harness import PublishedService, jwks_server, publish_service
+from bench.harness import PublishedService, publish_service
 from bench.submissions import GATEWAY_LIMITS
 from portal_embedded.broker import EmbeddedBroker, free_port
 from portal_embedded.postgres import EmbeddedPostgres
@@ -65,7 +65,7 @@ from portal_embedded.proxy import TcpProxy
 from portal_shared.db import asyncpg_dsn, make_engine, make_sessionmaker
 from portal_shared.events import CloudEvent, EventConsumer, make_producer
 from portal_shared.migrations import create_event_tables, ensure_database
-from portal_shared.testing import TestIssuer
+from portal_shared.testing import TestIssuer, serve_jwks
 from service_requests.workflow import EVENT_NAMES
 
 SECONDS = float(os.environ.get("SOAK_SECONDS", "1800"))
@@ -502,7 +502,7 @@ async def soak(folder: Path) -> int:
     requests_db = postgres.database_url("requests")
     checker_db = postgres.database_url("soak_checker")
     try:
-        with jwks_server(issuer) as jwks_url:
+        with serve_jwks(issuer) as jwks_url:
             base = {k: v for k, v in os.environ.items() if not k.startswith(("KAFKA_", "RUN_"))}
             service_env = {
                 **base,

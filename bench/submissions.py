@@ -36,12 +36,11 @@ from bench.gateway import CONNECTIONS, DURATION, RESULTS, ROUNDS, Processes, Row
 from bench.harness import (
     ServiceProcess,
     infra,
-    jwks_server,
     publish_service,
     wait_until_accepting,
 )
 from portal_embedded.broker import free_port
-from portal_shared.testing import TestIssuer
+from portal_shared.testing import TestIssuer, serve_jwks
 
 RESIDENTS = int(os.environ.get("BENCH_RESIDENTS", "64"))
 # The aim: submissions per second through the gateway on 2 cores.
@@ -129,7 +128,7 @@ def run() -> None:
     issuer = TestIssuer()
     tokens = [issuer.token(sub=uuid4(), roles=["resident"], ttl=3600) for _ in range(RESIDENTS)]
     rounds: list[dict[str, Row]] = []
-    with infra() as servers, jwks_server(issuer) as jwks_url:
+    with infra() as servers, serve_jwks(issuer) as jwks_url:
         folder = servers.folder
         procs = Processes(folder)
         requests = ServiceProcess(

@@ -8,10 +8,14 @@ service's own `TokenVerifier` checks them exactly as in production.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
+import threading
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, TypeVar
 from uuid import UUID
@@ -127,6 +131,37 @@ async def migrated_settings(
     }
     values.update(overrides)
     return settings_class(**values)
+
+
+@contextlib.contextmanager
+def serve_jwks(issuer: TestIssuer) -> Iterator[str]:
+    """Serve the issuer's JWKS at `/auth/jwks` over real HTTP on a loopback port, from a
+    thread of its own (so a busy test loop never delays a service's key fetch), for
+    services run as real processes; yields the JWKS URL to give them as `JWKS_URL`."""
+    body = json.dumps(issuer.jwks()).encode()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            if self.path != "/auth/jwks":
+                self.send_error(404)
+                return
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            return  # the services' own logs are what a failing test needs
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/auth/jwks"
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 async def fresh_database(service_root: Path, database_url: str) -> None:

@@ -15,8 +15,8 @@ import pytest
 
 from portal_embedded.broker import EmbeddedBroker, free_port
 from portal_embedded.proxy import TcpProxy, broker_behind_proxy
-from portal_shared.testing import TestIssuer
-from tests.faults.harness import JwksServer, Portal, PortalFactory
+from portal_shared.testing import TestIssuer, serve_jwks
+from tests.faults.harness import Portal, PortalFactory
 
 
 @pytest.fixture(scope="session")
@@ -25,11 +25,10 @@ def fault_issuer() -> TestIssuer:
 
 
 @pytest.fixture(scope="session")
-def jwks(fault_issuer: TestIssuer) -> Iterator[JwksServer]:
-    server = JwksServer(fault_issuer)
-    server.start()
-    yield server
-    server.stop()
+def jwks(fault_issuer: TestIssuer) -> Iterator[str]:
+    """The JWKS URL the services fetch the fault issuer's keys from."""
+    with serve_jwks(fault_issuer) as url:
+        yield url
 
 
 @pytest.fixture
@@ -47,15 +46,13 @@ async def cut_broker(tmp_path: Path) -> AsyncIterator[tuple[EmbeddedBroker, TcpP
 
 
 @pytest.fixture
-async def portals(
-    tmp_path: Path, postgres_url: str, jwks: JwksServer
-) -> AsyncIterator[PortalFactory]:
+async def portals(tmp_path: Path, postgres_url: str, jwks: str) -> AsyncIterator[PortalFactory]:
     """Make a `Portal` on a broker (and optionally a PostgreSQL server) of the test's choice;
     every process is stopped afterwards and its output's tail printed (shown on failure)."""
     made: list[Portal] = []
 
     def make(bootstrap: str, *, postgres: str | None = None) -> Portal:
-        portal = Portal(tmp_path, postgres or postgres_url, bootstrap, jwks.url)
+        portal = Portal(tmp_path, postgres or postgres_url, bootstrap, jwks)
         made.append(portal)
         return portal
 

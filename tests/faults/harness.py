@@ -3,9 +3,9 @@
 A `Portal` starts `python -m <package> migrate`, then `serve` or `worker`, with
 the environment a deployment would give them (database, broker, JWKS, consumer
 group prefix), captures each process's output in a file, waits for readiness
-with a bound, and kills or stops processes on demand. `JwksServer` serves a
-`TestIssuer`'s keys over real HTTP, so the services verify tokens exactly as in
-production. The rest counts what a test sends and what arrives: CloudEvents
+with a bound, and kills or stops processes on demand (tokens come from a `TestIssuer`
+whose keys `portal_shared.testing.serve_jwks` serves over real HTTP, so the services verify
+them exactly as in production). The rest counts what a test sends and what arrives: CloudEvents
 produced the way the directory and catalog produce them, topics read with a
 plain consumer, rows counted straight from a service's database.
 """
@@ -13,17 +13,14 @@ plain consumer, rows counted straight from a service's database.
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import signal
 import subprocess
 import sys
-import threading
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -35,48 +32,11 @@ from sqlalchemy.engine import make_url
 from portal_embedded.broker import free_port
 from portal_shared.db import asyncpg_dsn
 from portal_shared.events import CONTRACT_TOPICS, CloudEvent, ensure_topics, with_dead_letters
-from portal_shared.testing import TestIssuer
 
 # The import package of each service (the requests package must not shadow `requests`).
 PACKAGES = {"directory": "directory", "catalog": "catalog", "requests": "service_requests"}
 # Every wait in these tests is bounded; a process that is not ready by then has failed.
 READY_WITHIN = 60.0
-
-
-class JwksServer:
-    """The issuer's JWKS at `/auth/jwks` on a loopback port, from a thread of its own so a
-    busy test loop never delays a service's key fetch."""
-
-    def __init__(self, issuer: TestIssuer) -> None:
-        body = json.dumps(issuer.jwks()).encode()
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                if self.path != "/auth/jwks":
-                    self.send_error(404)
-                    return
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                return  # keep the test output for the services' own logs
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}/auth/jwks"
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
 
 
 @dataclass
