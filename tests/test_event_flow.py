@@ -213,7 +213,15 @@ async def _caught_up(bootstrap: str, group: str, topic: str) -> None:
         await admin.close()
 
 
-async def _copies(catalog_app: FastAPI, requests_app: FastAPI, agency_id: str) -> tuple[Any, ...]:
+GROUPS = ("flow.catalog.directory.agency", "flow.requests.directory.agency")
+
+
+async def _state(
+    catalog_app: FastAPI, requests_app: FastAPI, agency_id: str, event_ids: list[str]
+) -> tuple[Any, ...]:
+    """What the agency's events did: both copies, the catalog's events caused by it, and
+    how many times each consumer recorded those events as applied."""
+    applied = "SELECT count(*) FROM processed_events WHERE event_id = ANY(:ids)"
     return (
         await scalar(
             catalog_app, "SELECT status || version FROM agencies WHERE id = :id", id=agency_id
@@ -222,31 +230,60 @@ async def _copies(catalog_app: FastAPI, requests_app: FastAPI, agency_id: str) -
             requests_app, "SELECT status || version FROM agencies WHERE id = :id", id=agency_id
         ),
         await scalar(catalog_app, "SELECT count(*) FROM outbox"),
-        await scalar(catalog_app, "SELECT count(*) FROM processed_events"),
-        await scalar(requests_app, "SELECT count(*) FROM processed_events"),
+        await scalar(catalog_app, applied, ids=event_ids),
+        await scalar(requests_app, applied, ids=event_ids),
     )
+
+
+async def _agency_events(bootstrap: str, agency_id: str) -> list[Any]:
+    """Every record of the agency on its topic, read to the end of each partition."""
+    consumer = AIOKafkaConsumer(
+        "directory.agency", bootstrap_servers=bootstrap, auto_offset_reset="earliest"
+    )
+    await consumer.start()
+    found: list[Any] = []
+    try:
+        await consumer.topics()
+        partitions = [
+            TopicPartition("directory.agency", p)
+            for p in consumer.partitions_for_topic("directory.agency") or []
+        ]
+        ends = await consumer.end_offsets(partitions)
+
+        async def read_to_end() -> bool:
+            batches = await consumer.getmany(timeout_ms=500, max_records=10_000)
+            for records in batches.values():
+                found.extend(r for r in records if r.key == agency_id.encode())
+            return all(
+                await asyncio.gather(*(_reached(consumer, tp, end) for tp, end in ends.items()))
+            )
+
+        await eventually(read_to_end, "the end of directory.agency")
+    finally:
+        await consumer.stop()
+    return found
+
+
+async def _reached(consumer: AIOKafkaConsumer, tp: TopicPartition, end: int) -> bool:
+    return end == 0 or await consumer.position(tp) >= end
 
 
 async def _replay_changes_nothing(
     bootstrap: str, agency_id: str, catalog_app: FastAPI, requests_app: FastAPI
 ) -> bool:
     """Send the agency's events again, byte for byte (same ce_id): nothing changes."""
-    before = await _copies(catalog_app, requests_app, agency_id)
-    consumer = AIOKafkaConsumer(
-        "directory.agency", bootstrap_servers=bootstrap, auto_offset_reset="earliest"
-    )
-    await consumer.start()
-    originals = []
-    try:
-        batches = await consumer.getmany(timeout_ms=2000, max_records=10_000)
-        for records in batches.values():
-            originals += [r for r in records if r.key == agency_id.encode()]
-    finally:
-        await consumer.stop()
+    originals = await _agency_events(bootstrap, agency_id)
     assert [dict(r.headers)["ce_type"] for r in originals] == [
         b"directory.agency.registered.v1",
         b"directory.agency.deactivated.v1",
     ]
+    event_ids = [dict(r.headers)["ce_id"].decode() for r in originals]
+    # Both consumers have seen everything on the topic before the snapshot...
+    for group in GROUPS:
+        await _caught_up(bootstrap, group, "directory.agency")
+    before = await _state(catalog_app, requests_app, agency_id, event_ids)
+    assert before[:2] == ("inactive2", "inactive2")
+    assert before[3:] == (2, 2), "each consumer applied each of the agency's events once"
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
     await producer.start()
     try:
@@ -256,8 +293,9 @@ async def _replay_changes_nothing(
             )
     finally:
         await producer.stop()
-    for group in ("flow.catalog.directory.agency", "flow.requests.directory.agency"):
+    # ...and after it, including the replays.
+    for group in GROUPS:
         await _caught_up(bootstrap, group, "directory.agency")
-    after = await _copies(catalog_app, requests_app, agency_id)
+    after = await _state(catalog_app, requests_app, agency_id, event_ids)
     assert after == before, "a replayed event changed a local copy or produced an event"
     return True
