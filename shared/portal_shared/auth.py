@@ -8,6 +8,7 @@ issuer is picked up without a restart. Only asymmetric algorithms are accepted.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -66,6 +67,7 @@ class TokenVerifier:
         leeway: float = 5.0,
         min_refetch_interval: float = 5.0,
         max_key_age: float = 600.0,
+        cache_size: int = 10_000,
         http: httpx.AsyncClient | None = None,
     ) -> None:
         self.issuer = issuer
@@ -76,6 +78,12 @@ class TokenVerifier:
         # Keys are refetched at least this often, so a key the issuer retired (two
         # rotations ago) stops being trusted here too.
         self.max_key_age = max_key_age
+        # A verified token is trusted again without its signature check until it expires,
+        # as long as the key that signed it is still trusted. Checking an RS256 signature
+        # and the claims is much of the CPU an API call costs, and a client reuses its
+        # token for many calls.
+        self.cache_size = cache_size
+        self._verified: dict[str, tuple[Principal, float, str]] = {}
         self._http = http or httpx.AsyncClient(timeout=5.0)
         self._keys: dict[str, PyJWK] = {}
         self._fetched_at = -float("inf")
@@ -120,6 +128,22 @@ class TokenVerifier:
         return key
 
     async def verify(self, token: str) -> Principal:
+        cached = self._verified.get(token)
+        if cached is not None:
+            principal, expires, kid = cached
+            fresh = time.monotonic() - self._fetched_at <= self.max_key_age
+            if expires > time.time() and fresh and kid in self._keys:
+                return principal
+            del self._verified[token]
+        principal, kid = await self._verify(token)
+        if len(self._verified) >= self.cache_size:
+            # Dicts keep insertion order: drop the oldest tenth rather than everything.
+            for old in list(itertools.islice(self._verified, self.cache_size // 10 or 1)):
+                del self._verified[old]
+        self._verified[token] = (principal, float(principal.claims["exp"]), kid)
+        return principal
+
+    async def _verify(self, token: str) -> tuple[Principal, str]:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as exc:
@@ -150,7 +174,7 @@ class TokenVerifier:
             raise Unauthorized("The access token comes from another issuer") from exc
         except jwt.PyJWTError as exc:
             raise Unauthorized(f"The access token is not valid: {exc}") from exc
-        return principal_from_claims(claims)
+        return principal_from_claims(claims), kid
 
 
 def principal_from_claims(claims: dict[str, Any]) -> Principal:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import time
@@ -154,3 +155,16 @@ async def test_retired_key_stops_verifying_once_the_cache_ages(issuer: TestIssue
     verifier.max_key_age = 0
     with pytest.raises(Unauthorized, match="unknown key"):
         await verifier.verify(old_token)
+
+
+async def test_a_verified_token_is_remembered_only_until_it_expires(issuer: TestIssuer) -> None:
+    verifier = issuer.verifier()
+    verifier.leeway = 0
+    # Whole seconds: it expires between 1 and 2 s from now.
+    token = issuer.token(ttl=2)
+    assert (await verifier.verify(token)).subject
+    # A repeat, answered from what the first call verified, is accepted as well.
+    assert (await verifier.verify(token)).subject
+    await asyncio.sleep(2.1)
+    with pytest.raises(Unauthorized, match="expired"):
+        await verifier.verify(token)

@@ -11,8 +11,7 @@ from fastapi import APIRouter, Body, Depends, Header, Query, Request, Response
 from portal_shared.auth import Principal, PrincipalDep, require_role
 from portal_shared.db import SessionDep
 from portal_shared.errors import Forbidden, Unauthorized, problem_responses
-from service_requests import service
-from service_requests.calendar import CalendarBook
+from service_requests import service, submission
 from service_requests.errors import (
     ActionNotAllowed,
     FormInvalid,
@@ -35,14 +34,6 @@ Cursor = Annotated[
 ]
 
 
-def _calendars(request: Request) -> CalendarBook:
-    book: CalendarBook = request.app.state.calendars
-    return book
-
-
-CalendarsDep = Annotated[CalendarBook, Depends(_calendars)]
-
-
 def _etag(response: Response, read: RequestRead) -> RequestRead:
     response.headers["ETag"] = f'"{read.version}"'
     return read
@@ -63,17 +54,22 @@ def _etag(response: Response, read: RequestRead) -> RequestRead:
 )
 async def submit_request(
     body: RequestCreate,
-    session: SessionDep,
+    request: Request,
     resident: ResidentDep,
-    calendars: CalendarsDep,
     response: Response,
     idempotency_key: Annotated[
         str | None,
         Header(alias="Idempotency-Key", min_length=1, max_length=200, pattern=r"^[\x21-\x7e]+$"),
     ] = None,
 ) -> RequestRead:
-    read, created = await service.submit(
-        session, resident, body, idempotency_key=idempotency_key, calendars=calendars
+    state = request.app.state
+    read, created = await submission.submit(
+        state.pool,
+        resident,
+        body,
+        idempotency_key=idempotency_key,
+        calendars=state.calendars,
+        validators=state.validators,
     )
     if not created:
         response.status_code = 200

@@ -2,19 +2,38 @@
 
 from __future__ import annotations
 
+import asyncpg
 from fastapi import FastAPI
 
 from portal_shared.app import ServiceSpec, create_service_app
+from portal_shared.db import asyncpg_dsn
+from service_requests import submission
 from service_requests.api import router
 from service_requests.calendar import CalendarBook
 from service_requests.consumers import CONSUMERS
 from service_requests.events import EVENTS, TOPIC
+from service_requests.forms import Validators
 from service_requests.overdue import overdue_worker
 from service_requests.settings import RequestsSettings, get_settings
 
 
 def create_app(settings: RequestsSettings | None = None) -> FastAPI:
     settings = settings or get_settings()
+
+    async def open_pool(app: FastAPI) -> None:
+        # Submissions use asyncpg directly (see submission.py); no connection is opened
+        # until the first one, so the service starts while the database is still away.
+        app.state.pool = await asyncpg.create_pool(
+            asyncpg_dsn(settings.database_url),
+            min_size=0,
+            max_size=settings.database_pool_size,
+            init=submission.setup_connection,
+            reset=submission.keep_session,
+        )
+
+    async def close_pool(app: FastAPI) -> None:
+        await app.state.pool.close()
+
     app = create_service_app(
         ServiceSpec(
             name="requests",
@@ -26,7 +45,10 @@ def create_app(settings: RequestsSettings | None = None) -> FastAPI:
             consumers=CONSUMERS,
             workers=[overdue_worker],
             events=EVENTS,
+            on_startup=[open_pool],
+            on_shutdown=[close_pool],
         )
     )
     app.state.calendars = CalendarBook.from_settings(settings.calendar_transfers)
+    app.state.validators = Validators()
     return app

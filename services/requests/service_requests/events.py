@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal_shared.events import add_event
 from service_requests.models import ServiceRequest
-from service_requests.schemas import RequestEventData
+from service_requests.schemas import RequestEventData, RequestRead
 from service_requests.workflow import EVENT_NAMES, Status
 
 TOPIC = "requests.request"
@@ -25,16 +26,11 @@ def event_type(name: str) -> str:
 EVENTS: dict[str, type[BaseModel]] = {event_type(name): RequestEventData for name in EVENT_NAMES}
 
 
-async def publish(
-    session: AsyncSession,
-    request: ServiceRequest,
-    name: str,
-    *,
-    previous_status: Status | None,
-    occurred_at: datetime,
-) -> None:
-    """Queue the event in the caller's transaction, keyed by the request for per-request order."""
-    data = RequestEventData(
+def event_data(
+    request: ServiceRequest | RequestRead, *, previous_status: Status | None, occurred_at: datetime
+) -> dict[str, Any]:
+    """The JSON `data` of a requests.request event about `request`."""
+    return RequestEventData(
         id=request.id,
         number=request.number,
         status=Status(request.status),
@@ -45,12 +41,23 @@ async def publish(
         due_date=request.due_date,
         version=request.version,
         occurred_at=occurred_at,
-    )
+    ).model_dump(mode="json")
+
+
+async def publish(
+    session: AsyncSession,
+    request: ServiceRequest,
+    name: str,
+    *,
+    previous_status: Status | None,
+    occurred_at: datetime,
+) -> None:
+    """Queue the event in the caller's transaction, keyed by the request for per-request order."""
     await add_event(
         session,
         topic=TOPIC,
         key=str(request.id),
         type=event_type(name),
         source=SOURCE,
-        data=data.model_dump(mode="json"),
+        data=event_data(request, previous_status=previous_status, occurred_at=occurred_at),
     )

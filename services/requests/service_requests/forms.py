@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from typing import Any
 
 from jsonschema import Draft202012Validator, FormatChecker
@@ -25,10 +26,34 @@ def _bounded(message: str) -> str:
     return message if len(message) <= MAX_MESSAGE else message[: MAX_MESSAGE - 3] + "..."
 
 
-def check_form(schema: dict[str, Any], form_data: dict[str, Any]) -> None:
+class Validators:
+    """Validators of published form schemas, kept by (service id, version).
+
+    A published version never changes, so its validator is built once per process rather
+    than on every submission; the oldest is dropped when `size` are kept."""
+
+    def __init__(self, size: int = 1024) -> None:
+        self.size = size
+        self._kept: dict[Hashable, Draft202012Validator] = {}
+
+    def get(self, key: Hashable) -> Draft202012Validator | None:
+        return self._kept.get(key)
+
+    def add(self, key: Hashable, schema: dict[str, Any]) -> Draft202012Validator:
+        if len(self._kept) >= self.size:
+            del self._kept[next(iter(self._kept))]
+        validator = self._kept[key] = Draft202012Validator(schema, format_checker=_FORMATS)
+        return validator
+
+
+def check_form(schema: dict[str, Any] | Draft202012Validator, form_data: dict[str, Any]) -> None:
     """Raise FormInvalid listing every violation, not just the first."""
     try:
-        validator = Draft202012Validator(schema, format_checker=_FORMATS)
+        validator = (
+            schema
+            if isinstance(schema, Draft202012Validator)
+            else Draft202012Validator(schema, format_checker=_FORMATS)
+        )
         errors = sorted(validator.iter_errors(form_data), key=lambda e: list(map(str, e.path)))
     except (SchemaError, Unresolvable) as exc:
         # Schemas are checked when they arrive; this guards against a reference that

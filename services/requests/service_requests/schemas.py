@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
@@ -41,9 +42,23 @@ def _has_nul(value: Any) -> bool:
     return False
 
 
+def _not_finite(value: Any) -> bool:
+    if isinstance(value, float):
+        return not math.isfinite(value)
+    if isinstance(value, dict):
+        return any(_not_finite(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_not_finite(v) for v in value)
+    return False
+
+
 def _json(value: dict[str, Any]) -> dict[str, Any]:
     if _has_nul(value):
         raise ValueError(UNSTORABLE)
+    # Python's JSON parser takes NaN and Infinity, which are not JSON: stored as JSON they
+    # would be refused by PostgreSQL or quietly become null.
+    if _not_finite(value):
+        raise ValueError("must not contain NaN or Infinity, which JSON does not have")
     return value
 
 

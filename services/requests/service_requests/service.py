@@ -1,4 +1,5 @@
-"""Use cases of the requests service: submission, reading, the workflow, the overdue check.
+"""Use cases of the requests service: reading, the workflow, the overdue check (submission
+is in submission.py, on asyncpg directly for speed).
 
 They run inside the caller's transaction (the request-scoped session, or the
 worker's own), flush at most, write events to the outbox only through
@@ -9,26 +10,21 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
-import json
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, Literal
-from uuid import UUID, uuid4
+from uuid import UUID
 
 import orjson
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from portal_shared.auth import Principal
 from portal_shared.errors import Forbidden
 from service_requests import events
-from service_requests.calendar import DEFAULT_TIMEZONE, CalendarBook, zone
 from service_requests.errors import (
     ActionNotAllowed,
-    IdempotencyKeyReused,
     InvalidCursor,
     NotYourRole,
     RequestNotFound,
@@ -38,10 +34,7 @@ from service_requests.errors import (
 )
 from service_requests.forms import check_form
 from service_requests.models import (
-    Agency,
     HistoryEntry,
-    IdempotencyKey,
-    Offering,
     OfferingVersion,
     ServiceRequest,
 )
@@ -51,7 +44,6 @@ from service_requests.schemas import (
     HistoryPage,
     HistoryRead,
     RejectAction,
-    RequestCreate,
     RequestPage,
     RequestRead,
     ResubmitAction,
@@ -60,7 +52,6 @@ from service_requests.workflow import OPEN_STATUSES, TRANSITIONS, Actor, Status,
 
 READ_SCOPES = frozenset({"requests:read", "requests:write"})
 WRITE_SCOPE = "requests:write"
-NUMBER_PREFIX = "BKR"
 
 Order = Literal["-submitted_at", "submitted_at", "updated_at", "overdue_first"]
 
@@ -130,7 +121,7 @@ def to_read(request: ServiceRequest, principal: Principal) -> RequestRead:
     )
 
 
-def _actor(principal: Principal) -> tuple[str, str]:
+def actor_of(principal: Principal) -> tuple[str, str]:
     """Who to write into the history: the account, or the agency system's client id."""
     if principal.is_client:
         return principal.client_id, "agency_system"
@@ -153,156 +144,6 @@ async def _visible_request(
         # The same answer whether it does not exist or is someone else's.
         raise RequestNotFound(f"There is no request {request_id} that you may see")
     return request
-
-
-# Submission -------------------------------------------------------------------------------
-
-
-def body_hash(body: RequestCreate) -> str:
-    data = body.model_dump(mode="json")
-    try:
-        canonical = orjson.dumps(data, option=orjson.OPT_SORT_KEYS)
-    except orjson.JSONEncodeError:
-        # orjson refuses integers beyond 64 bits, which JSON (and form_data) may hold; such
-        # a body always takes this path, so its repeats still hash alike.
-        canonical = json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
-    return hashlib.sha256(canonical).hexdigest()
-
-
-async def _claim_key(
-    session: AsyncSession, applicant_id: UUID, key: str, digest: str, request_id: UUID
-) -> UUID | None:
-    """Record the key for this new request, or return the request it already made.
-
-    INSERT ... ON CONFLICT waits for a concurrent transaction holding the same key, so
-    of ten simultaneous repeats one creates the request and the others find it."""
-    claimed = await session.execute(
-        insert(IdempotencyKey)
-        .values(
-            applicant_id=applicant_id,
-            key=key,
-            body_hash=digest,
-            request_id=request_id,
-            created_at=datetime.now(UTC),
-        )
-        .on_conflict_do_nothing()
-        .returning(col(IdempotencyKey.request_id))
-    )
-    if claimed.first() is not None:
-        return None
-    existing = (
-        await session.execute(
-            sa.select(IdempotencyKey).where(
-                col(IdempotencyKey.applicant_id) == applicant_id, col(IdempotencyKey.key) == key
-            )
-        )
-    ).scalar_one()
-    if existing.body_hash != digest:
-        raise IdempotencyKeyReused(
-            "This Idempotency-Key was already used for a different submission; "
-            "use a new key for a new application"
-        )
-    return existing.request_id
-
-
-async def _next_number(session: AsyncSession, year: int) -> str:
-    # A sequence per year (migration 0004): no row lock held until commit, so submissions
-    # no longer wait for each other; a rolled-back submission may leave a gap.
-    last = (await session.execute(sa.select(sa.func.request_number(year)))).scalar_one()
-    return f"{NUMBER_PREFIX}-{year}-{last:06d}"
-
-
-async def submit(
-    session: AsyncSession,
-    principal: Principal,
-    body: RequestCreate,
-    *,
-    idempotency_key: str | None,
-    calendars: CalendarBook,
-) -> tuple[RequestRead, bool]:
-    """Submit an application; returns it and whether it was created (False: a replay)."""
-    applicant_id = principal.account_id
-    if applicant_id is None:
-        raise Forbidden("Only a resident's own account can submit a request")
-    request_id = uuid4()
-    if idempotency_key is not None:
-        earlier = await _claim_key(
-            session, applicant_id, idempotency_key, body_hash(body), request_id
-        )
-        if earlier is not None:
-            return to_read(await _visible_request(session, principal, earlier), principal), False
-
-    # One query for the service, its published version and the agency's time zone (three
-    # lookups by key were three round trips on every submission).
-    found = (
-        await session.execute(
-            sa.select(Offering, OfferingVersion, col(Agency.timezone))
-            .outerjoin(
-                OfferingVersion,
-                sa.and_(
-                    col(OfferingVersion.service_id) == col(Offering.id),
-                    col(OfferingVersion.version) == col(Offering.published_version),
-                ),
-            )
-            .outerjoin(Agency, col(Agency.id) == col(OfferingVersion.agency_id))
-            .where(col(Offering.id) == body.service_id)
-        )
-    ).first()
-    offering: Offering | None = found[0] if found is not None else None
-    if (
-        found is None
-        or offering is None
-        or offering.status != "published"
-        or offering.published_version is None
-    ):
-        state = "unknown" if offering is None else offering.status
-        raise ServiceNotAvailable(
-            f"The state service {body.service_id} is {state} here and takes no applications",
-            errors=[{"location": "service_id", "message": f"service is {state}"}],
-        )
-    published: OfferingVersion | None = found[1]
-    if published is None:  # the copy holds every published version; this is a broken copy
-        raise ServiceNotAvailable(f"The state service {offering.id} has no published version")
-    check_form(published.form_schema, body.form_data)
-
-    agency_timezone: str | None = found[2]
-    timezone = agency_timezone if agency_timezone is not None else DEFAULT_TIMEZONE
-    now = datetime.now(UTC)
-    due = calendars.for_agency(published.agency_id).due_date(
-        now, published.term_working_days, timezone
-    )
-    request = ServiceRequest(
-        id=request_id,
-        number=await _next_number(session, now.astimezone(zone(timezone)).year),
-        service_id=published.service_id,
-        service_version=published.version,
-        agency_id=published.agency_id,
-        applicant_id=applicant_id,
-        status=Status.submitted,
-        form_data=body.form_data,
-        submitted_at=now,
-        timezone=timezone,
-        due_date=due,
-        version=1,
-        updated_at=now,
-    )
-    session.add(request)
-    actor_id, role = _actor(principal)
-    session.add(
-        HistoryEntry(
-            request_id=request.id,
-            action="submit",
-            from_status=None,
-            to_status=Status.submitted,
-            version=1,
-            actor_id=actor_id,
-            actor_role=role,
-            at=now,
-        )
-    )
-    await session.flush()
-    await events.publish(session, request, "submitted", previous_status=None, occurred_at=now)
-    return to_read(request, principal), True
 
 
 # Reading ----------------------------------------------------------------------------------
@@ -546,7 +387,7 @@ async def act(
     request.status = transition.target
     request.version += 1
     request.updated_at = now
-    actor_id, role = _actor(principal)
+    actor_id, role = actor_of(principal)
     session.add(
         HistoryEntry(
             request_id=request.id,

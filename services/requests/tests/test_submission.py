@@ -4,6 +4,7 @@ Idempotency-Key retries (also ten at once)."""
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import uuid
 from datetime import UTC, date, datetime
@@ -155,6 +156,35 @@ async def test_a_retry_with_the_same_key_returns_the_same_request(
     assert mine["id"] != first["id"]
 
 
+async def test_a_retry_is_answered_even_after_the_service_is_withdrawn(
+    client: httpx.AsyncClient, parties: Parties, world: World
+) -> None:
+    first = await parties.submit(key="late-retry")
+    await world.service(
+        parties.agency_id, parties.service_id, status="withdrawn", kind="withdrawn", version=1
+    )
+    body = {"service_id": str(parties.service_id), "form_data": parties.good_form}
+    headers = {**parties.resident(), "Idempotency-Key": "late-retry"}
+    again = await client.post("/api/v1/requests", json=body, headers=headers)
+    assert again.status_code == 200, again.text
+    assert again.json()["number"] == first["number"]
+    fresh = await client.post("/api/v1/requests", json=body, headers=parties.resident())
+    assert fresh.status_code == 422
+
+
+async def test_replays_take_no_number(client: httpx.AsyncClient, parties: Parties) -> None:
+    first = await parties.submit(key="numbered")
+    body = {"service_id": str(parties.service_id), "form_data": parties.good_form}
+    headers = {**parties.resident(), "Idempotency-Key": "numbered"}
+    for _ in range(3):
+        assert (
+            await client.post("/api/v1/requests", json=body, headers=headers)
+        ).status_code == 200
+    second = await parties.submit()
+    # BKR-<year>-<NNNNNN>: the next submission has the very next number.
+    assert int(second["number"].rsplit("-", 1)[1]) == int(first["number"].rsplit("-", 1)[1]) + 1
+
+
 async def test_ten_concurrent_repeats_make_one_request_and_one_event(
     client: httpx.AsyncClient, parties: Parties, app: FastAPI
 ) -> None:
@@ -174,6 +204,24 @@ async def test_ten_concurrent_repeats_make_one_request_and_one_event(
             )
         ).scalar_one()
     assert events == 1
+
+
+async def test_nan_and_infinity_are_refused_not_stored_as_null(
+    client: httpx.AsyncClient, parties: Parties
+) -> None:
+    # Python's JSON parser accepts these; JSON has no such numbers.
+    for number in ("NaN", "Infinity", "-Infinity"):
+        form = json.dumps(parties.good_form)[:-1] + f', "score": {number}}}'
+        body = f'{{"service_id": "{parties.service_id}", "form_data": {form}}}'
+        response = await client.post(
+            "/api/v1/requests",
+            content=body,
+            headers={**parties.resident(), "Content-Type": "application/json"},
+        )
+        assert response.status_code == 422, response.text
+        assert "NaN or Infinity" in response.json()["detail"]
+    listed = await client.get("/api/v1/requests", headers=parties.resident())
+    assert listed.json()["items"] == []
 
 
 async def test_nul_characters_are_refused_not_stored(

@@ -50,6 +50,19 @@ def event_row(topic: str, key: str, event: CloudEvent) -> dict[str, Any]:
     }
 
 
+def new_event(
+    *, type: str, source: str, key: str, data: dict[str, Any], subject: str | None = None
+) -> CloudEvent:
+    """An event carrying the current HTTP request id; its subject defaults to the key."""
+    return CloudEvent(
+        type=type,
+        source=source,
+        subject=subject if subject is not None else key,
+        data=data,
+        request_id=request_id_var.get(),
+    )
+
+
 async def add_event(
     session: AsyncSession,
     *,
@@ -61,12 +74,6 @@ async def add_event(
     subject: str | None = None,
 ) -> CloudEvent:
     """Queue an event in the caller's transaction; it is published only if that commits."""
-    event = CloudEvent(
-        type=type,
-        source=source,
-        subject=subject if subject is not None else key,
-        data=data,
-        request_id=request_id_var.get(),
-    )
+    event = new_event(type=type, source=source, key=key, data=data, subject=subject)
     await session.execute(sa.insert(outbox).values(**event_row(topic, key, event)))
     return event
