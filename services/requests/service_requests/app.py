@@ -23,13 +23,14 @@ def create_app(settings: RequestsSettings | None = None) -> FastAPI:
     async def open_pool(app: FastAPI) -> None:
         # Submissions use asyncpg directly (see submission.py); no connection is opened
         # until the first one, so the service starts while the database is still away.
-        app.state.pool = await asyncpg.create_pool(
+        pool = await asyncpg.create_pool(
             asyncpg_dsn(settings.database_url),
             min_size=0,
             max_size=settings.database_pool_size,
             init=submission.setup_connection,
             reset=submission.keep_session,
         )
+        app.state.pool = submission.Connections(pool, settings.database_pool_size)
 
     async def close_pool(app: FastAPI) -> None:
         await app.state.pool.close()

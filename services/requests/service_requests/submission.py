@@ -17,8 +17,11 @@ taken; the request the key made is then read and returned (or 409 if the body di
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import json
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID, uuid4
@@ -102,6 +105,29 @@ def json_text(value: Any) -> str:
         return json.dumps(value)
 
 
+class Connections:
+    """The asyncpg pool behind submissions, handed out first come, first served.
+
+    asyncpg's pool lets a caller that just arrived take a connection that was just
+    released while earlier callers go on waiting (a woken waiter that finds the queue
+    empty waits again at the back). Under load that gave some submissions ten to twenty
+    times the median latency (p50 10 ms, p99 190 ms with 32 clients on a pool of 10). An
+    asyncio.Semaphore serves its waiters in order; with one in front of the pool, the pool
+    itself never has waiters."""
+
+    def __init__(self, pool: asyncpg.Pool, size: int) -> None:
+        self.pool = pool
+        self._turns = asyncio.Semaphore(size)
+
+    @contextlib.asynccontextmanager
+    async def acquire(self) -> AsyncIterator[asyncpg.pool.PoolConnectionProxy]:
+        async with self._turns, self.pool.acquire() as connection:
+            yield connection
+
+    async def close(self) -> None:
+        await self.pool.close()
+
+
 async def setup_connection(connection: asyncpg.Connection) -> None:
     """Decode jsonb into Python values and encode them from it, as the ORM does."""
     await connection.set_type_codec(
@@ -144,7 +170,7 @@ async def _earlier(
 
 
 async def submit(
-    pool: asyncpg.Pool,
+    pool: Connections,
     principal: Principal,
     body: RequestCreate,
     *,
