@@ -7,6 +7,7 @@ from fastapi import FastAPI
 
 from identity import keys
 from identity.api import router as api_router
+from identity.cleanup import cleanup_worker
 from identity.consumers import AGENCIES
 from identity.events import EVENTS, TOPIC
 from identity.oauth_api import router as oauth_router
@@ -50,6 +51,7 @@ def create_app(settings: IdentitySettings | None = None) -> FastAPI:
             produces=[TOPIC],
             consumers=[AGENCIES],
             on_startup=[_start],
+            workers=[cleanup_worker],
             events=EVENTS,
         )
     )

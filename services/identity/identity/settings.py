@@ -36,6 +36,10 @@ class IdentitySettings(ServiceSettings):
     argon2_memory_kib: int = Field(default=19_456, ge=8)
     argon2_time_cost: int = Field(default=2, ge=1)
     password_min_length: int = Field(default=10, ge=8, le=64)
+    # Expired codes, tokens, revocations and lockouts are deleted this often, once they
+    # have been expired for the retention (kept that long for incident investigations).
+    cleanup_interval_seconds: float = Field(default=3600.0, gt=0)
+    expired_token_retention_seconds: int = Field(default=86_400, ge=0)
     # How long `seed-demo` waits for the demo agency to arrive from the directory.
     seed_agency_wait: float = Field(default=120.0, ge=0)
 
