@@ -206,6 +206,27 @@ async def test_ten_concurrent_repeats_make_one_request_and_one_event(
     assert events == 1
 
 
+async def test_numbers_beyond_64_bits_are_kept_exactly(
+    client: httpx.AsyncClient, parties: Parties, world: World
+) -> None:
+    schema = {"type": "object", "properties": {"amount": {"type": "integer"}}}
+    service_id = await world.service(parties.agency_id, form_schema=schema)
+    amount = 123456789012345678901234567890
+    body = f'{{"service_id": "{service_id}", "form_data": {{"amount": {amount}}}}}'
+    headers = {
+        **parties.resident(),
+        "Content-Type": "application/json",
+        "Idempotency-Key": "big-number",
+    }
+    created = await client.post("/api/v1/requests", content=body, headers=headers)
+    assert created.status_code == 201, created.text
+    read = await client.get(f"/api/v1/requests/{created.json()['id']}", headers=headers)
+    assert f'"amount":{amount}' in read.text.replace(" ", "")
+    again = await client.post("/api/v1/requests", content=body, headers=headers)
+    assert again.status_code == 200
+    assert again.json()["id"] == created.json()["id"]
+
+
 async def test_nan_and_infinity_are_refused_not_stored_as_null(
     client: httpx.AsyncClient, parties: Parties
 ) -> None:
