@@ -25,8 +25,12 @@ Checks, each printed with its count; any violation exits non-zero:
 - per request, the events were applied in the order of the request's history.
 
 SOAK_FAULTS (default all: broker cut, requests serve, requests worker, gateway, checker,
-postgres) picks the kinds of fault; SOAK_CONCURRENCY (default 8 submitters; officers
-are half as many) and SOAK_DRAIN_SECONDS (default 180) tune the run. The gateway's rate
+postgres) picks the kinds of fault; SOAK_RATE (default 40 submissions/s in all, a steady
+load rather than the most the machine can take: at full speed the checker, which has
+to apply every event, falls ever further behind on two cores), SOAK_CONCURRENCY
+(default 8 submitters; officers are half as many) and SOAK_DRAIN_SECONDS (default 600;
+the drain ends early once caught up, and waits on while it is still making progress)
+tune the run. The gateway's rate
 limits are raised (one address, many residents); the output says so.
 """
 
@@ -71,7 +75,8 @@ from service_requests.workflow import EVENT_NAMES
 SECONDS = float(os.environ.get("SOAK_SECONDS", "1800"))
 FAULT_EVERY = float(os.environ.get("SOAK_FAULT_EVERY", "20"))
 CONCURRENCY = int(os.environ.get("SOAK_CONCURRENCY", "8"))
-DRAIN_SECONDS = float(os.environ.get("SOAK_DRAIN_SECONDS", "180"))
+RATE = float(os.environ.get("SOAK_RATE", "40"))
+DRAIN_SECONDS = float(os.environ.get("SOAK_DRAIN_SECONDS", "600"))
 KINDS = ("broker cut", "requests serve", "requests worker", "gateway", "checker", "postgres")
 # A comma-separated subset of KINDS, e.g. SOAK_FAULTS=postgres to try one kind of fault.
 FAULTS = [k.strip() for k in os.environ.get("SOAK_FAULTS", ",".join(KINDS)).split(",")]
@@ -228,7 +233,12 @@ class Load:
     work: asyncio.Queue[tuple[UUID, str]] = field(default_factory=asyncio.Queue)
 
     async def submitter(self, client: httpx.AsyncClient, until: float) -> None:
+        # Each submitter's share of SOAK_RATE; one that falls behind (a fault) does not
+        # catch up in a burst.
+        interval = CONCURRENCY / RATE
+        due = time.monotonic()
         while time.monotonic() < until:
+            due = max(due + interval, time.monotonic())
             _, token = random.choice(self.residents)
             key = uuid4().hex
             body = {
@@ -269,7 +279,7 @@ class Load:
                 if answer.status_code < 500:
                     break
                 await asyncio.sleep(0.5)
-            await asyncio.sleep(0.05)
+            await asyncio.sleep(max(0.0, due - time.monotonic()))
 
     def _next(self, request_id: UUID, status: str) -> tuple[str, dict[str, Any]] | None:
         officer = {"Authorization": f"Bearer {self.officer}"}
@@ -389,9 +399,12 @@ async def fetch(url: str, query: str) -> list[asyncpg.Record]:
 
 
 async def drain(requests_db: str, checker_db: str) -> None:
-    """Until the outbox is empty and the checker has applied an event per history entry."""
+    """Until the outbox is empty and the checker has applied an event per history entry,
+    for SOAK_DRAIN_SECONDS at most, or 60 s without any progress."""
     deadline = time.monotonic() + DRAIN_SECONDS
-    while time.monotonic() < deadline:
+    progress: tuple[int, int] | None = None
+    stalled_since = time.monotonic()
+    while time.monotonic() < deadline and time.monotonic() - stalled_since < 60:
         with contextlib.suppress(OSError, asyncpg.PostgresError):
             pending = (
                 await fetch(requests_db, "SELECT count(*) FROM outbox WHERE published_at IS NULL")
@@ -400,8 +413,10 @@ async def drain(requests_db: str, checker_db: str) -> None:
             applied = (await fetch(checker_db, "SELECT count(DISTINCT ce_id) FROM effects"))[0][0]
             if pending == 0 and applied >= history:
                 return
+            if (pending, applied) != progress:
+                progress, stalled_since = (pending, applied), time.monotonic()
         await asyncio.sleep(1)
-    print(f"  drain did not finish within {DRAIN_SECONDS:.0f} s")
+    print(f"  drain did not finish (outbox unsent, events applied: {progress})")
 
 
 async def read_topic(bootstrap: str) -> list[tuple[str, str, UUID, int]]:
@@ -563,8 +578,9 @@ async def soak(folder: Path) -> int:
             await _wait_published(load)
             print(
                 f"soak: {SECONDS:.0f} s of load, a fault every ~{FAULT_EVERY:.0f} s,"
-                f" {CONCURRENCY} submitters, {max(1, CONCURRENCY // 2)} officers; gateway"
-                " rate limits raised for the run; logs in " + str(folder),
+                f" {RATE:.0f} submissions/s from {CONCURRENCY} submitters,"
+                f" {max(1, CONCURRENCY // 2)} officers; gateway rate limits raised for the run;"
+                " logs in " + str(folder),
                 flush=True,
             )
             until = time.monotonic() + SECONDS

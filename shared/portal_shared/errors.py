@@ -195,6 +195,9 @@ _ASYNCPG_OUTAGES = (
     asyncpg.exceptions.AdminShutdownError,
     asyncpg.exceptions.CrashShutdownError,
     asyncpg.exceptions.PostgresConnectionError,
+    # A connection the server ended while it sat idle in a pool can still look open: its
+    # next statement finds it stuck half-way ("cannot switch to state ...").
+    asyncpg.exceptions.InternalClientError,
 )
 
 
@@ -245,6 +248,10 @@ def install_error_handlers(app: FastAPI) -> None:
     # re-raises what the catch-all handled, and uvicorn then closes the keep-alive
     # connection under a client that may already be sending its next request on it.
     app.add_exception_handler(DBAPIError, _unexpected)
+    # The same for asyncpg's own errors, where a service uses the driver directly.
+    app.add_exception_handler(asyncpg.PostgresError, _unexpected)
+    app.add_exception_handler(asyncpg.InterfaceError, _unexpected)
+    app.add_exception_handler(asyncpg.exceptions.InternalClientError, _unexpected)
     app.add_exception_handler(OSError, _unexpected)
     app.add_exception_handler(Exception, _unexpected)
 

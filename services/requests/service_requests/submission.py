@@ -30,7 +30,7 @@ import asyncpg
 import orjson
 
 from portal_shared.auth import Principal
-from portal_shared.errors import Forbidden
+from portal_shared.errors import AppError, Forbidden
 from portal_shared.events.outbox import event_row, new_event
 from service_requests import events
 from service_requests.calendar import DEFAULT_TIMEZONE, CalendarBook, zone
@@ -122,7 +122,21 @@ class Connections:
     @contextlib.asynccontextmanager
     async def acquire(self) -> AsyncIterator[asyncpg.pool.PoolConnectionProxy]:
         async with self._turns, self.pool.acquire() as connection:
-            yield connection
+            try:
+                yield connection
+            except AppError:
+                raise  # a refusal decided here; the connection is as good as before
+            except BaseException:
+                # A statement that failed because the server went away can leave the
+                # connection half-way through the protocol without closing it (the soak
+                # saw "cannot switch to state 12; another operation (2) is in progress"
+                # on the next use after a PostgreSQL restart). The pool skips its reset
+                # query (keep_session), which used to catch that; so a connection that
+                # saw an unexpected error is dropped and the pool opens a new one. (One
+                # the server closed has already gone back to the pool: asyncpg refuses.)
+                with contextlib.suppress(asyncpg.InterfaceError):
+                    connection.terminate()
+                raise
 
     async def close(self) -> None:
         await self.pool.close()
