@@ -21,6 +21,7 @@ class TcpProxy:
         self.listen_port = listen_port
         self._server: asyncio.Server | None = None
         self._open: set[asyncio.StreamWriter] = set()
+        self._handlers: set[asyncio.Task[None]] = set()
         self.connected = True
 
     @property
@@ -44,6 +45,10 @@ class TcpProxy:
             writer.close()
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._handlers.add(task)
+            task.add_done_callback(self._handlers.discard)
         if not self.connected:
             writer.close()
             return
@@ -73,6 +78,10 @@ class TcpProxy:
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
+        # Let the cut connections' handlers finish here: left for asyncio.run to cancel at
+        # exit, each printed a CancelledError traceback (Python 3.11's streams callback).
+        if self._handlers:
+            await asyncio.wait(set(self._handlers), timeout=5)
 
 
 @contextlib.asynccontextmanager
