@@ -86,6 +86,30 @@ class ServiceSpec:
     events: Mapping[str, type[BaseModel]] = field(default_factory=dict)
 
 
+Worker = Callable[[FastAPI, asyncio.Event], Coroutine[Any, Any, None]]
+
+
+def periodic(
+    name: str, job: Callable[[FastAPI], Awaitable[None]], interval: Callable[[FastAPI], float]
+) -> Worker:
+    """A ServiceSpec worker that runs `job` now and then every `interval(app)` seconds until
+    the process stops; a failed round (the database away) is logged and tried again."""
+
+    async def worker(app: FastAPI, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                await job(app)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning(f"{name}_failed", error=repr(exc))
+            with suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), interval(app))
+
+    worker.__name__ = name
+    return worker
+
+
 def _background(spec: ServiceSpec, app: FastAPI, stop: asyncio.Event) -> list[asyncio.Task[None]]:
     settings = spec.settings
 

@@ -11,8 +11,6 @@ holds many row locks for long.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from typing import Any, cast
 
 import sqlalchemy as sa
@@ -21,6 +19,7 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from identity.settings import IdentitySettings
+from portal_shared.app import periodic
 
 log = structlog.get_logger(__name__)
 
@@ -63,16 +62,12 @@ async def remove_expired(
     return removed
 
 
-async def cleanup_worker(app: FastAPI, stop: asyncio.Event) -> None:
-    settings: IdentitySettings = app.state.settings
-    while not stop.is_set():
-        try:
-            removed = await remove_expired(app.state.sessionmaker, settings)
-            if any(removed.values()):
-                log.info("expired_rows_removed", **removed)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # the database is away: try again next round
-            log.warning("cleanup_failed", error=repr(exc))
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), settings.cleanup_interval_seconds)
+async def _cleanup(app: FastAPI) -> None:
+    removed = await remove_expired(app.state.sessionmaker, app.state.settings)
+    if any(removed.values()):
+        log.info("expired_rows_removed", **removed)
+
+
+cleanup_worker = periodic(
+    "cleanup", _cleanup, lambda app: float(app.state.settings.cleanup_interval_seconds)
+)

@@ -6,14 +6,13 @@ marked and announced once). A failed round is logged and retried next interval.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from datetime import UTC, datetime
 
 import structlog
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from portal_shared.app import periodic
 from service_requests.service import mark_overdue
 from service_requests.settings import RequestsSettings
 
@@ -31,16 +30,15 @@ async def check_overdue(maker: async_sessionmaker[AsyncSession], *, batch: int) 
             return total
 
 
-async def overdue_worker(app: FastAPI, stop: asyncio.Event) -> None:
+async def _check(app: FastAPI) -> None:
     settings: RequestsSettings = app.state.settings
-    while not stop.is_set():
-        try:
-            marked = await check_overdue(app.state.sessionmaker, batch=settings.overdue_batch_size)
-            if marked:
-                log.info("requests_marked_overdue", count=marked)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # the database is away: try again next round
-            log.warning("overdue_check_failed", error=repr(exc))
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), settings.overdue_check_interval_seconds)
+    marked = await check_overdue(app.state.sessionmaker, batch=settings.overdue_batch_size)
+    if marked:
+        log.info("requests_marked_overdue", count=marked)
+
+
+overdue_worker = periodic(
+    "overdue_check",
+    _check,
+    lambda app: float(app.state.settings.overdue_check_interval_seconds),
+)
