@@ -170,7 +170,15 @@ async def take_action(
     session: SessionDep,
     principal: PrincipalDep,
     response: Response,
+    request: Request,
     if_match: Annotated[str | None, Header(alias="If-Match", max_length=200)] = None,
 ) -> RequestRead:
-    read = await service.act(session, principal, request_id, action, if_match=if_match)
+    read = await service.act(
+        session,
+        principal,
+        request_id,
+        action,
+        if_match=if_match,
+        validators=request.app.state.validators,
+    )
     return _etag(response, read)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Hashable
 from typing import Any
+from uuid import UUID
 
 from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import SchemaError
@@ -26,34 +26,33 @@ def _bounded(message: str) -> str:
     return message if len(message) <= MAX_MESSAGE else message[: MAX_MESSAGE - 3] + "..."
 
 
+# A published version of a state service: (service id, version number).
+Version = tuple[UUID, int]
+
+
 class Validators:
     """Validators of published form schemas, kept by (service id, version).
 
     A published version never changes, so its validator is built once per process rather
-    than on every submission; the oldest is dropped when `size` are kept."""
+    than on every submission or resubmission; the oldest is dropped when `size` are kept."""
 
     def __init__(self, size: int = 1024) -> None:
         self.size = size
-        self._kept: dict[Hashable, Draft202012Validator] = {}
+        self._kept: dict[Version, Draft202012Validator] = {}
 
-    def get(self, key: Hashable) -> Draft202012Validator | None:
+    def get(self, key: Version) -> Draft202012Validator | None:
         return self._kept.get(key)
 
-    def add(self, key: Hashable, schema: dict[str, Any]) -> Draft202012Validator:
+    def add(self, key: Version, schema: dict[str, Any]) -> Draft202012Validator:
         if len(self._kept) >= self.size:
             del self._kept[next(iter(self._kept))]
         validator = self._kept[key] = Draft202012Validator(schema, format_checker=_FORMATS)
         return validator
 
 
-def check_form(schema: dict[str, Any] | Draft202012Validator, form_data: dict[str, Any]) -> None:
+def check_form(validator: Draft202012Validator, form_data: dict[str, Any]) -> None:
     """Raise FormInvalid listing every violation, not just the first."""
     try:
-        validator = (
-            schema
-            if isinstance(schema, Draft202012Validator)
-            else Draft202012Validator(schema, format_checker=_FORMATS)
-        )
         errors = sorted(validator.iter_errors(form_data), key=lambda e: list(map(str, e.path)))
     except (SchemaError, Unresolvable) as exc:
         # Schemas are checked when they arrive; this guards against a reference that

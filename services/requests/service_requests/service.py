@@ -32,7 +32,7 @@ from service_requests.errors import (
     StaleVersion,
     UnknownRefusalGround,
 )
-from service_requests.forms import check_form
+from service_requests.forms import Validators, check_form
 from service_requests.models import (
     HistoryEntry,
     OfferingVersion,
@@ -331,6 +331,7 @@ async def act(
     action: Action,
     *,
     if_match: str | None,
+    validators: Validators,
 ) -> RequestRead:
     _check_client_scope(principal, READ_SCOPES)
     # Locked, so two officers acting at once are serialised and the second sees the first.
@@ -378,7 +379,9 @@ async def act(
             reason_code = action.reason_code
             request.reason_code = reason_code
         else:
-            check_form(pinned.form_schema, action.form_data)
+            key = (pinned.service_id, pinned.version)
+            validator = validators.get(key) or validators.add(key, pinned.form_schema)
+            check_form(validator, action.form_data)
             request.form_data = action.form_data
     if isinstance(action, CompleteAction):
         request.result = action.result
