@@ -58,16 +58,24 @@ def _run_as() -> str | None:
     return PG_USER
 
 
-def _give(path: Path, user: str) -> None:
-    entry = pwd.getpwnam(user)
+def _traversable(path: Path) -> None:
+    """Let other users pass through every parent of `path` (not `path` itself)."""
     for parent in path.parents:
-        # The server must be able to reach its data folder through every parent. Not the
-        # folder itself: PostgreSQL refuses a data folder that others may enter (0700/0750).
         if parent == Path("/"):
             break
         mode = parent.stat().st_mode
         if not mode & 0o001:
             parent.chmod(mode | 0o001)
+
+
+def _give(path: Path, user: str) -> None:
+    entry = pwd.getpwnam(user)
+    # The server must reach its data folder through every parent, and its own binaries,
+    # which live in the project's .venv (a clone in a 0700 folder such as `mktemp -d`
+    # otherwise fails with "Permission denied" on initdb). Not the data folder itself:
+    # PostgreSQL refuses a data folder that others may enter (0700/0750).
+    _traversable(path)
+    _traversable(Path(_bin("initdb")).parent)
     for root, dirs, files in os.walk(path):
         os.chown(root, entry.pw_uid, entry.pw_gid)
         for name in dirs + files:
