@@ -31,7 +31,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from portal_embedded.broker import free_port, wait_for_port
-from portal_shared.testing import TestIssuer
+from portal_testing.service import TestIssuer
 
 DURATION = int(os.environ.get("BENCH_DURATION", "5"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))

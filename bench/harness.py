@@ -24,7 +24,7 @@ from aiokafka import AIOKafkaProducer
 from portal_embedded.broker import EmbeddedBroker, free_port
 from portal_embedded.postgres import EmbeddedPostgres
 from portal_shared.events import CONTRACT_TOPICS, CloudEvent, ensure_topics, with_dead_letters
-from portal_shared.testing import TEST_ISSUER
+from portal_testing.service import TEST_ISSUER
 
 
 def percentile(samples: list[float], p: float) -> float:

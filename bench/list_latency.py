@@ -17,7 +17,7 @@ import httpx
 
 from bench.harness import ServiceProcess, infra, percentile, ratio_table
 from portal_shared.db import asyncpg_dsn
-from portal_shared.testing import TestIssuer, serve_jwks
+from portal_testing.service import TestIssuer, serve_jwks
 
 CALLS = 300
 AGENCIES = 20

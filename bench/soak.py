@@ -69,7 +69,7 @@ from portal_embedded.proxy import TcpProxy
 from portal_shared.db import asyncpg_dsn, make_engine, make_sessionmaker
 from portal_shared.events import CloudEvent, EventConsumer, make_producer
 from portal_shared.migrations import create_event_tables, ensure_database
-from portal_shared.testing import TestIssuer, serve_jwks
+from portal_testing.service import TestIssuer, serve_jwks
 from service_requests.workflow import EVENT_NAMES
 
 SECONDS = float(os.environ.get("SOAK_SECONDS", "1800"))

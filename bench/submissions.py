@@ -40,7 +40,7 @@ from bench.harness import (
     wait_until_accepting,
 )
 from portal_embedded.broker import free_port
-from portal_shared.testing import TestIssuer, serve_jwks
+from portal_testing.service import TestIssuer, serve_jwks
 
 RESIDENTS = int(os.environ.get("BENCH_RESIDENTS", "64"))
 # The aim: submissions per second through the gateway on 2 cores.

@@ -21,7 +21,7 @@ from identity.__main__ import SERVICE_ROOT as IDENTITY_ROOT
 from identity.app import create_app as create_identity
 from identity.settings import IdentitySettings
 from portal_shared.settings import ServiceSettings
-from portal_shared.testing import TestIssuer, migrated_settings, running
+from portal_testing.service import TestIssuer, migrated_settings, running
 from service_requests.__main__ import SERVICE_ROOT as REQUESTS_ROOT
 from service_requests.app import create_app as create_requests
 from service_requests.settings import RequestsSettings

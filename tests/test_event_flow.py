@@ -17,7 +17,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from fastapi import FastAPI
 from sqlalchemy import text
 
-from portal_shared.testing import TestIssuer, client_for
+from portal_testing.service import TestIssuer, client_for
 
 WAIT = 30.0
 

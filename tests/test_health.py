@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from fastapi import FastAPI
 
-from portal_shared.testing import client_for
+from portal_testing.service import client_for
 
 SERVICES = ["identity_app", "directory_app", "catalog_app", "requests_app"]
 

@@ -21,7 +21,7 @@ import asyncpg
 import httpx
 import pytest
 
-from portal_embedded.testing import SERVICES, STOP_WITHIN, Portal, server_folder
+from portal_testing.portal import SERVICES, STOP_WITHIN, Portal, server_folder
 
 pytestmark = pytest.mark.slow
 

@@ -21,9 +21,9 @@ import httpx
 import pytest
 
 from gateway.settings import DEFAULT_ROUTES
-from gateway.testing import Connect, Process, Processes
 from portal_embedded.broker import free_port
-from portal_shared.testing import TestIssuer
+from portal_testing.processes import Connect, Process, Processes
+from portal_testing.service import TestIssuer
 
 HERE = Path(__file__).resolve().parent
 PUBLIC_URL = "http://localhost:8000"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
-from gateway.testing import Connect, Process
-from portal_shared.testing import TestIssuer
+from portal_testing.processes import Connect, Process
+from portal_testing.service import TestIssuer
 
 PROBLEM = "application/problem+json"
 ALLOWED_ORIGIN = "https://portal.example.kz"  # CORS_ORIGINS of the edge gateway

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from gateway.testing import Connect, Process
+from portal_testing.processes import Connect, Process
 
 
 async def test_openapi_merges_the_services_documents(edge: Process, connect: Connect) -> None:

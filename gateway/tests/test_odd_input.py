@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from gateway.testing import Process
+from portal_testing.processes import Process
 
 ODD = [
     b"GET /api/v1/services/%ff%fe%00 HTTP/1.1\r\nHost: gw\r\n\r\n",

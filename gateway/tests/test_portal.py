@@ -7,8 +7,8 @@ import re
 import httpx
 import pytest
 
-from gateway.testing import Connect, Process
-from portal_shared.testing import TestIssuer
+from portal_testing.processes import Connect, Process
+from portal_testing.service import TestIssuer
 
 ROUTES = [
     ("GET", "/auth/.well-known/openid-configuration", "identity", False),

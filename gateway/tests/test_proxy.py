@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-from gateway.testing import Connect, Process
+from portal_testing.processes import Connect, Process
 
 PROBLEM = "application/problem+json"
 

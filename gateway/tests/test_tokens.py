@@ -7,8 +7,8 @@ import time
 import jwt
 import pytest
 
-from gateway.testing import Connect, Process
-from portal_shared.testing import TestIssuer
+from portal_testing.processes import Connect, Process
+from portal_testing.service import TestIssuer
 
 PROBLEM = "application/problem+json"
 

@@ -16,7 +16,7 @@ from fastapi import FastAPI
 
 from portal_shared.auth import AdminDep, PrincipalDep, TokenVerifier
 from portal_shared.errors import Unauthorized, install_error_handlers
-from portal_shared.testing import TestIssuer, client_for
+from portal_testing.service import TestIssuer, client_for
 
 
 @pytest.fixture

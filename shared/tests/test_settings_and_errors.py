@@ -10,7 +10,7 @@ from pydantic import BaseModel, ValidationError
 
 from portal_shared.errors import NotFound, install_error_handlers
 from portal_shared.settings import ServiceSettings
-from portal_shared.testing import client_for
+from portal_testing.service import client_for
 
 
 class DemoSettings(ServiceSettings):

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from portal_embedded.testing import Portal, server_folder
+from portal_testing.portal import Portal, server_folder
 
 
 @pytest.fixture(scope="session")

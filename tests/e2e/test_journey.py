@@ -20,8 +20,8 @@ from typing import Any, cast
 import httpx
 from confluent_kafka import Consumer
 
-from identity.testing import sign_in_with_pkce, valid_iin
-from portal_embedded.testing import Portal
+from portal_testing.oidc import sign_in_with_pkce, valid_iin
+from portal_testing.portal import Portal
 
 SERVICE_CODE = "residence-registration"
 WAIT = 60.0

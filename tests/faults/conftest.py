@@ -15,7 +15,7 @@ import pytest
 
 from portal_embedded.broker import EmbeddedBroker, free_port
 from portal_embedded.proxy import TcpProxy, broker_behind_proxy
-from portal_shared.testing import TestIssuer, serve_jwks
+from portal_testing.service import TestIssuer, serve_jwks
 from tests.faults.harness import Portal, PortalFactory
 
 

@@ -4,7 +4,7 @@ A `Portal` starts `python -m <package> migrate`, then `serve` or `worker`, with
 the environment a deployment would give them (database, broker, JWKS, consumer
 group prefix), captures each process's output in a file, waits for readiness
 with a bound, and kills or stops processes on demand (tokens come from a `TestIssuer`
-whose keys `portal_shared.testing.serve_jwks` serves over real HTTP, so the services verify
+whose keys `portal_testing.service.serve_jwks` serves over real HTTP, so the services verify
 them exactly as in production). The rest counts what a test sends and what arrives: CloudEvents
 produced the way the directory and catalog produce them, topics read with a
 plain consumer, rows counted straight from a service's database.

@@ -27,7 +27,7 @@ from portal_embedded.proxy import TcpProxy
 from portal_shared.db import make_engine, make_sessionmaker
 from portal_shared.events import CloudEvent, EventConsumer, make_producer
 from portal_shared.migrations import create_event_tables, ensure_database
-from portal_shared.testing import TestIssuer
+from portal_testing.service import TestIssuer
 from tests.faults.harness import (
     PortalFactory,
     agency_event,

@@ -19,8 +19,8 @@ import pytest
 
 from portal_embedded.broker import EmbeddedBroker, free_port
 from portal_embedded.postgres import EmbeddedPostgres
-from portal_embedded.testing import server_folder
-from portal_shared.testing import TestIssuer
+from portal_testing.portal import server_folder
+from portal_testing.service import TestIssuer
 from tests.faults.harness import PortalFactory, count, eventually, provision
 from tests.faults.test_sigkill import registration
 

@@ -14,7 +14,7 @@ import uuid
 
 import httpx
 
-from portal_shared.testing import TestIssuer
+from portal_testing.service import TestIssuer
 from tests.faults.harness import (
     Portal,
     agency_event,

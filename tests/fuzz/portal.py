@@ -49,12 +49,12 @@ from identity.__main__ import SERVICE_ROOT as IDENTITY_ROOT
 from identity.__main__ import seed_admin_and_clients
 from identity.app import create_app as create_identity
 from identity.settings import IdentitySettings
-from identity.testing import sign_in_with_pkce, valid_iin
 from portal_embedded.broker import EmbeddedBroker, free_port
 from portal_shared.auth import TokenVerifier
 from portal_shared.cli import SERVE_OPTIONS
 from portal_shared.settings import ServiceSettings
-from portal_shared.testing import TestIssuer, fresh_database, running
+from portal_testing.oidc import sign_in_with_pkce, valid_iin
+from portal_testing.service import TestIssuer, fresh_database, running
 from service_requests.__main__ import SERVICE_ROOT as REQUESTS_ROOT
 from service_requests.app import create_app as create_requests
 from service_requests.settings import RequestsSettings

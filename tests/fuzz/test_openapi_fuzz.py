@@ -32,7 +32,7 @@ from hypothesis import strategies as st
 from schemathesis import GenerationMode
 from schemathesis.core.result import Err
 
-from portal_shared.testing import TestIssuer
+from portal_testing.service import TestIssuer
 from tests.fuzz.portal import COMPONENTS, Portal, World
 
 EXAMPLES = 25

@@ -13,8 +13,8 @@ import httpx
 import jwt
 import pytest
 
-from identity.testing import authorize_params, pkce_pair, submit_login, valid_iin
-from portal_shared.testing import TestIssuer
+from portal_testing.oidc import authorize_params, pkce_pair, submit_login, valid_iin
+from portal_testing.service import TestIssuer
 from tests.fuzz.portal import PASSWORD, Portal, resident_body
 
 

@@ -18,7 +18,7 @@ from catalog import service
 from catalog.__main__ import SERVICE_ROOT
 from catalog.app import create_app
 from catalog.settings import CatalogSettings
-from portal_shared.testing import TestIssuer, client_for, migrated_settings, running, truncate_all
+from portal_testing.service import TestIssuer, client_for, migrated_settings, running, truncate_all
 
 
 @pytest.fixture(scope="session")

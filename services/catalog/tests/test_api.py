@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 
-from portal_shared.testing import TestIssuer
+from portal_testing.service import TestIssuer
 
 SERVICES = "/api/v1/services"
 AgencyMaker = Callable[..., Awaitable[dict[str, Any]]]

@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from directory.__main__ import SERVICE_ROOT
 from directory.app import create_app
 from directory.settings import DirectorySettings
-from portal_shared.testing import TestIssuer, client_for, migrated_settings, running, truncate_all
+from portal_testing.service import TestIssuer, client_for, migrated_settings, running, truncate_all
 
 
 @pytest.fixture(scope="session")

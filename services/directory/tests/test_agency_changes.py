@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from portal_shared.testing import TestIssuer
+from portal_testing.service import TestIssuer
 
 Register = Callable[..., Awaitable[dict[str, Any]]]
 PROBLEM = "application/problem+json"

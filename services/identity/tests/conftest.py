@@ -17,8 +17,14 @@ from identity.models import Agency
 from identity.passwords import Passwords
 from identity.schemas import ClientCreate, UserCreate
 from identity.settings import IdentitySettings
-from identity.testing import ADMIN_PASSWORD, TEST_AGENCY_ID, WEB_CALLBACK, Tokens, sign_in_with_pkce
-from portal_shared.testing import TestIssuer, client_for, migrated_settings, running, truncate_all
+from portal_testing.oidc import (
+    ADMIN_PASSWORD,
+    TEST_AGENCY_ID,
+    WEB_CALLBACK,
+    Tokens,
+    sign_in_with_pkce,
+)
+from portal_testing.service import TestIssuer, client_for, migrated_settings, running, truncate_all
 
 
 @pytest.fixture(scope="session")

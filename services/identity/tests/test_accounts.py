@@ -11,8 +11,8 @@ import httpx
 import sqlalchemy as sa
 from fastapi import FastAPI
 
-from identity.testing import TEST_AGENCY_ID, sign_in_with_pkce
-from identity.testing import valid_iin as make_iin
+from portal_testing.oidc import TEST_AGENCY_ID, sign_in_with_pkce
+from portal_testing.oidc import valid_iin as make_iin
 
 
 def resident(iin: str, email: str = "aliya@example.kz") -> dict[str, str]:

@@ -16,8 +16,8 @@ from pydantic import ValidationError
 from identity import __main__ as cli
 from identity.models import Agency
 from identity.settings import DEMO_KEY_SECRET, IdentitySettings
-from identity.testing import sign_in_with_pkce
 from portal_shared.events import CloudEvent
+from portal_testing.oidc import sign_in_with_pkce
 
 
 async def _publish(bootstrap: str, event_type: str, agency_id: uuid.UUID, **data: object) -> None:

@@ -8,7 +8,7 @@ from sqlalchemy import text
 
 from identity.cleanup import remove_expired
 from identity.settings import IdentitySettings
-from identity.testing import ADMIN_PASSWORD, refresh, sign_in_with_pkce
+from portal_testing.oidc import ADMIN_PASSWORD, refresh, sign_in_with_pkce
 
 
 async def _count(app: FastAPI, table: str) -> int:

@@ -8,7 +8,8 @@ import httpx
 import jwt
 from fastapi import FastAPI
 
-from identity.testing import (
+from portal_shared.auth import TokenVerifier
+from portal_testing.oidc import (
     ADMIN_PASSWORD,
     authorize_params,
     pkce_pair,
@@ -16,7 +17,6 @@ from identity.testing import (
     sign_in_with_pkce,
     submit_login,
 )
-from portal_shared.auth import TokenVerifier
 
 
 async def test_login_form_has_the_contract_inputs_and_forbids_framing(

@@ -7,7 +7,7 @@ import httpx
 import sqlalchemy as sa
 from fastapi import FastAPI
 
-from identity.testing import (
+from portal_testing.oidc import (
     ADMIN_PASSWORD,
     authorize_params,
     form_fields,

@@ -14,7 +14,7 @@ import pytest
 import sqlalchemy as sa
 from fastapi import FastAPI
 
-from identity.testing import (
+from portal_testing.oidc import (
     ADMIN_PASSWORD,
     WEB_CALLBACK,
     authorization_code,
@@ -25,7 +25,7 @@ from identity.testing import (
     refresh,
     sign_in_with_pkce,
 )
-from portal_shared.testing import TestIssuer
+from portal_testing.service import TestIssuer
 
 
 async def test_missing_pkce_is_refused_back_to_the_client(

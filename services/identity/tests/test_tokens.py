@@ -11,9 +11,9 @@ import jwt
 import pytest
 from fastapi import FastAPI
 
-from identity.testing import ADMIN_PASSWORD, TEST_AGENCY_ID, refresh, sign_in_with_pkce
 from portal_shared.auth import TokenVerifier
 from portal_shared.errors import Unauthorized
+from portal_testing.oidc import ADMIN_PASSWORD, TEST_AGENCY_ID, refresh, sign_in_with_pkce
 
 
 def verifier_for(app: FastAPI) -> TokenVerifier:

@@ -20,7 +20,7 @@ from fastapi import FastAPI
 from sqlalchemy import text
 
 from portal_shared.events import CloudEvent
-from portal_shared.testing import TestIssuer, client_for, migrated_settings, running, truncate_all
+from portal_testing.service import TestIssuer, client_for, migrated_settings, running, truncate_all
 from service_requests.__main__ import SERVICE_ROOT
 from service_requests.app import create_app
 from service_requests.settings import RequestsSettings

@@ -20,7 +20,7 @@ from portal_shared.kz import check_digit
 
 WEB_CALLBACK = "http://localhost:8000/callback"
 TEST_AGENCY_ID = uuid.uuid5(uuid.NAMESPACE_URL, "urn:baikonur-portal:agency:BKR-TEST")
-ADMIN_PASSWORD = "admin-test-password-1"  # noqa: S105 -- the test admin's, never deployed
+ADMIN_PASSWORD = "admin-test-password-1"
 
 
 def valid_iin(serial: int = 1) -> str:

@@ -15,6 +15,10 @@ from pathlib import Path
 
 import pytest
 
+# pytest names gateway/tests/conftest.py `gateway.tests.conftest` and would make the
+# folder gateway/ stand for the `gateway` package; importing the real package while this
+# plugin loads (before any conftest) keeps `gateway` the installed package for every test.
+import gateway  # noqa: F401
 from portal_embedded.broker import EmbeddedBroker, free_port
 from portal_embedded.postgres import EmbeddedPostgres
 

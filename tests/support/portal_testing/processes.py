@@ -53,7 +53,7 @@ class Processes:
     def start(self, name: str, args: list[str], env: dict[str, str], port: int) -> Process:
         log = self.folder / f"{name}.log"
         with log.open("ab") as out:
-            popen = subprocess.Popen(  # noqa: S603 (our own interpreter and arguments)
+            popen = subprocess.Popen(
                 [sys.executable, *args],
                 env={**os.environ, **env},
                 stdout=out,
@@ -68,7 +68,7 @@ class Processes:
         return process
 
     def run(self, name: str, args: list[str], env: dict[str, str]) -> None:
-        done = subprocess.run(  # noqa: S603 (our own interpreter and arguments)
+        done = subprocess.run(
             [sys.executable, *args], env={**os.environ, **env}, capture_output=True, timeout=120
         )
         if done.returncode != 0:
