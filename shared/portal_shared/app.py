@@ -34,6 +34,7 @@ from portal_shared.observability import (
     install_observability,
     kafka_check,
 )
+from portal_shared.paging import CursorCodec
 from portal_shared.settings import ServiceSettings
 
 log = structlog.get_logger(__name__)
@@ -191,6 +192,7 @@ def create_service_app(spec: ServiceSpec) -> FastAPI:
         app.state.token_verifier = TokenVerifier(
             issuer=settings.issuer, audience=settings.token_audience, jwks_url=settings.jwks_url
         )
+        app.state.cursors = CursorCodec(settings.cursor_secret)
         stop = asyncio.Event()
         app.state.stop = stop
         for hook in spec.on_startup:

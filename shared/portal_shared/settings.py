@@ -14,6 +14,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Environment = Literal["demo", "test", "production"]
 
+# Public in this repository: production refuses to start with it (demo_secrets).
+DEMO_CURSOR_SECRET = "portal-demo-cursor-secret-not-for-production"  # noqa: S105
+
 
 class DemoSecretInProduction(ValueError):
     """A production process was configured with a secret that is public in this repository."""
@@ -25,7 +28,7 @@ class ServiceSettings(BaseSettings):
     model_config = SettingsConfigDict(env_file=None, extra="ignore", frozen=True)
 
     # Field name -> the demo value that production must never run with.
-    demo_secrets: ClassVar[dict[str, str]] = {}
+    demo_secrets: ClassVar[dict[str, str]] = {"cursor_secret": DEMO_CURSOR_SECRET}
 
     environment: Environment = Field(default="demo", alias="PORTAL_ENV")
     service_name: str = "portal"
@@ -55,6 +58,8 @@ class ServiceSettings(BaseSettings):
     jwks_url: str = "http://127.0.0.1:8001/auth/jwks"
     log_level: str = "INFO"
     log_json: bool = True
+    # Signs list cursors (portal_shared.paging); every replica of a service needs the same.
+    cursor_secret: str = Field(default=DEMO_CURSOR_SECRET, min_length=16)
 
     @property
     def issuer(self) -> str:

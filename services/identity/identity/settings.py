@@ -14,7 +14,10 @@ DEMO_KEY_SECRET = "identity-demo-key-encryption-secret"  # noqa: S105
 
 
 class IdentitySettings(ServiceSettings):
-    demo_secrets: ClassVar[dict[str, str]] = {"key_encryption_secret": DEMO_KEY_SECRET}
+    demo_secrets: ClassVar[dict[str, str]] = {
+        **ServiceSettings.demo_secrets,
+        "key_encryption_secret": DEMO_KEY_SECRET,
+    }
 
     service_name: str = "identity"
     port: int = 8001
