@@ -1,9 +1,9 @@
-"""Pytest fixtures that give every test run a real PostgreSQL and a real Kafka-protocol broker.
+"""Pytest fixtures that give every test run a real PostgreSQL, Kafka-protocol broker and Redis.
 
-By default both are started here, on free ports, in a temporary folder, and
+By default they are started here, on free ports, in a temporary folder, and
 stopped at the end. `PORTAL_TEST_POSTGRES_URL` (a SQLAlchemy URL without a
-database) and `PORTAL_TEST_KAFKA_BOOTSTRAP` point the tests at servers of your
-own instead, for example a real Apache Kafka.
+database), `PORTAL_TEST_KAFKA_BOOTSTRAP` and `PORTAL_TEST_REDIS_URL` point the tests
+at servers of your own instead, for example a real Apache Kafka.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import pytest
 import gateway  # noqa: F401
 from portal_embedded.broker import EmbeddedBroker, free_port
 from portal_embedded.postgres import EmbeddedPostgres
+from portal_embedded.redis import EmbeddedRedis
 
 
 @pytest.fixture(scope="session")
@@ -64,3 +65,24 @@ def kafka_bootstrap(embedded_broker: EmbeddedBroker | None) -> str:
     if embedded_broker is None:
         return os.environ["PORTAL_TEST_KAFKA_BOOTSTRAP"]
     return embedded_broker.bootstrap_servers
+
+
+@pytest.fixture(scope="session")
+def embedded_redis() -> Iterator[EmbeddedRedis | None]:
+    if os.environ.get("PORTAL_TEST_REDIS_URL"):
+        yield None
+        return
+    server = EmbeddedRedis(free_port())
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_url(embedded_redis: EmbeddedRedis | None) -> str:
+    """URL of the test Redis-protocol server (Valkey), shared by the whole run."""
+    if embedded_redis is None:
+        return os.environ["PORTAL_TEST_REDIS_URL"]
+    return embedded_redis.url
