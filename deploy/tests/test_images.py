@@ -1,10 +1,13 @@
-"""The Dockerfiles, checked by reading them (no engine runs here).
+"""The one Dockerfile, checked by reading it (no engine runs here) once per process.
 
-Each process has its own multi-stage Dockerfile on a pinned official Python
-slim base, installs its share of requirements.lock with hashes, runs as a
-non-root user, has a health check, and bakes in no secret. The lock subset an
-image installs is checked to hold everything the process imports at run time
-(from the installed packages' metadata) and none of the test tools.
+Every process's image comes from deploy/docker/Dockerfile, told which process by
+its build arguments. The file is read as Docker would build it for each process
+(its ARG references replaced by that process's arguments), and each reading must
+be multi-stage on a pinned official Python slim base, install the process's
+share of requirements.lock with hashes, run the process's package as a non-root
+user with a health check, and bake in no secret. The lock subset an image
+installs is checked to hold everything the process imports at run time (from
+the installed packages' metadata) and none of the test tools.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from pathlib import Path
 import pytest
 from packaging.requirements import Requirement
 
-from portal_embedded.processes import PROCESSES, PortalProcess
+from portal_embedded.processes import DOCKERFILE, PROCESSES, PortalProcess
 
 ROOT = Path(__file__).resolve().parents[2]
 LOCK_SUBSET = ROOT / "deploy" / "docker" / "lock_subset.py"
@@ -29,6 +32,7 @@ WORKSPACE = {p.distribution for p in PROCESSES} | {"portal-shared"}
 # patch versions that shipped bookworm images.
 KNOWN_PATCHES = range(4, 15)
 OFFICIAL_BASE = re.compile(r"python:3\.11(?:\.(\d+))?-slim-bookworm(?:@sha256:[0-9a-f]{64})?")
+ARG_REFERENCE = re.compile(r"\$\{(\w+)\}|\$(\w+)")
 
 
 def instructions(dockerfile: Path) -> list[tuple[str, str]]:
@@ -41,6 +45,40 @@ def instructions(dockerfile: Path) -> list[tuple[str, str]]:
             continue
         word, _, rest = stripped.partition(" ")
         out.append((word.upper(), rest.strip()))
+    return out
+
+
+def built_for(process: PortalProcess) -> list[tuple[str, str]]:
+    """The Dockerfile's instructions as `docker build --build-arg` would read them.
+
+    A reference to a build argument becomes the process's value for it, else the
+    ARG's default, with Docker's scoping: an ARG before the first FROM is seen by
+    FROM lines only, and a stage sees only the ARGs it declares itself, so one
+    used in a stage that forgot to declare it stays unreplaced and fails the
+    checks. Anything else (PATH, or a shell variable such as `$@`) is left as is.
+    """
+    global_args: dict[str, str] = {}
+    stage_args: dict[str, str] | None = None
+    out = []
+
+    def render(rest: str, scope: dict[str, str]) -> str:
+        def value(match: re.Match[str]) -> str:
+            return scope.get(match.group(1) or match.group(2), match.group(0))
+
+        return ARG_REFERENCE.sub(value, rest)
+
+    for word, rest in instructions(ROOT / DOCKERFILE):
+        if word == "ARG":
+            name, _, default = rest.partition("=")
+            inherited = global_args.get(name, "") if stage_args is not None else ""
+            value = process.build_args.get(name, default or inherited)
+            (global_args if stage_args is None else stage_args)[name] = value
+        elif word == "FROM":
+            rest = render(rest, global_args)
+            stage_args = {}
+        elif stage_args is not None:
+            rest = render(rest, stage_args)
+        out.append((word, rest))
     return out
 
 
@@ -81,12 +119,10 @@ def lock_subset(*roots: str) -> set[str]:
 
 @pytest.mark.parametrize("process", PROCESSES, ids=lambda p: p.name)
 def test_dockerfile_is_multi_stage_on_a_pinned_official_slim_base(process: PortalProcess) -> None:
-    steps = instructions(ROOT / process.dockerfile)
-    args = dict(rest.split("=", 1) for word, rest in steps if word == "ARG" and "=" in rest)
+    steps = built_for(process)
     bases = [rest.split()[0] for word, rest in steps if word == "FROM"]
     assert len(bases) >= 2, "a build stage and a slim runtime stage"
-    for base in bases:
-        image = re.sub(r"\$\{(\w+)\}", lambda m: args[m.group(1)], base)
+    for image in bases:
         match = OFFICIAL_BASE.fullmatch(image)
         assert match, f"{image} is not an official python 3.11 slim bookworm tag"
         assert match.group(1) is not None, f"{image} should pin the patch version"
@@ -95,7 +131,7 @@ def test_dockerfile_is_multi_stage_on_a_pinned_official_slim_base(process: Porta
 
 @pytest.mark.parametrize("process", PROCESSES, ids=lambda p: p.name)
 def test_dockerfile_installs_from_the_lock_file_with_hashes(process: PortalProcess) -> None:
-    steps = instructions(ROOT / process.dockerfile)
+    steps = built_for(process)
     copies = " ".join(rest for word, rest in steps if word == "COPY")
     assert "requirements.lock" in copies
     runs = " ".join(rest for word, rest in steps if word == "RUN")
@@ -107,7 +143,7 @@ def test_dockerfile_installs_from_the_lock_file_with_hashes(process: PortalProce
 
 @pytest.mark.parametrize("process", PROCESSES, ids=lambda p: p.name)
 def test_image_runs_as_a_non_root_user_with_a_health_check(process: PortalProcess) -> None:
-    steps = instructions(ROOT / process.dockerfile)
+    steps = built_for(process)
     users = [rest for word, rest in steps if word == "USER"]
     assert users, "the image must switch to a non-root user"
     uid = users[-1].split(":")[0]
@@ -117,13 +153,28 @@ def test_image_runs_as_a_non_root_user_with_a_health_check(process: PortalProces
     assert "/healthz" in health
     expose = [rest for word, rest in steps if word == "EXPOSE"]
     assert expose == [str(process.default_port)]
+    # ENTRYPOINT cannot read a build argument: the build writes a launcher for the package.
     (entrypoint,) = [rest for word, rest in steps if word == "ENTRYPOINT"]
-    assert entrypoint == f'["python", "-m", "{process.package}"]'
+    assert entrypoint == '["portal"]'
+    launcher = next(rest for word, rest in steps if word == "RUN" and "/bin/portal" in rest)
+    assert f'python -m %s "$@"\\n\' "{process.package}" > /opt/portal/bin/portal' in launcher
+    # Its own folder, with the package and, for a service, the migrations beside it.
+    copies = [rest for word, rest in steps if word == "COPY"]
+    assert f"{process.source} /app/{process.source}" in copies
+
+
+def test_an_image_names_its_process_or_fails_to_build() -> None:
+    """The process's arguments have no defaults: a build that leaves one out stops at once."""
+    steps = instructions(ROOT / DOCKERFILE)
+    text = " ".join(rest for word, rest in steps if word == "RUN")
+    for name in PROCESSES[0].build_args:
+        assert f"ARG {name}" in [f"{word} {rest}" for word, rest in steps]
+        assert re.search(r"\$\{" + name + r":\?", text), f"{name} is not required"
 
 
 @pytest.mark.parametrize("process", PROCESSES, ids=lambda p: p.name)
 def test_image_bakes_in_no_secret(process: PortalProcess) -> None:
-    steps = instructions(ROOT / process.dockerfile)
+    steps = built_for(process)
     for word, rest in steps:
         if word in {"ENV", "ARG"}:
             assert not re.search(r"PASSWORD|SECRET|TOKEN|PRIVATE|_KEY\b", rest, re.I), rest

@@ -1,7 +1,7 @@
 """The portal's processes in one place: names, packages, source folders, ports, databases.
 
 The embedded runner starts them from this list, and the deployment tests check
-docker-compose.yml, the Dockerfiles and the Kubernetes manifests against it and
+docker-compose.yml, the Dockerfile and the Kubernetes manifests against it and
 against each process's Settings class, read at run time so that a variable a
 service adds is noticed without editing any list.
 """
@@ -9,10 +9,12 @@ service adds is noticed without editing any list.
 from __future__ import annotations
 
 import importlib
-import importlib.util
 from dataclasses import dataclass
 
 from pydantic_settings import BaseSettings
+
+# Every process's image is built from this one file, told which process by build_args.
+DOCKERFILE = "deploy/docker/Dockerfile"
 
 
 @dataclass(frozen=True)
@@ -33,16 +35,17 @@ class PortalProcess:
         return f"PORTAL_{self.name.upper()}_PORT"
 
     @property
-    def dockerfile(self) -> str:
-        return f"deploy/docker/{self.name}/Dockerfile"
+    def build_args(self) -> dict[str, str]:
+        """What the one Dockerfile (DOCKERFILE) needs to build this process's image."""
+        return {
+            "SOURCE": self.source,
+            "PACKAGE": self.package,
+            "DISTRIBUTION": self.distribution,
+            "PORT": str(self.default_port),
+        }
 
-    def settings_class(self) -> type[BaseSettings] | None:
-        """The process's Settings class, or None while it has no settings module yet."""
-        try:
-            if importlib.util.find_spec(f"{self.package}.settings") is None:
-                return None
-        except ModuleNotFoundError:
-            return None
+    def settings_class(self) -> type[BaseSettings]:
+        """The process's Settings class, the one BaseSettings defined in `<package>.settings`."""
         module = importlib.import_module(f"{self.package}.settings")
         found = [
             value
@@ -56,9 +59,8 @@ class PortalProcess:
         return found[0]
 
     def env_names(self) -> set[str]:
-        """Every environment variable the process's settings read (empty without settings)."""
-        cls = self.settings_class()
-        return settings_env_names(cls) if cls is not None else set()
+        """Every environment variable the process's settings read."""
+        return settings_env_names(self.settings_class())
 
 
 def settings_env_names(cls: type[BaseSettings]) -> set[str]:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib.util
 import os
 import signal
 import socket
@@ -163,14 +162,6 @@ def check_ports(config: RunConfig) -> None:
         )
 
 
-def gateway_available() -> bool:
-    """The gateway is started only once its package has a command line."""
-    try:
-        return importlib.util.find_spec("gateway.__main__") is not None
-    except ModuleNotFoundError:
-        return False
-
-
 def child_env(config: RunConfig) -> dict[str, str]:
     """What every child shares; each then gets its own PORT and DATABASE_URL."""
     env = dict(os.environ)
@@ -265,24 +256,19 @@ def stop_postgres(postgres: EmbeddedPostgres, grace: float) -> None:
         say("run", f"ERROR: PostgreSQL did not stop; see {postgres.data_dir / 'server.log'}")
 
 
-def banner(config: RunConfig, with_gateway: bool) -> str:
+def banner(config: RunConfig) -> str:
     pub = config.public_url
-    lines = ["", "The Baikonur portal is running. Ctrl-C stops every process it started.", ""]
-    if with_gateway:
-        lines += [
-            f"  gateway             {pub}",
-            f"  API docs            {pub}/docs",
-            f"  OpenAPI             {pub}/openapi.json",
-            f"  AsyncAPI            {pub}/asyncapi.json",
-            f"  OIDC discovery      {pub}/auth/.well-known/openid-configuration",
-        ]
-    else:
-        identity = config.service_url("identity")
-        lines += [
-            "  gateway             not started (the gateway package has no command line yet)",
-            f"  OIDC discovery      {identity}/auth/.well-known/openid-configuration",
-        ]
-    lines.append("")
+    lines = [
+        "",
+        "The Baikonur portal is running. Ctrl-C stops every process it started.",
+        "",
+        f"  gateway             {pub}",
+        f"  API docs            {pub}/docs",
+        f"  OpenAPI             {pub}/openapi.json",
+        f"  AsyncAPI            {pub}/asyncapi.json",
+        f"  OIDC discovery      {pub}/auth/.well-known/openid-configuration",
+        "",
+    ]
     for s in SERVICES:
         url = config.service_url(s.name)
         lines.append(f"  {s.name:<19} {url}  (docs {url}/docs)")
@@ -369,19 +355,19 @@ class Runner:
                     s.name, [python, "-m", s.package, "serve"], env=env, long_running=True
                 )
             )
-        with_gateway = gateway_available()
-        if with_gateway:
-            env = {**base, "PORT": str(config.gateway_port)}
-            self.services.append(
-                await sup.spawn(
-                    "gateway", [python, "-m", "gateway", "serve"], env=env, long_running=True
-                )
+        env = {**base, "PORT": str(config.gateway_port)}
+        self.services.append(
+            await sup.spawn(
+                GATEWAY.name,
+                [python, "-m", GATEWAY.package, "serve"],
+                env=env,
+                long_running=True,
             )
-        # The services themselves, and the gateway too when it runs: its readiness is
-        # its own view of them, which may lag behind.
+        )
+        # The services themselves, and the gateway too: its readiness is its own view
+        # of them, which may lag behind.
         ready = {s.name: config.service_url(s.name) for s in SERVICES}
-        if with_gateway:
-            ready[GATEWAY.name] = f"http://{LOOPBACK}:{config.gateway_port}"
+        ready[GATEWAY.name] = f"http://{LOOPBACK}:{config.gateway_port}"
         await wait_ready(ready, config.ready_timeout, sup)
         say("run", "services ready; loading the demo data")
 
@@ -394,7 +380,7 @@ class Runner:
                 env=service_env(base, self.postgres, s, config.service_ports[name]),
                 within=config.seed_timeout,
             )
-        sys.stdout.write(banner(config, with_gateway))
+        sys.stdout.write(banner(config))
         sys.stdout.flush()
 
     async def shutdown(self) -> None:

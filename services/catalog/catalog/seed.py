@@ -18,9 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
 from catalog import service
-from catalog.demo import DEMO_SERVICES
+from catalog.demo import demo_services
 from catalog.models import Agency, StateService
-from catalog.schemas import StateServiceCreate
 
 log = structlog.get_logger(__name__)
 ACTOR = "seed-demo"
@@ -31,7 +30,7 @@ class AgenciesMissing(RuntimeError):
 
 
 async def _active_agencies(maker: async_sessionmaker[AsyncSession]) -> set[UUID]:
-    wanted = {UUID(s["agency_id"]) for s in DEMO_SERVICES}
+    wanted = {s.body.agency_id for s in demo_services()}
     async with maker() as session:
         rows = await session.scalars(
             select(col(Agency.id)).where(col(Agency.id).in_(wanted), col(Agency.status) == "active")
@@ -41,19 +40,17 @@ async def _active_agencies(maker: async_sessionmaker[AsyncSession]) -> set[UUID]
 
 async def seed(maker: async_sessionmaker[AsyncSession], *, wait_seconds: float) -> int:
     """Seed what is missing; returns how many services were created and published."""
-    needed = {UUID(s["agency_id"]) for s in DEMO_SERVICES}
+    needed = {s.body.agency_id for s in demo_services()}
     deadline = time.monotonic() + wait_seconds
     present = await _active_agencies(maker)
     while present != needed and time.monotonic() < deadline:
         await asyncio.sleep(min(1.0, max(0.0, deadline - time.monotonic())))
         present = await _active_agencies(maker)
     created = 0
-    for spec in DEMO_SERVICES:
-        if UUID(spec["agency_id"]) not in present:
+    for spec in demo_services():
+        body = spec.body
+        if body.agency_id not in present:
             continue
-        body = StateServiceCreate.model_validate(
-            {k: v for k, v in spec.items() if k != "agency_code"}
-        )
         async with maker() as session, session.begin():
             exists = await session.get(StateService, service.service_id_for(body.code))
             if exists is not None:
@@ -62,9 +59,7 @@ async def seed(maker: async_sessionmaker[AsyncSession], *, wait_seconds: float) 
             await service.publish(session, draft.id, by=ACTOR)
         created += 1
     log.info("demo_services_seeded", created=created)
-    missing = sorted(
-        {s["agency_code"] for s in DEMO_SERVICES if UUID(s["agency_id"]) not in present}
-    )
+    missing = sorted({s.agency_code for s in demo_services() if s.body.agency_id not in present})
     if missing:
         raise AgenciesMissing(
             f"after {wait_seconds:.0f}s these agencies are still not active in the catalog's "

@@ -10,11 +10,12 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from catalog.demo import DEMO_SERVICES
+from catalog.demo import demo_services
 from catalog.seed import AgenciesMissing, seed
 
 AgencyMaker = Callable[..., Awaitable[dict[str, Any]]]
-DEMO_AGENCIES = sorted({s["agency_code"] for s in DEMO_SERVICES})
+DEMO_SERVICES = demo_services()
+DEMO_AGENCIES = sorted({s.agency_code for s in DEMO_SERVICES})
 
 
 async def test_seed_publishes_the_demo_services_once(
@@ -44,4 +45,4 @@ async def test_seed_waits_a_bounded_time_then_names_missing_agencies(
     with pytest.raises(AgenciesMissing, match="BKR-MIGRATION"):
         await seed(app.state.sessionmaker, wait_seconds=0.2)
     codes = {s["code"] for s in (await client.get("/api/v1/services")).json()["items"]}
-    assert codes == {s["code"] for s in DEMO_SERVICES if s["agency_code"] == "BKR-CIVREG"}
+    assert codes == {s.body.code for s in DEMO_SERVICES if s.agency_code == "BKR-CIVREG"}
