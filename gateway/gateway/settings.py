@@ -10,6 +10,7 @@ when a deployment needs another shape.
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -62,6 +63,10 @@ DEFAULT_STRICT_ENDPOINTS = (
 
 
 class GatewaySettings(ServiceSettings):
+    # The gateway lists nothing and signs no cursor: CURSOR_SECRET is the services' secret,
+    # so production need not (and should not) hand it to the gateway.
+    demo_secrets: ClassVar[dict[str, str]] = {}
+
     service_name: str = "gateway"
     port: int = 8000
     identity_url: str = "http://127.0.0.1:8001"

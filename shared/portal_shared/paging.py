@@ -136,8 +136,9 @@ def _codec(request: Request) -> CursorCodec:
 
 # The codec `create_service_app` made from the service's CURSOR_SECRET.
 CursorsDep = Annotated[CursorCodec, Depends(_codec)]
-# The `cursor` query parameter of every list, bounded and described the same way.
+# The `cursor` query parameter of every list. Its length is checked by the codec, not here,
+# so an overlong cursor is the same 400 invalid-cursor as any other that is not ours.
 CursorParam = Annotated[
     str | None,
-    Query(max_length=CURSOR_MAX_LENGTH, description="The `next_cursor` of the previous page"),
+    Query(description="The `next_cursor` of the previous page, passed back unchanged"),
 ]

@@ -18,10 +18,7 @@ from catalog import service
 from catalog.errors import (
     AgencyUnavailable,
     CodeTaken,
-    DraftChanged,
-    DraftRevisionRequired,
     InvalidChange,
-    InvalidCursor,
     InvalidFormSchema,
     NothingToPublish,
     NotPublished,
@@ -43,7 +40,15 @@ from catalog.schemas import (
 )
 from portal_shared.auth import AdminDep, OptionalPrincipalDep, Principal
 from portal_shared.db import SessionDep
-from portal_shared.errors import Forbidden, Unauthorized, problem_responses
+from portal_shared.errors import (
+    Forbidden,
+    PreconditionFailed,
+    PreconditionRequired,
+    Unauthorized,
+    problem_responses,
+)
+from portal_shared.paging import CursorParam, CursorsDep, InvalidCursor
+from portal_shared.preconditions import InvalidPrecondition, etag
 
 router = APIRouter(prefix="/api/v1/services", tags=["services"])
 
@@ -60,12 +65,13 @@ ACCEPT_LANGUAGE_DOC = (
 LangQuery = Annotated[Lang | None, Query(description=LANG_DOC)]
 AcceptLanguage = Annotated[str | None, Header(description=ACCEPT_LANGUAGE_DOC)]
 Limit = Annotated[int, Query(ge=1, le=service.MAX_LIMIT, description="Page size")]
-Cursor = Annotated[
-    str | None, Query(max_length=512, description="`next_cursor` of the previous page")
-]
 ServiceId = Annotated[UUID, Path(description="The state service's id")]
 IfMatch = Annotated[
-    str | None, Header(description="The draft's ETag, from GET .../draft or the last edit")
+    str | None,
+    Header(
+        description='The draft\'s ETag (`"3"`), from GET .../draft or the last edit; '
+        "`*` for any revision"
+    ),
 ]
 
 WRITE_ERRORS = (Unauthorized, Forbidden)
@@ -97,7 +103,7 @@ def _draft_response(draft: DraftRead, status_code: int = 200, **headers: str) ->
         draft.model_dump_json(),
         status_code=status_code,
         media_type="application/json",
-        headers={"ETag": f'"{draft.revision}"', "Cache-Control": "private, no-cache", **headers},
+        headers={"ETag": etag(draft.revision), "Cache-Control": "private, no-cache", **headers},
     )
 
 
@@ -113,6 +119,7 @@ async def list_services(
     request: Request,
     session: SessionDep,
     principal: OptionalPrincipalDep,
+    cursors: CursorsDep,
     lang: LangQuery = None,
     accept_language: AcceptLanguage = None,
     agency_id: Annotated[UUID | None, Query()] = None,
@@ -129,12 +136,13 @@ async def list_services(
     ] = None,
     updated_since: Annotated[datetime | None, Query()] = None,
     limit: Limit = 50,
-    cursor: Cursor = None,
+    cursor: CursorParam = None,
 ) -> Response:
     page = await service.list_services(
         session,
         admin=_is_admin(principal),
         limit=limit,
+        cursors=cursors,
         cursor=cursor,
         agency_id=agency_id,
         channel=channel,
@@ -197,8 +205,9 @@ async def get_service(
     description="Needs If-Match with the draft's ETag; published versions never change.",
     responses=problem_responses(
         StateServiceNotFound,
-        DraftChanged,
-        DraftRevisionRequired,
+        InvalidPrecondition,
+        PreconditionFailed,
+        PreconditionRequired,
         InvalidChange,
         AgencyUnavailable,
         *WRITE_ERRORS,
@@ -228,7 +237,7 @@ async def get_draft(
 ) -> Response:
     draft = await service.get_draft(session, service_id, admin=_is_admin(principal))
     return conditional_json(
-        request, draft.model_dump(mode="json"), public=False, etag=f'"{draft.revision}"'
+        request, draft.model_dump(mode="json"), public=False, version=draft.revision
     )
 
 
@@ -237,7 +246,12 @@ async def get_draft(
     response_model=StateServiceRead,
     summary="Publish the draft as a new immutable version",
     responses=problem_responses(
-        StateServiceNotFound, NothingToPublish, AgencyUnavailable, DraftChanged, *WRITE_ERRORS
+        StateServiceNotFound,
+        NothingToPublish,
+        AgencyUnavailable,
+        InvalidPrecondition,
+        PreconditionFailed,
+        *WRITE_ERRORS,
     ),
 )
 async def publish(
@@ -273,13 +287,19 @@ async def list_versions(
     service_id: ServiceId,
     session: SessionDep,
     principal: OptionalPrincipalDep,
+    cursors: CursorsDep,
     lang: LangQuery = None,
     accept_language: AcceptLanguage = None,
     limit: Limit = 50,
-    cursor: Cursor = None,
+    cursor: CursorParam = None,
 ) -> Response:
     page = await service.list_versions(
-        session, service_id, admin=_is_admin(principal), limit=limit, cursor=cursor
+        session,
+        service_id,
+        admin=_is_admin(principal),
+        limit=limit,
+        cursors=cursors,
+        cursor=cursor,
     )
     return _represent(
         request,
@@ -325,9 +345,15 @@ async def list_audit(
     service_id: ServiceId,
     session: SessionDep,
     principal: OptionalPrincipalDep,
+    cursors: CursorsDep,
     limit: Limit = 50,
-    cursor: Cursor = None,
+    cursor: CursorParam = None,
 ) -> AuditPage:
     return await service.list_audit(
-        session, service_id, admin=_is_admin(principal), limit=limit, cursor=cursor
+        session,
+        service_id,
+        admin=_is_admin(principal),
+        limit=limit,
+        cursors=cursors,
+        cursor=cursor,
     )

@@ -5,8 +5,6 @@ from __future__ import annotations
 from portal_shared.errors import (
     Conflict,
     NotFound,
-    PreconditionFailed,
-    PreconditionRequired,
     ValidationFailed,
 )
 
@@ -51,18 +49,3 @@ class NothingToPublish(Conflict):
 class NotPublished(Conflict):
     slug = "state-service-not-published"
     title = "Not published"
-
-
-class DraftChanged(PreconditionFailed):
-    slug = "draft-changed"
-    title = "The draft has changed"
-
-
-class DraftRevisionRequired(PreconditionRequired):
-    slug = "if-match-required"
-    title = "If-Match required"
-
-
-class InvalidCursor(ValidationFailed):
-    slug = "invalid-cursor"
-    title = "Invalid cursor"

@@ -17,6 +17,7 @@ from starlette.responses import Response
 
 from catalog.formschema import localize_form_schema
 from catalog.schemas import Lang
+from portal_shared.preconditions import etag, if_none_match_hits
 
 _KNOWN: dict[str, Lang] = {"kk": "kk", "ru": "ru", "en": "en"}
 PUBLIC_CACHE = "public, max-age=60"
@@ -63,32 +64,28 @@ def flatten(item: dict[str, Any], lang: str) -> dict[str, Any]:
     return out
 
 
-def _matches(if_none_match: str | None, etag: str) -> bool:
-    if not if_none_match:
-        return False
-    # If-None-Match uses the weak comparison (RFC 9110 13.1.2).
-    tags = {t.strip().removeprefix("W/") for t in if_none_match.split(",")}
-    return "*" in tags or etag in tags
-
-
 def conditional_json(
     request: Request,
     payload: Any,
     *,
     public: bool,
     lang: str | None = None,
-    etag: str | None = None,
+    version: int | str | None = None,
 ) -> Response:
-    """JSON with ETag and Cache-Control, or 304 when the client's copy is current."""
+    """JSON with ETag and Cache-Control, or 304 when the client's copy is current.
+
+    The ETag is `version` when the resource has one (a draft's revision), else a hash of
+    the exact body.
+    """
     body = orjson.dumps(payload)
-    etag = etag or '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+    tag = version if version is not None else hashlib.sha256(body).hexdigest()[:32]
     headers = {
-        "ETag": etag,
+        "ETag": etag(tag),
         "Cache-Control": PUBLIC_CACHE if public else PRIVATE_CACHE,
         "Vary": "Accept-Language, Authorization",
     }
     if lang is not None:
         headers["Content-Language"] = lang
-    if _matches(request.headers.get("if-none-match"), etag):
+    if if_none_match_hits(request.headers.get("if-none-match"), tag):
         return Response(status_code=304, headers=headers)
     return Response(body, media_type="application/json", headers=headers)

@@ -7,14 +7,11 @@ outbox in that same transaction, so the event exists if and only if the change d
 
 from __future__ import annotations
 
-import base64
-import binascii
 import uuid
 from datetime import UTC, datetime
 from typing import Any, Literal
 from uuid import UUID
 
-import orjson
 import structlog
 from pydantic import ValidationError
 from sqlalchemy import select
@@ -24,10 +21,7 @@ from sqlmodel import col
 from catalog.errors import (
     AgencyUnavailable,
     CodeTaken,
-    DraftChanged,
-    DraftRevisionRequired,
     InvalidChange,
-    InvalidCursor,
     NothingToPublish,
     NotPublished,
     StateServiceNotFound,
@@ -49,10 +43,17 @@ from catalog.schemas import (
     Status,
 )
 from portal_shared.events import add_event
+from portal_shared.paging import CursorCodec
+from portal_shared.preconditions import check_if_match
 
 log = structlog.get_logger(__name__)
 
 MAX_LIMIT = 200
+
+# Each list's cursors are bound to it (portal_shared.paging): its kind, and its sort key's types.
+SERVICES_BY_CODE = "catalog.services:code"
+VERSIONS_BY_NUMBER = "catalog.versions:version"
+AUDIT_BY_ID = "catalog.audit:id"
 
 
 def service_id_for(code: str) -> UUID:
@@ -159,22 +160,6 @@ async def _locked(session: AsyncSession, service_id: UUID) -> StateService:
     return row
 
 
-def _check_if_match(if_match: str | None, revision: int, *, required: bool) -> None:
-    if if_match is None:
-        if required:
-            raise DraftRevisionRequired(
-                "Send If-Match with the draft's ETag (from GET .../draft) so that two "
-                "editors cannot overwrite each other"
-            )
-        return
-    wanted = {tag.strip().removeprefix("W/") for tag in if_match.split(",")}
-    if "*" not in wanted and f'"{revision}"' not in wanted:
-        raise DraftChanged(
-            f'The draft is at revision "{revision}", not {if_match}; read it again and '
-            "reapply your change"
-        )
-
-
 # --- writes -------------------------------------------------------------------------------
 
 
@@ -218,7 +203,8 @@ async def update_draft(
     by: str,
 ) -> DraftRead:
     row = await _locked(session, service_id)
-    _check_if_match(if_match, row.draft_revision, required=True)
+    # Two editors of one draft must not overwrite each other: the draft's revision is its ETag.
+    check_if_match(if_match, row.draft_revision, required=True)
     changes = body.model_dump(mode="json", exclude_unset=True)
     nulls = sorted(k for k, v in changes.items() if v is None)
     if nulls:
@@ -256,7 +242,7 @@ async def publish(
     session: AsyncSession, service_id: UUID, *, by: str, if_match: str | None = None
 ) -> StateServiceRead:
     row = await _locked(session, service_id)
-    _check_if_match(if_match, row.draft_revision, required=False)
+    check_if_match(if_match, row.draft_revision, required=False)
     if row.status == "published" and row.published_revision == row.draft_revision:
         raise NothingToPublish(
             f"Version {row.version} already holds every change of the draft; edit it first"
@@ -348,21 +334,6 @@ async def get_draft(session: AsyncSession, service_id: UUID, *, admin: bool) -> 
     return _draft_read(row)
 
 
-def encode_cursor(value: Any) -> str:
-    return base64.urlsafe_b64encode(orjson.dumps(value)).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str, kind: type[Any]) -> Any:
-    try:
-        value = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except (binascii.Error, ValueError) as exc:
-        raise InvalidCursor("The cursor is not one this API issued; start from page one") from exc
-    # A NUL cannot reach PostgreSQL; no cursor we issue has one.
-    if not isinstance(value, kind) or (isinstance(value, str) and "\x00" in value):
-        raise InvalidCursor("The cursor is not one this API issued; start from page one")
-    return value
-
-
 def _like(text: str) -> str:
     escaped = text.casefold().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"
@@ -373,6 +344,7 @@ async def list_services(
     *,
     admin: bool,
     limit: int,
+    cursors: CursorCodec,
     cursor: str | None = None,
     agency_id: UUID | None = None,
     channel: str | None = None,
@@ -380,6 +352,7 @@ async def list_services(
     q: str | None = None,
     updated_since: datetime | None = None,
 ) -> StateServicePage:
+    after = cursors.decode(SERVICES_BY_CODE, cursor, [str]) if cursor is not None else None
     if status == "draft" and not admin:
         return StateServicePage(items=[], next_cursor=None)
     stmt = select(StateService)
@@ -397,14 +370,14 @@ async def list_services(
         if updated_since.tzinfo is None:
             updated_since = updated_since.replace(tzinfo=UTC)
         stmt = stmt.where(col(StateService.updated_at) >= updated_since)
-    if cursor is not None:
-        stmt = stmt.where(col(StateService.code) > decode_cursor(cursor, str))
+    if after is not None:
+        stmt = stmt.where(col(StateService.code) > after[0])
     rows = (await session.scalars(stmt.order_by(col(StateService.code)).limit(limit + 1))).all()
     more = len(rows) > limit
     rows = rows[:limit]
     return StateServicePage(
         items=[_read(r) for r in rows],
-        next_cursor=encode_cursor(rows[-1].code) if more else None,
+        next_cursor=cursors.encode(SERVICES_BY_CODE, [rows[-1].code]) if more else None,
     )
 
 
@@ -426,12 +399,19 @@ def _version_read(row: StateService, version: StateServiceVersion) -> StateServi
 
 
 async def list_versions(
-    session: AsyncSession, service_id: UUID, *, admin: bool, limit: int, cursor: str | None
+    session: AsyncSession,
+    service_id: UUID,
+    *,
+    admin: bool,
+    limit: int,
+    cursors: CursorCodec,
+    cursor: str | None,
 ) -> StateServicePage:
     row = await _visible(session, service_id, admin=admin)
     stmt = select(StateServiceVersion).where(col(StateServiceVersion.service_id) == row.id)
     if cursor is not None:
-        stmt = stmt.where(col(StateServiceVersion.version) > decode_cursor(cursor, int))
+        (after,) = cursors.decode(VERSIONS_BY_NUMBER, cursor, [int])
+        stmt = stmt.where(col(StateServiceVersion.version) > after)
     versions = (
         await session.scalars(stmt.order_by(col(StateServiceVersion.version)).limit(limit + 1))
     ).all()
@@ -439,7 +419,7 @@ async def list_versions(
     versions = versions[:limit]
     return StateServicePage(
         items=[_version_read(row, v) for v in versions],
-        next_cursor=encode_cursor(versions[-1].version) if more else None,
+        next_cursor=cursors.encode(VERSIONS_BY_NUMBER, [versions[-1].version]) if more else None,
     )
 
 
@@ -456,20 +436,27 @@ async def get_version(
 
 
 async def list_audit(
-    session: AsyncSession, service_id: UUID, *, admin: bool, limit: int, cursor: str | None
+    session: AsyncSession,
+    service_id: UUID,
+    *,
+    admin: bool,
+    limit: int,
+    cursors: CursorCodec,
+    cursor: str | None,
 ) -> AuditPage:
     row = await session.get(StateService, service_id)
     if row is None or not admin:
         raise StateServiceNotFound(f"No state service {service_id}")
     stmt = select(AuditEntry).where(col(AuditEntry.service_id) == service_id)
     if cursor is not None:
-        stmt = stmt.where(col(AuditEntry.id) > decode_cursor(cursor, int))
+        (after,) = cursors.decode(AUDIT_BY_ID, cursor, [int])
+        stmt = stmt.where(col(AuditEntry.id) > after)
     entries = (await session.scalars(stmt.order_by(col(AuditEntry.id)).limit(limit + 1))).all()
     more = len(entries) > limit
     entries = entries[:limit]
     return AuditPage(
         items=[AuditRead.model_validate(e, from_attributes=True) for e in entries],
-        next_cursor=encode_cursor(entries[-1].id) if more and entries[-1].id else None,
+        next_cursor=cursors.encode(AUDIT_BY_ID, [entries[-1].id]) if more else None,
     )
 
 

@@ -214,7 +214,8 @@ async def test_editing_the_draft_needs_its_current_etag(
     stale = await client.patch(
         url, json={"term_working_days": 4}, headers={**admin, "If-Match": created.headers["ETag"]}
     )
-    assert_problem(stale, 412, "revision")
+    assert_problem(stale, 412, '"2"')
+    assert stale.json()["type"] == "urn:baikonur-portal:problem:precondition-failed"
     emptied = await client.patch(
         url, json={"fee": None}, headers={**admin, "If-Match": first.headers["ETag"]}
     )
@@ -375,7 +376,9 @@ async def test_pages_follow_the_cursor(
         if cursor is None:
             break
     assert seen == ["a-one", "b-two", "c-three"]
-    assert_problem(await client.get(SERVICES, params={"cursor": "garbage!"}), 422, "cursor")
+    garbage = await client.get(SERVICES, params={"cursor": "garbage!"})
+    assert_problem(garbage, 400, "cursor")
+    assert garbage.json()["type"] == "urn:baikonur-portal:problem:invalid-cursor"
     assert_problem(await client.get(SERVICES, params={"limit": "500"}), 422, "limit")
 
 

@@ -22,11 +22,7 @@ from directory.errors import (
     AgencyNotFound,
     DuplicateAgencyCode,
     InactiveParent,
-    InvalidCursor,
     InvalidHierarchy,
-    InvalidPrecondition,
-    StaleVersion,
-    VersionRequired,
 )
 from directory.models import Agency
 from directory.schemas import (
@@ -42,7 +38,15 @@ from directory.schemas import (
 )
 from portal_shared.auth import AdminDep
 from portal_shared.db import SessionDep
-from portal_shared.errors import Forbidden, Unauthorized, problem_responses
+from portal_shared.errors import (
+    Forbidden,
+    PreconditionFailed,
+    PreconditionRequired,
+    Unauthorized,
+    problem_responses,
+)
+from portal_shared.paging import CursorParam, CursorsDep, InvalidCursor
+from portal_shared.preconditions import InvalidPrecondition, etag
 
 router = APIRouter(prefix="/api/v1/agencies", tags=["agencies"])
 
@@ -50,51 +54,23 @@ _SINGLE_LINE = r"^[^\x00-\x1f\x7f]*$"
 AgencyId = Annotated[uuid.UUID, Path(description="The agency's id")]
 IfMatch = Annotated[
     str | None,
-    Header(
-        max_length=100,
-        description='The version being changed, as its ETag (`"3"`), or `*` for any version',
-    ),
+    Header(description='The version being changed, as its ETag (`"3"`), or `*` for any version'),
 ]
 Limit = Annotated[int, Query(ge=1, le=200, description="Items per page")]
-Cursor = Annotated[
-    str | None,
-    Query(
-        max_length=200, pattern=r"^[A-Za-z0-9_-]+$", description="next_cursor of the page before"
-    ),
-]
 _WRITE_ERRORS = (Unauthorized, Forbidden)
+# What a write with If-Match may answer: malformed (400), stale (412).
+_PRECONDITION_ERRORS = (InvalidPrecondition, PreconditionFailed)
 
 
 def _etag(response: Response, agency: Agency) -> AgencyRead:
-    response.headers["ETag"] = f'"{agency.version}"'
+    response.headers["ETag"] = etag(agency.version)
     return service.to_read(agency)
-
-
-def _expected_version(
-    if_match: str | None, body_version: int | None = None, *, required: bool = False
-) -> int | None:
-    """The version the client says it changes; None for `*` or, when allowed, for none."""
-    if if_match is None:
-        if body_version is None and required:
-            raise VersionRequired(
-                'Say which version you are changing: send If-Match: "<version>" (the ETag of'
-                " your GET) or a `version` field; If-Match: * overwrites any version"
-            )
-        return body_version
-    value = if_match.strip()
-    if value == "*":
-        return None
-    value = value.removeprefix("W/").strip('"')
-    if not value.isascii() or not value.isdigit() or len(value) > 10:
-        raise InvalidPrecondition(
-            f'If-Match must be an agency\'s ETag such as "3" or *, not {if_match!r}'
-        )
-    return int(value)
 
 
 @router.get("", responses=problem_responses(InvalidCursor))
 async def list_agencies(
     session: SessionDep,
+    cursors: CursorsDep,
     city: Annotated[str | None, Query(max_length=100, pattern=_SINGLE_LINE)] = None,
     kind: AgencyKind | None = None,
     parent_id: uuid.UUID | None = None,
@@ -111,7 +87,7 @@ async def list_agencies(
         datetime | None, Query(description="Only agencies changed at or after this time")
     ] = None,
     limit: Limit = 50,
-    cursor: Cursor = None,
+    cursor: CursorParam = None,
 ) -> AgencyPage:
     """Agencies in code order, filtered, one page at a time."""
     filters = service.AgencyFilter(
@@ -122,7 +98,9 @@ async def list_agencies(
         q=q,
         updated_since=updated_since,
     )
-    return await service.list_agencies(session, filters, limit=limit, cursor=cursor)
+    return await service.list_agencies(
+        session, filters, limit=limit, cursors=cursors, cursor=cursor
+    )
 
 
 @router.get("/by-code/{code}", responses=problem_responses(AgencyNotFound))
@@ -167,9 +145,8 @@ async def register_agency(
         AgencyNotFound,
         InvalidHierarchy,
         InactiveParent,
-        InvalidPrecondition,
-        StaleVersion,
-        VersionRequired,
+        *_PRECONDITION_ERRORS,
+        PreconditionRequired,
     ),
 )
 async def update_agency(
@@ -181,17 +158,14 @@ async def update_agency(
     if_match: IfMatch = None,
 ) -> AgencyRead:
     """Change the fields sent; needs If-Match or `version` (see the API's description)."""
-    expected = _expected_version(if_match, body.version, required=True)
-    agency = await service.update_agency(
-        session, agency_id, body, expected_version=expected, by=admin
-    )
+    agency = await service.update_agency(session, agency_id, body, if_match=if_match, by=admin)
     return _etag(response, agency)
 
 
 @router.post(
     "/{agency_id}/deactivate",
     responses=problem_responses(
-        *_WRITE_ERRORS, AgencyNotFound, ActiveChildren, InvalidPrecondition, StaleVersion
+        *_WRITE_ERRORS, AgencyNotFound, ActiveChildren, *_PRECONDITION_ERRORS
     ),
 )
 async def deactivate_agency(
@@ -208,7 +182,8 @@ async def deactivate_agency(
         session,
         agency_id,
         cascade=body.cascade,
-        expected_version=_expected_version(if_match, body.version),
+        if_match=if_match,
+        body_version=body.version,
         by=admin,
     )
     return _etag(response, agency)
@@ -217,7 +192,7 @@ async def deactivate_agency(
 @router.post(
     "/{agency_id}/activate",
     responses=problem_responses(
-        *_WRITE_ERRORS, AgencyNotFound, InactiveParent, InvalidPrecondition, StaleVersion
+        *_WRITE_ERRORS, AgencyNotFound, InactiveParent, *_PRECONDITION_ERRORS
     ),
 )
 async def activate_agency(
@@ -228,9 +203,7 @@ async def activate_agency(
     if_match: IfMatch = None,
 ) -> AgencyRead:
     """Activate this agency alone (not the ones below it); its parent must be active."""
-    agency = await service.activate_agency(
-        session, agency_id, expected_version=_expected_version(if_match), by=admin
-    )
+    agency = await service.activate_agency(session, agency_id, if_match=if_match, by=admin)
     return _etag(response, agency)
 
 
@@ -242,8 +215,11 @@ async def agency_audit(
     agency_id: AgencyId,
     session: SessionDep,
     admin: AdminDep,
+    cursors: CursorsDep,
     limit: Limit = 50,
-    cursor: Cursor = None,
+    cursor: CursorParam = None,
 ) -> AuditPage:
     """Every change to the agency, oldest first: who, when, and each field before and after."""
-    return await service.audit_trail(session, agency_id, limit=limit, cursor=cursor)
+    return await service.audit_trail(
+        session, agency_id, limit=limit, cursors=cursors, cursor=cursor
+    )

@@ -2,14 +2,7 @@
 
 from __future__ import annotations
 
-from portal_shared.errors import (
-    BadRequest,
-    Conflict,
-    NotFound,
-    PreconditionFailed,
-    PreconditionRequired,
-    ValidationFailed,
-)
+from portal_shared.errors import Conflict, NotFound, ValidationFailed
 
 
 class AgencyNotFound(NotFound):
@@ -37,23 +30,3 @@ class InactiveParent(Conflict):
 class ActiveChildren(Conflict):
     slug = "agency-has-active-children"
     title = "Agency has active children"
-
-
-class StaleVersion(PreconditionFailed):
-    slug = "stale-agency-version"
-    title = "Agency changed since it was read"
-
-
-class VersionRequired(PreconditionRequired):
-    slug = "agency-version-required"
-    title = "Agency version required"
-
-
-class InvalidCursor(BadRequest):
-    slug = "invalid-cursor"
-    title = "Invalid cursor"
-
-
-class InvalidPrecondition(BadRequest):
-    slug = "invalid-if-match"
-    title = "Invalid If-Match header"

@@ -8,14 +8,11 @@ commits; use cases flush at most.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import orjson
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
@@ -25,9 +22,7 @@ from directory.errors import (
     AgencyNotFound,
     DuplicateAgencyCode,
     InactiveParent,
-    InvalidCursor,
     InvalidHierarchy,
-    StaleVersion,
 )
 from directory.events import DEACTIVATED, REGISTERED, SOURCE, TOPIC, UPDATED
 from directory.models import Agency, AgencyAudit
@@ -45,12 +40,17 @@ from directory.schemas import (
 from portal_shared.auth import Principal
 from portal_shared.events import add_event
 from portal_shared.logging import request_id_var
+from portal_shared.paging import CursorCodec
+from portal_shared.preconditions import check_if_match
 
 # Hierarchy changes take this transaction-level advisory lock, so two concurrent
 # re-parentings cannot each pass the cycle check and together make a cycle.
 _HIERARCHY_LOCK = (0x0D14, 1)
 # Far deeper than any real hierarchy; it only bounds a walk over corrupt data.
 MAX_DEPTH = 64
+# Each list's cursors are bound to it (portal_shared.paging): its kind, and its sort key's types.
+AGENCIES_BY_CODE = "directory.agencies:code"
+AUDIT_BY_ID = "directory.audit:id"
 
 
 # -- reading ------------------------------------------------------------------
@@ -117,30 +117,19 @@ def fold(text: str) -> str:
     return text.casefold().replace("\u0451", "\u0435")  # yo -> ye
 
 
-def encode_cursor(position: dict[str, Any]) -> str:
-    return base64.urlsafe_b64encode(orjson.dumps(position)).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str, key: str, kind: type[Any]) -> Any:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        value = orjson.loads(raw)[key]
-    except (binascii.Error, ValueError, TypeError, KeyError) as exc:
-        raise InvalidCursor(
-            "The cursor is not one this list returned; start again without it"
-        ) from exc
-    if not isinstance(value, kind) or isinstance(value, bool):
-        raise InvalidCursor("The cursor is not one this list returned; start again without it")
-    return value
-
-
 async def list_agencies(
-    session: AsyncSession, filters: AgencyFilter, *, limit: int, cursor: str | None
+    session: AsyncSession,
+    filters: AgencyFilter,
+    *,
+    limit: int,
+    cursors: CursorCodec,
+    cursor: str | None,
 ) -> AgencyPage:
     """Agencies in code order; the cursor is the last code of the previous page."""
     query = select(Agency).order_by(col(Agency.code)).limit(limit + 1)
     if cursor is not None:
-        query = query.where(col(Agency.code) > decode_cursor(cursor, "after", str))
+        (after,) = cursors.decode(AGENCIES_BY_CODE, cursor, [str])
+        query = query.where(col(Agency.code) > after)
     if filters.city is not None:
         query = query.where(col(Agency.city) == filters.city)
     if filters.kind is not None:
@@ -161,7 +150,7 @@ async def list_agencies(
     rows = rows[:limit]
     return AgencyPage(
         items=[to_read(a) for a in rows],
-        next_cursor=encode_cursor({"after": rows[-1].code}) if more else None,
+        next_cursor=cursors.encode(AGENCIES_BY_CODE, [rows[-1].code]) if more else None,
     )
 
 
@@ -220,15 +209,6 @@ async def subtree(session: AsyncSession, agency_id: uuid.UUID) -> AgencyNode:
 
 
 # -- changing -----------------------------------------------------------------
-
-
-def _check_version(agency: Agency, expected: int | None) -> None:
-    if expected is not None and expected != agency.version:
-        raise StaleVersion(
-            f"The agency {agency.code} is at version {agency.version}, not {expected}:"
-            " it changed since you read it; read it again and reapply your change",
-            current_version=agency.version,
-        )
 
 
 def _changes(before: dict[str, Any] | None, after: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -348,16 +328,19 @@ async def update_agency(
     agency_id: uuid.UUID,
     body: AgencyUpdate,
     *,
-    expected_version: int | None,
+    if_match: str | None,
     by: Principal,
 ) -> Agency:
-    """Apply the fields the client sent; a change that changes nothing is not a new version."""
+    """Apply the fields the client sent; a change that changes nothing is not a new version.
+
+    It must say which version it changes, in If-Match or the body's `version`.
+    """
     fields = body.model_dump(mode="json", exclude_unset=True, exclude={"version"})
     if "parent_id" in fields:
         # Re-parentings are serialised so that the cycle check below stays true at commit.
         await session.execute(sa.select(sa.func.pg_advisory_xact_lock(*_HIERARCHY_LOCK)))
     agency = await get_agency(session, agency_id, lock=True)
-    _check_version(agency, expected_version)
+    check_if_match(if_match, agency.version, required=True, body_version=body.version)
     new_parent = body.parent_id
     if "parent_id" in fields and new_parent != agency.parent_id and new_parent is not None:
         if new_parent == agency.id:
@@ -390,14 +373,15 @@ async def deactivate_agency(
     agency_id: uuid.UUID,
     *,
     cascade: bool,
-    expected_version: int | None,
+    if_match: str | None,
+    body_version: int | None,
     by: Principal,
 ) -> Agency:
     """Deactivate an agency; with `cascade`, its active descendants first, deepest first,
     so no consumer ever sees an active agency under an inactive one. Deactivating an
-    inactive agency changes nothing."""
+    inactive agency changes nothing. A precondition is checked when sent, never required."""
     agency = await get_agency(session, agency_id, lock=True)
-    _check_version(agency, expected_version)
+    check_if_match(if_match, agency.version, required=False, body_version=body_version)
     if agency.status == "inactive":
         return agency
     below_ids = await descendant_ids(session, agency_id)
@@ -425,11 +409,11 @@ async def deactivate_agency(
 
 
 async def activate_agency(
-    session: AsyncSession, agency_id: uuid.UUID, *, expected_version: int | None, by: Principal
+    session: AsyncSession, agency_id: uuid.UUID, *, if_match: str | None, by: Principal
 ) -> Agency:
     """Activate an inactive agency (not its descendants); its parent must be active."""
     agency = await get_agency(session, agency_id, lock=True)
-    _check_version(agency, expected_version)
+    check_if_match(if_match, agency.version, required=False)
     if agency.status == "active":
         return agency
     if agency.parent_id is not None:
@@ -459,7 +443,12 @@ async def _set_status(
 
 
 async def audit_trail(
-    session: AsyncSession, agency_id: uuid.UUID, *, limit: int, cursor: str | None
+    session: AsyncSession,
+    agency_id: uuid.UUID,
+    *,
+    limit: int,
+    cursors: CursorCodec,
+    cursor: str | None,
 ) -> AuditPage:
     """An agency's changes, oldest first."""
     await get_agency(session, agency_id)
@@ -470,7 +459,8 @@ async def audit_trail(
         .limit(limit + 1)
     )
     if cursor is not None:
-        query = query.where(col(AgencyAudit.id) > decode_cursor(cursor, "after", int))
+        (after,) = cursors.decode(AUDIT_BY_ID, cursor, [int])
+        query = query.where(col(AgencyAudit.id) > after)
     rows = list((await session.execute(query)).scalars().all())
     more = len(rows) > limit
     rows = rows[:limit]
@@ -490,5 +480,5 @@ async def audit_trail(
             )
             for row in rows
         ],
-        next_cursor=encode_cursor({"after": rows[-1].id}) if more else None,
+        next_cursor=cursors.encode(AUDIT_BY_ID, [rows[-1].id]) if more else None,
     )

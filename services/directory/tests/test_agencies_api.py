@@ -10,6 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
+from portal_testing.cursors import INVALID_CURSOR
+
 Register = Callable[..., Awaitable[dict[str, Any]]]
 AgencyBody = Callable[..., dict[str, Any]]
 PROBLEM = "application/problem+json"
@@ -232,8 +234,11 @@ async def test_bad_list_parameters_are_problems(
     client: httpx.AsyncClient, params: dict[str, Any]
 ) -> None:
     response = await client.get("/api/v1/agencies", params=params)
-    assert response.status_code in (400, 422)
     assert response.headers["content-type"] == PROBLEM
+    if "cursor" in params:
+        assert (response.status_code, response.json()["type"]) == (400, INVALID_CURSOR)
+    else:
+        assert response.status_code == 422
 
 
 @pytest.mark.parametrize(

@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
+from portal_testing.cursors import INVALID_PRECONDITION, PRECONDITION_FAILED
 from portal_testing.service import TestIssuer
 
 Register = Callable[..., Awaitable[dict[str, Any]]]
@@ -33,7 +34,7 @@ async def test_patch_needs_to_say_which_version_it_changes(
 
     assert "If-Match" in problem(await client.patch(url, json=change, headers=admin), 428)["detail"]
     garbage = await client.patch(url, json=change, headers={**admin, "If-Match": "yesterday"})
-    problem(garbage, 400)
+    assert problem(garbage, 400)["type"] == INVALID_PRECONDITION
 
     first = await client.patch(url, json=change, headers={**admin, "If-Match": '"1"'})
     assert first.status_code == 200
@@ -45,7 +46,9 @@ async def test_patch_needs_to_say_which_version_it_changes(
     stale = await client.patch(
         url, json={"address": "somewhere else"}, headers={**admin, "If-Match": '"1"'}
     )
-    assert "version 2" in problem(stale, 412)["detail"]
+    refused = problem(stale, 412)
+    assert (refused["type"], refused["current_version"]) == (PRECONDITION_FAILED, 2)
+    assert 'version "2"' in refused["detail"]
     stale_body = await client.patch(
         url, json={"address": "somewhere else", "version": 1}, headers=admin
     )

@@ -1,11 +1,15 @@
-"""The identity REST API under /api/v1: residents, the caller's account, admin users and clients."""
+"""The identity REST API under /api/v1: residents, the caller's account, admin users and clients.
+
+An account's `version` is its ETag: an administrator's change may send it in If-Match, so
+that it does not silently undo another administrator's change made in between.
+"""
 
 from __future__ import annotations
 
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Header, Query, Response
 
 from identity import keys, service
 from identity.deps import PasswordsDep, SettingsDep
@@ -34,15 +38,23 @@ from identity.schemas import (
 )
 from portal_shared.auth import AdminDep, PrincipalDep
 from portal_shared.db import SessionDep
-from portal_shared.errors import BadRequest, Forbidden, Unauthorized, problem_responses
+from portal_shared.errors import Forbidden, PreconditionFailed, Unauthorized, problem_responses
+from portal_shared.paging import CursorParam, CursorsDep, InvalidCursor
+from portal_shared.preconditions import InvalidPrecondition, etag
 
 router = APIRouter(prefix="/api/v1")
 
 Limit = Annotated[int, Query(ge=1, le=200, description="page size (default 50, max 200)")]
-Cursor = Annotated[
-    str | None, Query(max_length=500, description="next_cursor of the previous page")
+IfMatch = Annotated[
+    str | None,
+    Header(description='The account\'s ETag (`"3"`, its version) as read, or `*`; optional'),
 ]
 ADMIN_ERRORS = (Unauthorized, Forbidden)
+
+
+def _with_etag(response: Response, account: AccountRead) -> AccountRead:
+    response.headers["ETag"] = etag(account.version)
+    return account
 
 
 @router.post(
@@ -91,16 +103,19 @@ async def create_user(
     "/users",
     tags=["admin"],
     summary="List accounts",
-    responses=problem_responses(*ADMIN_ERRORS, BadRequest),
+    responses=problem_responses(*ADMIN_ERRORS, InvalidCursor),
 )
 async def list_users(
     session: SessionDep,
     _: AdminDep,
+    cursors: CursorsDep,
     limit: Limit = 50,
-    cursor: Cursor = None,
+    cursor: CursorParam = None,
     role: Annotated[str | None, Query(pattern="^(resident|officer|admin)$")] = None,
 ) -> AccountPage:
-    return await service.list_accounts(session, limit=limit, cursor=cursor, role=role)
+    return await service.list_accounts(
+        session, limit=limit, cursors=cursors, cursor=cursor, role=role
+    )
 
 
 @router.get(
@@ -109,8 +124,10 @@ async def list_users(
     summary="Read an account",
     responses=problem_responses(*ADMIN_ERRORS, AccountNotFound),
 )
-async def get_user(account_id: uuid.UUID, session: SessionDep, _: AdminDep) -> AccountRead:
-    return await service.get_account(session, account_id)
+async def get_user(
+    account_id: uuid.UUID, session: SessionDep, _: AdminDep, response: Response
+) -> AccountRead:
+    return _with_etag(response, await service.get_account(session, account_id))
 
 
 @router.patch(
@@ -118,7 +135,14 @@ async def get_user(account_id: uuid.UUID, session: SessionDep, _: AdminDep) -> A
     tags=["admin"],
     summary="Change an account: names, contacts, roles, agency, status (disable), password",
     responses=problem_responses(
-        *ADMIN_ERRORS, AccountNotFound, AccountExists, UnknownAgency, InvalidRoles, WeakPassword
+        *ADMIN_ERRORS,
+        AccountNotFound,
+        AccountExists,
+        UnknownAgency,
+        InvalidRoles,
+        WeakPassword,
+        InvalidPrecondition,
+        PreconditionFailed,
     ),
 )
 async def update_user(
@@ -128,10 +152,13 @@ async def update_user(
     settings: SettingsDep,
     passwords: PasswordsDep,
     _: AdminDep,
+    response: Response,
+    if_match: IfMatch = None,
 ) -> AccountRead:
-    return await service.update_user(
-        session, account_id, body, settings=settings, passwords=passwords
+    account = await service.update_user(
+        session, account_id, body, settings=settings, passwords=passwords, if_match=if_match
     )
+    return _with_etag(response, account)
 
 
 @router.post(
@@ -151,12 +178,16 @@ async def create_client(
     "/clients",
     tags=["admin"],
     summary="List OAuth clients",
-    responses=problem_responses(*ADMIN_ERRORS, BadRequest),
+    responses=problem_responses(*ADMIN_ERRORS, InvalidCursor),
 )
 async def list_clients(
-    session: SessionDep, _: AdminDep, limit: Limit = 50, cursor: Cursor = None
+    session: SessionDep,
+    _: AdminDep,
+    cursors: CursorsDep,
+    limit: Limit = 50,
+    cursor: CursorParam = None,
 ) -> ClientPage:
-    return await service.list_clients(session, limit=limit, cursor=cursor)
+    return await service.list_clients(session, limit=limit, cursors=cursors, cursor=cursor)
 
 
 @router.get(

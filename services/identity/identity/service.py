@@ -31,7 +31,6 @@ from identity.errors import (
 )
 from identity.iin import birth_date, iin_problem
 from identity.models import Account, Agency, OAuthClient, RefreshToken
-from identity.paging import decode_cursor, encode_cursor
 from identity.passwords import Passwords, password_problem
 from identity.schemas import (
     AccountPage,
@@ -47,8 +46,13 @@ from identity.schemas import (
 from identity.settings import IdentitySettings
 from portal_shared.auth import Principal
 from portal_shared.events import CloudEvent
+from portal_shared.paging import CursorCodec
+from portal_shared.preconditions import check_if_match
 
 OIDC_SCOPES = ("openid", "profile", "email", "phone")
+# Each list's cursors are bound to it (portal_shared.paging): its kind, and its sort key's types.
+ACCOUNTS_BY_CREATION = "identity.accounts:created_at,id"
+CLIENTS_BY_ID = "identity.clients:client_id"
 
 
 def now() -> dt.datetime:
@@ -181,25 +185,24 @@ async def me(session: AsyncSession, principal: Principal) -> AccountRead:
 
 
 async def list_accounts(
-    session: AsyncSession, *, limit: int, cursor: str | None, role: str | None
+    session: AsyncSession,
+    *,
+    limit: int,
+    cursors: CursorCodec,
+    cursor: str | None,
+    role: str | None,
 ) -> AccountPage:
     stmt = select(Account).order_by(col(Account.created_at), col(Account.id)).limit(limit + 1)
     if role:
         stmt = stmt.where(col(Account.roles).contains([role]))
-    if cursor:
-        created, ident = decode_cursor(cursor, 2)
-        try:
-            key = (dt.datetime.fromisoformat(created), uuid.UUID(ident))
-        except ValueError as exc:
-            from portal_shared.errors import BadRequest
-
-            raise BadRequest("The cursor is not one this API returned") from exc
-        stmt = stmt.where(sa.tuple_(col(Account.created_at), col(Account.id)) > key)
+    if cursor is not None:
+        key = cursors.decode(ACCOUNTS_BY_CREATION, cursor, [dt.datetime, uuid.UUID])
+        stmt = stmt.where(sa.tuple_(col(Account.created_at), col(Account.id)) > tuple(key))
     rows = list((await session.execute(stmt)).scalars())
     nxt = None
     if len(rows) > limit:
         rows = rows[:limit]
-        nxt = encode_cursor(rows[-1].created_at.isoformat(), str(rows[-1].id))
+        nxt = cursors.encode(ACCOUNTS_BY_CREATION, [rows[-1].created_at, rows[-1].id])
     return AccountPage(items=[AccountRead.model_validate(r) for r in rows], next_cursor=nxt)
 
 
@@ -218,8 +221,11 @@ async def update_user(
     *,
     settings: IdentitySettings,
     passwords: Passwords,
+    if_match: str | None = None,
 ) -> AccountRead:
+    """Change an account; with If-Match, only the version the administrator read."""
     account = await _account(session, account_id)
+    check_if_match(if_match, account.version, required=False)
     changes = body.model_dump(exclude_unset=True)
     if "resident" in account.roles and ({"roles", "agency_id"} & changes.keys()):
         raise InvalidRoles("A resident's roles and agency cannot be changed")
@@ -320,16 +326,18 @@ async def get_client(session: AsyncSession, client_id: str) -> ClientRead:
     return ClientRead.model_validate(client)
 
 
-async def list_clients(session: AsyncSession, *, limit: int, cursor: str | None) -> ClientPage:
+async def list_clients(
+    session: AsyncSession, *, limit: int, cursors: CursorCodec, cursor: str | None
+) -> ClientPage:
     stmt = select(OAuthClient).order_by(col(OAuthClient.client_id)).limit(limit + 1)
-    if cursor:
-        (after,) = decode_cursor(cursor, 1)
+    if cursor is not None:
+        (after,) = cursors.decode(CLIENTS_BY_ID, cursor, [str])
         stmt = stmt.where(col(OAuthClient.client_id) > after)
     rows = list((await session.execute(stmt)).scalars())
     nxt = None
     if len(rows) > limit:
         rows = rows[:limit]
-        nxt = encode_cursor(rows[-1].client_id)
+        nxt = cursors.encode(CLIENTS_BY_ID, [rows[-1].client_id])
     return ClientPage(items=[ClientRead.model_validate(r) for r in rows], next_cursor=nxt)
 
 

@@ -11,6 +11,7 @@ import httpx
 import sqlalchemy as sa
 from fastapi import FastAPI
 
+from portal_testing.cursors import INVALID_CURSOR
 from portal_testing.oidc import TEST_AGENCY_ID, sign_in_with_pkce
 from portal_testing.oidc import valid_iin as make_iin
 
@@ -172,7 +173,7 @@ async def test_users_list_pages_with_a_cursor(
     assert len(seen) == len(set(seen)) == 4  # the admin and three residents
     assert second["next_cursor"] is None
     bad = await client.get("/api/v1/users?cursor=garbage", headers=admin_headers)
-    assert bad.status_code == 400
+    assert (bad.status_code, bad.json()["type"]) == (400, INVALID_CURSOR)
     assert (await client.get("/api/v1/users?limit=500", headers=admin_headers)).status_code == 422
 
 

@@ -120,6 +120,7 @@ async def test_demo_seed_is_idempotent_and_matches_the_contract(
 def test_production_refuses_the_demo_key_secret() -> None:
     with pytest.raises(ValidationError, match="KEY_ENCRYPTION_SECRET"):
         IdentitySettings(PORTAL_ENV="production")
+    # The cursor secret every service has is refused in the same way.
     with pytest.raises(ValidationError, match="CURSOR_SECRET"):
         IdentitySettings(PORTAL_ENV="production", key_encryption_secret="x" * 40)
     assert IdentitySettings(
