@@ -11,7 +11,6 @@ they set one field to one value, so there is nothing to lose.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Header, Path, Query, Response
@@ -43,10 +42,10 @@ from directory.schemas import (
 from portal_shared.auth import AdminDep
 from portal_shared.db import SessionDep
 from portal_shared.errors import Forbidden, Unauthorized, problem_responses
+from portal_shared.text import SINGLE_LINE, UtcDatetime
 
 router = APIRouter(prefix="/api/v1/agencies", tags=["agencies"])
 
-_SINGLE_LINE = r"^[^\x00-\x1f\x7f]*$"
 AgencyId = Annotated[uuid.UUID, Path(description="The agency's id")]
 IfMatch = Annotated[
     str | None,
@@ -95,7 +94,7 @@ def _expected_version(
 @router.get("", responses=problem_responses(InvalidCursor))
 async def list_agencies(
     session: SessionDep,
-    city: Annotated[str | None, Query(max_length=100, pattern=_SINGLE_LINE)] = None,
+    city: Annotated[str | None, Query(max_length=100), SINGLE_LINE] = None,
     kind: AgencyKind | None = None,
     parent_id: uuid.UUID | None = None,
     status: AgencyStatus | None = None,
@@ -103,12 +102,12 @@ async def list_agencies(
         str | None,
         Query(
             max_length=200,
-            pattern=_SINGLE_LINE,
             description="Text in the code or the Kazakh, Russian or English name (any case)",
         ),
+        SINGLE_LINE,
     ] = None,
     updated_since: Annotated[
-        datetime | None, Query(description="Only agencies changed at or after this time")
+        UtcDatetime | None, Query(description="Only agencies changed at or after this time")
     ] = None,
     limit: Limit = 50,
     cursor: Cursor = None,
@@ -129,7 +128,7 @@ async def list_agencies(
 async def get_agency_by_code(
     session: SessionDep,
     response: Response,
-    code: Annotated[str, Path(max_length=64, pattern=_SINGLE_LINE)],
+    code: Annotated[str, Path(max_length=64), SINGLE_LINE],
 ) -> AgencyRead:
     return _etag(response, await service.get_agency_by_code(session, code))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 
 from identity import keys, service
 from identity.deps import PasswordsDep, SettingsDep
@@ -35,6 +35,7 @@ from identity.schemas import (
 from portal_shared.auth import AdminDep, PrincipalDep
 from portal_shared.db import SessionDep
 from portal_shared.errors import BadRequest, Forbidden, Unauthorized, problem_responses
+from portal_shared.text import SINGLE_LINE
 
 router = APIRouter(prefix="/api/v1")
 
@@ -42,6 +43,7 @@ Limit = Annotated[int, Query(ge=1, le=200, description="page size (default 50, m
 Cursor = Annotated[
     str | None, Query(max_length=500, description="next_cursor of the previous page")
 ]
+ClientIdPath = Annotated[str, Path(max_length=64, description="The client's id"), SINGLE_LINE]
 ADMIN_ERRORS = (Unauthorized, Forbidden)
 
 
@@ -165,7 +167,7 @@ async def list_clients(
     summary="Read an OAuth client",
     responses=problem_responses(*ADMIN_ERRORS, ClientNotFound),
 )
-async def get_client(client_id: str, session: SessionDep, _: AdminDep) -> ClientRead:
+async def get_client(client_id: ClientIdPath, session: SessionDep, _: AdminDep) -> ClientRead:
     return await service.get_client(session, client_id)
 
 
@@ -176,7 +178,7 @@ async def get_client(client_id: str, session: SessionDep, _: AdminDep) -> Client
     responses=problem_responses(*ADMIN_ERRORS, ClientNotFound, InvalidClient),
 )
 async def rotate_client_secret(
-    client_id: str, session: SessionDep, passwords: PasswordsDep, _: AdminDep
+    client_id: ClientIdPath, session: SessionDep, passwords: PasswordsDep, _: AdminDep
 ) -> ClientWithSecret:
     return await service.rotate_client_secret(session, client_id, passwords=passwords)
 
