@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -269,13 +268,9 @@ class InputEdge:
     parameters are typed in each route: a UUID, a pattern, or portal_shared.text's
     SINGLE_LINE, so a NUL there is a 422 naming the parameter.)"""
 
-    def __init__(self, app: ASGIApp, limits: JsonLimits | Callable[[], JsonLimits]) -> None:
+    def __init__(self, app: ASGIApp, limits: JsonLimits) -> None:
         self.app = app
-        self._limits = limits
-
-    @property
-    def limits(self) -> JsonLimits:
-        return self._limits if isinstance(self._limits, JsonLimits) else self._limits()
+        self.limits = limits
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
