@@ -19,9 +19,11 @@ import structlog
 from fastapi import APIRouter, FastAPI
 from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from portal_shared.asyncapi import asyncapi_fragment
 from portal_shared.auth import TokenVerifier
+from portal_shared.bodies import InputEdge, JsonLimits
 from portal_shared.db import make_engine, make_sessionmaker
 from portal_shared.errors import PROBLEM_JSON, install_error_handlers
 from portal_shared.events.consumer import EventConsumer, Handler
@@ -227,6 +229,10 @@ def create_service_app(spec: ServiceSpec) -> FastAPI:
     )
     app.state.settings = settings
     install_error_handlers(app)
+    # Each middleware added wraps the ones before it: input out of bounds is refused before
+    # routing, and every answer (refusals too) is logged and marked no-store as it leaves.
+    app.add_middleware(InputEdge, limits=json_limits(settings))
+    app.add_middleware(NoStoreWhenAuthenticated)
     install_observability(app, spec.name)
     checks = {"database": database_check, "broker": kafka_check(settings.kafka_bootstrap_servers)}
     app.include_router(health_router(checks))
@@ -242,6 +248,42 @@ def create_service_app(spec: ServiceSpec) -> FastAPI:
 
     _document_problems(app)
     return app
+
+
+def json_limits(settings: ServiceSettings) -> JsonLimits:
+    return JsonLimits(
+        max_bytes=settings.json_max_bytes,
+        max_depth=settings.json_max_depth,
+        max_keys=settings.json_max_keys,
+        max_items=settings.json_max_items,
+        max_string=settings.json_max_string,
+    )
+
+
+class NoStoreWhenAuthenticated:
+    """Pure ASGI middleware: an answer to a request with credentials may carry personal data,
+    so unless the handler chose its own Cache-Control (the catalog's public pages do), no
+    browser or proxy cache may keep it."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not any(
+            name == b"authorization" for name, _ in scope["headers"]
+        ):
+            await self.app(scope, receive, send)
+            return
+
+        async def send_no_store(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                if not any(name.lower() == b"cache-control" for name, _ in headers):
+                    headers.append((b"cache-control", b"no-store"))
+                    message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_no_store)
 
 
 def _document_problems(app: FastAPI) -> None:
@@ -266,11 +308,21 @@ def _document_problems(app: FastAPI) -> None:
             for operation in path.values():
                 responses = operation.get("responses", {})
                 if "requestBody" in operation:
-                    # A body that is not even decodable is refused before validation.
+                    # A body that is not even decodable is refused before validation, and
+                    # one past the size bound before it is read to the end.
                     responses.setdefault(
                         "400",
                         {
                             "description": "The body cannot be parsed",
+                            "content": {
+                                PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}
+                            },
+                        },
+                    )
+                    responses.setdefault(
+                        "413",
+                        {
+                            "description": "The body is larger than the service takes",
                             "content": {
                                 PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}
                             },

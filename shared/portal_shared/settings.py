@@ -60,6 +60,14 @@ class ServiceSettings(BaseSettings):
     log_json: bool = True
     # Signs list cursors (portal_shared.paging); every replica of a service needs the same.
     cursor_secret: str = Field(default=DEMO_CURSOR_SECRET, min_length=16)
+    # Bounds on every JSON request body (portal_shared.bodies), so whatever is stored can be
+    # read back: orjson writes at most 254 levels, and a response wraps a stored value in a
+    # few more (page, items, item), hence the ceiling on the depth.
+    json_max_bytes: int = Field(default=1024 * 1024, ge=1024)
+    json_max_depth: int = Field(default=32, ge=2, le=200)
+    json_max_keys: int = Field(default=1000, ge=1)
+    json_max_items: int = Field(default=10_000, ge=1)
+    json_max_string: int = Field(default=64 * 1024, ge=1)
 
     @property
     def issuer(self) -> str:

@@ -59,7 +59,7 @@ def test_a_megabyte_comment_is_refused(
     assert "comment" in response.json()["detail"]
 
 
-def test_a_huge_form_is_refused_by_its_schema(
+def test_a_huge_form_is_refused_at_the_services_edge(
     requests_api: httpx.Client, world: World, people: dict[str, dict[str, str]]
 ) -> None:
     form = {f"field{i}": "x" * 100 for i in range(20_000)}  # about 2.5 MB
@@ -68,7 +68,16 @@ def test_a_huge_form_is_refused_by_its_schema(
         json={"service_id": world.service_id, "form_data": form},
         headers=people["resident_a"],
     )
+    # Past the service's JSON_MAX_BYTES (1 MiB): refused before it is parsed.
+    assert response.status_code == 413
+    wide = {f"field{i}": "x" for i in range(1001)}  # small, but past JSON_MAX_KEYS
+    response = requests_api.post(
+        "/api/v1/requests",
+        json={"service_id": world.service_id, "form_data": wide},
+        headers=people["resident_a"],
+    )
     assert response.status_code == 422
+    assert response.json()["code"] == "json-too-large"
     # The problem stays small even when the body is not.
     assert len(response.content) < 20_000
 

@@ -7,7 +7,6 @@ If-None-Match. Writes need the admin role.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -49,6 +48,7 @@ from portal_shared.errors import (
 )
 from portal_shared.paging import CursorParam, CursorsDep, InvalidCursor
 from portal_shared.preconditions import InvalidPrecondition, etag
+from portal_shared.text import SINGLE_LINE, UtcDatetime
 
 router = APIRouter(prefix="/api/v1/services", tags=["services"])
 
@@ -130,11 +130,11 @@ async def list_services(
         Query(
             min_length=1,
             max_length=200,
-            pattern=r"^[^\x00]+$",
             description="Text in the name, description or code, in any of the three languages",
         ),
+        SINGLE_LINE,
     ] = None,
-    updated_since: Annotated[datetime | None, Query()] = None,
+    updated_since: Annotated[UtcDatetime | None, Query()] = None,
     limit: Limit = 50,
     cursor: CursorParam = None,
 ) -> Response:

@@ -13,8 +13,9 @@ from pydantic import (
     Field,
     PlainSerializer,
     field_validator,
-    model_validator,
 )
+
+from portal_shared.text import STORABLE, PublishableJSON
 
 Status = Literal["draft", "published", "withdrawn"]
 # portal: online here; psc: a Public Service Centre (ЦОН); agency: in person at the agency.
@@ -23,7 +24,9 @@ Lang = Literal["kk", "ru", "en"]
 
 Code = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{1,63}$", examples=["birth-registration"])]
 ShortCode = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
-Text = Annotated[str, Field(min_length=1, max_length=4000)]
+# Every text and the open form schema refuse what PostgreSQL cannot store (NUL, lone
+# surrogates) and, in the schema (which events carry), integers wider than 64 bits.
+Text = Annotated[str, Field(min_length=1, max_length=4000), STORABLE]
 # Tenge amounts may have tiyn (state duties are fractions of the monthly index);
 # they travel as JSON numbers, not strings.
 Amount = Annotated[
@@ -33,42 +36,8 @@ Amount = Annotated[
 ]
 
 
-def _reject_nul(value: Any) -> Any:
-    """PostgreSQL stores no NUL character (nor a lone surrogate) in text or JSONB: refuse it
-    here, with a clear error, rather than fail in the database. Iterative, as a form schema
-    may nest deeply."""
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, str):
-            if "\x00" in item:
-                raise ValueError("text must not contain the NUL character (\\u0000)")
-            if not item.isascii():
-                try:
-                    item.encode("utf-8")
-                except UnicodeEncodeError:
-                    # A JSON "\ud800" escape yields a lone surrogate, which no UTF-8
-                    # column can hold.
-                    raise ValueError("text must not contain unpaired UTF-16 surrogates") from None
-        elif isinstance(item, int) and not -(2**63) <= item < 2**64:
-            # Events are serialized with orjson, which refuses wider integers: one such
-            # number would stall the outbox relay.
-            raise ValueError("numbers must fit in 64 bits")
-        elif isinstance(item, dict):
-            stack.extend(item.keys())
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
-    return value
-
-
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
-
-    @model_validator(mode="before")
-    @classmethod
-    def _no_nul(cls, data: Any) -> Any:
-        return _reject_nul(data)
 
 
 class Localized(Strict):
@@ -114,7 +83,7 @@ class StandardFields(Strict):
     required_documents: list[RequiredDocument] = Field(default_factory=list, max_length=50)
     refusal_grounds: list[RefusalGround] = Field(default_factory=list, max_length=50)
     channels: list[Channel] = Field(min_length=1, max_length=3)
-    form_schema: dict[str, Any] = Field(
+    form_schema: PublishableJSON = Field(
         description="JSON Schema (draft 2020-12) of the application's fields: an object "
         "schema whose every property has `x-title: {kk, ru, en}`"
     )
@@ -148,7 +117,7 @@ class StateServiceUpdate(Strict):
     required_documents: list[RequiredDocument] | None = Field(default=None, max_length=50)
     refusal_grounds: list[RefusalGround] | None = Field(default=None, max_length=50)
     channels: list[Channel] | None = Field(default=None, min_length=1, max_length=3)
-    form_schema: dict[str, Any] | None = None
+    form_schema: PublishableJSON | None = None
 
 
 class StateServiceRead(StandardFields):
@@ -175,7 +144,7 @@ class StateServicePage(BaseModel):
 
 
 class WithdrawBody(Strict):
-    reason: str | None = Field(default=None, max_length=1000)
+    reason: Annotated[str, Field(max_length=1000), STORABLE] | None = None
 
 
 class AuditRead(BaseModel):

@@ -11,7 +11,6 @@ they set one field to one value, so there is nothing to lose.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Header, Path, Query, Response
@@ -47,10 +46,10 @@ from portal_shared.errors import (
 )
 from portal_shared.paging import CursorParam, CursorsDep, InvalidCursor
 from portal_shared.preconditions import InvalidPrecondition, etag
+from portal_shared.text import SINGLE_LINE, UtcDatetime
 
 router = APIRouter(prefix="/api/v1/agencies", tags=["agencies"])
 
-_SINGLE_LINE = r"^[^\x00-\x1f\x7f]*$"
 AgencyId = Annotated[uuid.UUID, Path(description="The agency's id")]
 IfMatch = Annotated[
     str | None,
@@ -71,7 +70,7 @@ def _etag(response: Response, agency: Agency) -> AgencyRead:
 async def list_agencies(
     session: SessionDep,
     cursors: CursorsDep,
-    city: Annotated[str | None, Query(max_length=100, pattern=_SINGLE_LINE)] = None,
+    city: Annotated[str | None, Query(max_length=100), SINGLE_LINE] = None,
     kind: AgencyKind | None = None,
     parent_id: uuid.UUID | None = None,
     status: AgencyStatus | None = None,
@@ -79,12 +78,12 @@ async def list_agencies(
         str | None,
         Query(
             max_length=200,
-            pattern=_SINGLE_LINE,
             description="Text in the code or the Kazakh, Russian or English name (any case)",
         ),
+        SINGLE_LINE,
     ] = None,
     updated_since: Annotated[
-        datetime | None, Query(description="Only agencies changed at or after this time")
+        UtcDatetime | None, Query(description="Only agencies changed at or after this time")
     ] = None,
     limit: Limit = 50,
     cursor: CursorParam = None,
@@ -107,7 +106,7 @@ async def list_agencies(
 async def get_agency_by_code(
     session: SessionDep,
     response: Response,
-    code: Annotated[str, Path(max_length=64, pattern=_SINGLE_LINE)],
+    code: Annotated[str, Path(max_length=64), SINGLE_LINE],
 ) -> AgencyRead:
     return _etag(response, await service.get_agency_by_code(session, code))
 

@@ -1,8 +1,8 @@
 """The directory's API shapes: what a client sends and what it gets back.
 
-Every string a client sends is stripped, length-limited and free of control
-characters (PostgreSQL refuses NUL, and no name or address needs a tab), so no
-input reaches the database in a form it would reject with a 500.
+Every string a client sends is stripped, length-limited and a `SingleLine` (no control
+characters: PostgreSQL refuses NUL, and no name or address needs a tab), so no input
+reaches the database in a form it would reject with a 500.
 """
 
 from __future__ import annotations
@@ -25,14 +25,7 @@ from pydantic import (
 )
 
 from directory.bin_number import bin_problem
-
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-
-
-def no_control_characters(value: str) -> str:
-    if _CONTROL.search(value):
-        raise ValueError("must not contain control characters")
-    return value
+from portal_shared.text import SINGLE_LINE
 
 
 def _valid_code(value: str) -> str:
@@ -67,17 +60,23 @@ def _line(max_length: int) -> StringConstraints:
 
 
 # Required, stripped, single-line strings.
-Name = Annotated[str, _line(300), AfterValidator(no_control_characters)]
-City = Annotated[str, _line(100), AfterValidator(no_control_characters)]
-Address = Annotated[str, _line(500), AfterValidator(no_control_characters)]
+Name = Annotated[str, _line(300), SINGLE_LINE]
+City = Annotated[str, _line(100), SINGLE_LINE]
+Address = Annotated[str, _line(500), SINGLE_LINE]
 Code = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=2, max_length=64),
+    SINGLE_LINE,
     AfterValidator(_valid_code),
 ]
-Bin = Annotated[str, StringConstraints(strip_whitespace=True), AfterValidator(_valid_bin)]
+Bin = Annotated[
+    str, StringConstraints(strip_whitespace=True), SINGLE_LINE, AfterValidator(_valid_bin)
+]
 TimeZone = Annotated[
-    str, StringConstraints(strip_whitespace=True, max_length=64), AfterValidator(_valid_timezone)
+    str,
+    StringConstraints(strip_whitespace=True, max_length=64),
+    SINGLE_LINE,
+    AfterValidator(_valid_timezone),
 ]
 Clock = Annotated[
     str, StringConstraints(pattern=r"^([01]\d|2[0-3]):[0-5]\d$"), Field(examples=["09:00"])
@@ -185,6 +184,7 @@ class Contacts(Strict):
         Annotated[
             str,
             StringConstraints(strip_whitespace=True, max_length=32),
+            SINGLE_LINE,
             AfterValidator(_valid_phone),
         ]
         | None
@@ -193,6 +193,7 @@ class Contacts(Strict):
         Annotated[
             str,
             StringConstraints(strip_whitespace=True, max_length=254),
+            SINGLE_LINE,
             AfterValidator(_valid_email),
         ]
         | None
@@ -201,7 +202,7 @@ class Contacts(Strict):
         Annotated[
             str,
             StringConstraints(strip_whitespace=True, max_length=500),
-            AfterValidator(no_control_characters),
+            SINGLE_LINE,
             AfterValidator(_valid_website),
         ]
         | None

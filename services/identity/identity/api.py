@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Response
+from fastapi import APIRouter, Header, Path, Query, Response
 
 from identity import keys, service
 from identity.deps import PasswordsDep, SettingsDep
@@ -38,9 +38,15 @@ from identity.schemas import (
 )
 from portal_shared.auth import AdminDep, PrincipalDep
 from portal_shared.db import SessionDep
-from portal_shared.errors import Forbidden, PreconditionFailed, Unauthorized, problem_responses
+from portal_shared.errors import (
+    Forbidden,
+    PreconditionFailed,
+    Unauthorized,
+    problem_responses,
+)
 from portal_shared.paging import CursorParam, CursorsDep, InvalidCursor
 from portal_shared.preconditions import InvalidPrecondition, etag
+from portal_shared.text import SINGLE_LINE
 
 router = APIRouter(prefix="/api/v1")
 
@@ -49,6 +55,7 @@ IfMatch = Annotated[
     str | None,
     Header(description='The account\'s ETag (`"3"`, its version) as read, or `*`; optional'),
 ]
+ClientIdPath = Annotated[str, Path(max_length=64, description="The client's id"), SINGLE_LINE]
 ADMIN_ERRORS = (Unauthorized, Forbidden)
 
 
@@ -196,7 +203,7 @@ async def list_clients(
     summary="Read an OAuth client",
     responses=problem_responses(*ADMIN_ERRORS, ClientNotFound),
 )
-async def get_client(client_id: str, session: SessionDep, _: AdminDep) -> ClientRead:
+async def get_client(client_id: ClientIdPath, session: SessionDep, _: AdminDep) -> ClientRead:
     return await service.get_client(session, client_id)
 
 
@@ -207,7 +214,7 @@ async def get_client(client_id: str, session: SessionDep, _: AdminDep) -> Client
     responses=problem_responses(*ADMIN_ERRORS, ClientNotFound, InvalidClient),
 )
 async def rotate_client_secret(
-    client_id: str, session: SessionDep, passwords: PasswordsDep, _: AdminDep
+    client_id: ClientIdPath, session: SessionDep, passwords: PasswordsDep, _: AdminDep
 ) -> ClientWithSecret:
     return await service.rotate_client_secret(session, client_id, passwords=passwords)
 

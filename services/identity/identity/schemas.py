@@ -8,9 +8,15 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+from portal_shared.text import SINGLE_LINE, STORABLE
+
+# Free text is checked by portal_shared.text (no control characters in a name, nothing
+# PostgreSQL cannot store in a password); patterned strings admit no such character anyway.
+Name = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100), SINGLE_LINE
+]
 Phone = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\+7\d{10}$")]
-Password = Annotated[str, StringConstraints(min_length=1, max_length=256)]
+Password = Annotated[str, StringConstraints(min_length=1, max_length=256), STORABLE]
 Username = Annotated[
     str,
     StringConstraints(strip_whitespace=True, to_lower=True, pattern=r"^[a-z][a-z0-9._-]{2,63}$"),
@@ -20,14 +26,16 @@ Status = Literal["active", "disabled"]
 GrantType = Literal["authorization_code", "refresh_token", "client_credentials"]
 Scope = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9:_.-]{0,63}$")]
 ClientIdStr = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]{2,63}$")]
-Uri = Annotated[str, StringConstraints(min_length=8, max_length=2000)]
+Uri = Annotated[str, StringConstraints(min_length=8, max_length=2000), SINGLE_LINE]
 
 
 class ResidentCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    iin: Annotated[str, StringConstraints(strip_whitespace=True, max_length=12)] = Field(
-        description="12-digit IIN; birth date, century/sex digit and check digit are verified"
+    iin: Annotated[str, StringConstraints(strip_whitespace=True, max_length=12), SINGLE_LINE] = (
+        Field(
+            description="12-digit IIN; birth date, century/sex digit and check digit are verified"
+        )
     )
     given_name: Name
     family_name: Name

@@ -2,69 +2,19 @@
 
 from __future__ import annotations
 
-import math
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
+from portal_shared.text import STORABLE, StorableJSON
 from service_requests.workflow import Status
 
-UNSTORABLE = "must not contain NUL characters or unpaired UTF-16 surrogates"
-
-
-def _unstorable(value: str) -> bool:
-    # PostgreSQL cannot store NUL in text or JSONB, and a lone surrogate (which a JSON
-    # "\ud800" escape yields) cannot even be encoded as UTF-8: refuse both as bad input.
-    if "\x00" in value:
-        return True
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return True
-    return False
-
-
-def _text(value: str) -> str:
-    if _unstorable(value):
-        raise ValueError(UNSTORABLE)
-    return value
-
-
-def _has_nul(value: Any) -> bool:
-    if isinstance(value, str):
-        return _unstorable(value)
-    if isinstance(value, dict):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_has_nul(v) for v in value)
-    return False
-
-
-def _not_finite(value: Any) -> bool:
-    if isinstance(value, float):
-        return not math.isfinite(value)
-    if isinstance(value, dict):
-        return any(_not_finite(v) for v in value.values())
-    if isinstance(value, list):
-        return any(_not_finite(v) for v in value)
-    return False
-
-
-def _json(value: dict[str, Any]) -> dict[str, Any]:
-    if _has_nul(value):
-        raise ValueError(UNSTORABLE)
-    # Python's JSON parser takes NaN and Infinity, which are not JSON: stored as JSON they
-    # would be refused by PostgreSQL or quietly become null.
-    if _not_finite(value):
-        raise ValueError("must not contain NaN or Infinity, which JSON does not have")
-    return value
-
-
-Text = Annotated[str, AfterValidator(_text)]
-Comment = Annotated[Text, Field(min_length=1, max_length=4000)]
-FormData = Annotated[dict[str, Any], AfterValidator(_json)]
+Comment = Annotated[str, Field(min_length=1, max_length=4000), STORABLE]
+# The form's fields: keys and strings PostgreSQL can store, finite numbers, 64-bit integers;
+# its size and depth are bounded for every body at the service's edge (portal_shared.bodies).
+FormData = StorableJSON
 
 
 class Strict(BaseModel):
@@ -106,7 +56,7 @@ class ApproveAction(_Action):
 
 class RejectAction(_Action):
     action: Literal["reject"]
-    reason_code: Text = Field(min_length=1, max_length=200)
+    reason_code: Annotated[str, Field(min_length=1, max_length=200), STORABLE]
     comment: Comment | None = None
 
 
