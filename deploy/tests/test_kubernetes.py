@@ -6,16 +6,23 @@ Deployment must have probes, limits and a non-root security context; the
 network policies must leave only the gateway reachable from outside and let
 each service reach only its own database and Kafka; topics, partitions and
 autoscaling limits must agree with each other and with the contract.
+
+Every core object is checked, strictly (a field the schema does not know fails, where the API
+server would drop it without a word), with the Kubernetes API schema kubernetes-validate
+bundles. Then the Strimzi resources: `kafka.strimzi.io/v1` with KRaft node pools, and the
+agency systems' Kafka access (TLS, SCRAM-SHA-512, read-only ACLs on one topic).
 """
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import kubernetes_validate
 import pytest
 import yaml
 
@@ -267,3 +274,78 @@ def test_every_variable_set_is_one_the_process_reads(
     (container,) = named(docs, "Deployment", process.name)["spec"]["template"]["spec"]["containers"]
     set_here = {e["name"] for e in container["env"]} - HELPER_VARIABLES
     assert set_here <= reads, f"{process.name} does not read {sorted(set_here - reads)}"
+
+
+# The oldest Kubernetes the operators named in deploy/README.md support that we target.
+KUBERNETES_VERSION = "1.34.0"
+CORE_GROUPS = {"", "apps", "batch", "policy", "autoscaling", "networking.k8s.io"}
+
+
+def group_and_version(doc: Doc) -> tuple[str, str]:
+    group, _, version = doc["apiVersion"].rpartition("/")
+    return group, version
+
+
+def test_strimzi_resources_use_v1_and_kraft_node_pools(docs: list[Doc]) -> None:
+    strimzi = [d for d in docs if group_and_version(d)[0] == "kafka.strimzi.io"]
+    assert {d["apiVersion"] for d in strimzi} == {"kafka.strimzi.io/v1"}
+    # The Kafka version is pinned, so an operator upgrade does not roll the brokers to another.
+    version = named(docs, "Kafka", "portal-kafka")["spec"]["kafka"]["version"]
+    assert re.fullmatch(r"\d+\.\d+\.\d+", version), version
+    # KRaft with node pools is the only layout Strimzi 1.0 and later run.
+    pools = of_kind(docs, "KafkaNodePool")
+    roles = {role for pool in pools for role in pool["spec"]["roles"]}
+    assert roles == {"controller", "broker"}
+
+
+def test_every_core_object_matches_the_kubernetes_api(docs: list[Doc]) -> None:
+    core = [d for d in docs if group_and_version(d)[0] in CORE_GROUPS]
+    assert len(core) >= 30
+    for doc in core:
+        try:
+            kubernetes_validate.validate(doc, KUBERNETES_VERSION, strict=True)
+        except kubernetes_validate.ValidationError as exc:
+            pytest.fail(f"{doc['kind']} {doc['metadata']['name']}: {exc.message}")
+
+
+def test_agency_systems_read_request_events_only_over_tls_and_scram(docs: list[Doc]) -> None:
+    kafka = named(docs, "Kafka", "portal-kafka")["spec"]["kafka"]
+    external = [
+        listener
+        for listener in kafka["listeners"]
+        if listener["type"] not in {"internal", "cluster-ip"}
+    ]
+    assert external, "agency systems outside the cluster need a listener"
+    for listener in external:
+        assert listener["tls"] is True
+        assert listener["authentication"]["type"] == "scram-sha-512"
+    assert kafka["authorization"]["type"] == "simple"
+    # ANONYMOUS is the principal of an unauthenticated listener: it may be a super user only
+    # while every such listener is internal and admits the portal's own pods alone.
+    for listener in kafka["listeners"]:
+        if "authentication" not in listener:
+            assert listener["type"] == "internal"
+            assert listener["networkPolicyPeers"] == [
+                {"podSelector": {"matchLabels": {"app.kubernetes.io/part-of": "baikonur-portal"}}}
+            ]
+    users = of_kind(docs, "KafkaUser")
+    assert users
+    for user in users:
+        name = user["metadata"]["name"]
+        code = name.removeprefix("agency-")
+        assert name == f"agency-{code}", name
+        assert re.fullmatch(r"[a-z0-9-]+", code), name
+        assert user["metadata"]["labels"]["strimzi.io/cluster"] == "portal-kafka"
+        assert user["spec"]["authentication"] == {"type": "scram-sha-512"}
+        acls = user["spec"]["authorization"]["acls"]
+        assert all(acl.get("type", "allow") == "allow" for acl in acls)
+        granted = {
+            (acl["resource"]["type"], acl["resource"]["name"], acl["resource"]["patternType"]): set(
+                acl["operations"]
+            )
+            for acl in acls
+        }
+        assert granted == {
+            ("topic", "requests.request", "literal"): {"Read", "Describe"},
+            ("group", f"agency.{code}.", "prefix"): {"Read"},
+        }, name
