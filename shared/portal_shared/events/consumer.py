@@ -6,6 +6,10 @@ finds the id and changes nothing. A handler that keeps failing is retried a set
 number of times, then the message goes to `<topic>.dlq` with the error in its
 headers and the partition moves on. A database outage is not the message's
 fault: it is retried until the database is back, never dead-lettered.
+
+Each poll also reports the consumer's lag per partition it holds
+(`portal_consumer_lag_messages`: the partition's end offset minus what this consumer has
+handled), counting a fetched batch as waiting until it is handled.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from typing import Any
 import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
-from prometheus_client import Counter
+from prometheus_client import Counter, Gauge
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -33,6 +37,11 @@ Handler = Callable[[AsyncSession, CloudEvent], Awaitable[None]]
 
 EVENTS_CONSUMED = Counter(
     "portal_events_consumed_total", "Events taken from Kafka", ["group", "outcome"]
+)
+CONSUMER_LAG = Gauge(
+    "portal_consumer_lag_messages",
+    "Events in a partition this consumer holds that it has not handled yet",
+    ["group", "topic", "partition"],
 )
 
 _RECORD = text(
@@ -75,6 +84,7 @@ class EventConsumer:
         self._producer: AIOKafkaProducer | None = None
         self._consumer: AIOKafkaConsumer | None = None
         self.assigned = asyncio.Event()
+        self._lag_reported: set[TopicPartition] = set()
 
     def _make_consumer(self) -> AIOKafkaConsumer:
         return AIOKafkaConsumer(
@@ -109,6 +119,7 @@ class EventConsumer:
                 backoff = min(backoff * 2, 5.0)
             finally:
                 self._consumer = None
+                self._forget_lag(keep=set())
                 await consumer.stop()
         if self._producer is not None:
             await self._producer.stop()
@@ -118,6 +129,7 @@ class EventConsumer:
             batches = await consumer.getmany(timeout_ms=500, max_records=200)
             if consumer.assignment():
                 self.assigned.set()
+            await self._report_lag(consumer, {tp: len(r) for tp, r in batches.items()})
             for tp, records in batches.items():
                 # One offset commit per partition and batch, not per event: a commit is a
                 # broker round trip, and the soak measured the checker (this consumer)
@@ -136,6 +148,35 @@ class EventConsumer:
                     await self._commit(consumer, tp, handled)
                 if stop.is_set():
                     return
+            if batches:
+                await self._report_lag(consumer, {})
+
+    async def _report_lag(
+        self, consumer: AIOKafkaConsumer, waiting: Mapping[TopicPartition, int]
+    ) -> None:
+        """Set the lag of each partition held: its end offset minus the fetch position, plus
+        the `waiting` records fetched but not yet handled."""
+        reported: set[TopicPartition] = set()
+        for tp in consumer.assignment():
+            end = consumer.highwater(tp)
+            if end is None:
+                continue  # nothing fetched from it yet, so its position may be unknown
+            try:
+                position = await consumer.position(tp)
+            except IllegalStateError:
+                continue  # taken away by a rebalance just now
+            lag = max(end - position, 0) + waiting.get(tp, 0)
+            CONSUMER_LAG.labels(self.group_id, tp.topic, str(tp.partition)).set(lag)
+            reported.add(tp)
+        self._forget_lag(keep=reported)
+
+    def _forget_lag(self, keep: set[TopicPartition]) -> None:
+        """Drop the series of partitions no longer reported, so that a rebalance or a stop
+        leaves no stale lag behind (their new owner reports them)."""
+        for tp in self._lag_reported - keep:
+            with contextlib.suppress(KeyError):
+                CONSUMER_LAG.remove(self.group_id, tp.topic, str(tp.partition))
+        self._lag_reported = keep
 
     async def _commit(self, consumer: AIOKafkaConsumer, tp: TopicPartition, offset: int) -> None:
         try:

@@ -6,6 +6,10 @@ against one database: they share out the keys, and a key is never published by
 two relays at once, which keeps its events in order. Rows are marked published
 only after the broker acknowledged them; a relay that dies in between leaves
 them to be published again, and consumers drop the duplicate by `ce_id`.
+
+Every few seconds, whatever the broker's state, the relay also measures how long the oldest
+unpublished row has waited (`portal_outbox_oldest_unsent_age_seconds`): the one number that
+says consumers are hearing of changes late, which the outbox alerts read.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from typing import Any
 import asyncpg
 import structlog
 from aiokafka import AIOKafkaProducer
-from prometheus_client import Counter
+from prometheus_client import Counter, Gauge
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -31,6 +35,10 @@ log = structlog.get_logger(__name__)
 
 EVENTS_PUBLISHED = Counter("portal_outbox_published_total", "Outbox events published", ["topic"])
 RELAY_ERRORS = Counter("portal_outbox_relay_errors_total", "Relay cycles that failed", ["reason"])
+OLDEST_UNSENT_AGE = Gauge(
+    "portal_outbox_oldest_unsent_age_seconds",
+    "How long the oldest outbox event not yet published has waited (0 when none waits)",
+)
 
 # Namespace for the per-key advisory locks (the two-key form keeps them apart
 # from any other advisory lock a service might take).
@@ -45,6 +53,13 @@ _CLAIM = text(
     ORDER BY id
     LIMIT :limit
     FOR UPDATE SKIP LOCKED
+    """
+)
+# The unsent rows' partial index gives the first by id, which is also the oldest.
+_OLDEST_UNSENT = text(
+    """
+    SELECT greatest(EXTRACT(EPOCH FROM now() - occurred_at), 0)
+    FROM outbox WHERE published_at IS NULL ORDER BY id LIMIT 1
     """
 )
 _MARK = text("UPDATE outbox SET published_at = now() WHERE id = ANY(:ids)")
@@ -72,6 +87,7 @@ class OutboxRelay:
         batch_size: int = 500,
         poll_interval: float = 5.0,
         retention: timedelta = timedelta(days=7),
+        measure_interval: float = 5.0,
     ) -> None:
         self.engine = engine
         self.producer_factory = producer_factory
@@ -82,6 +98,8 @@ class OutboxRelay:
         self._wake = asyncio.Event()
         self._listener: asyncpg.Connection | None = None
         self._last_purge = 0.0
+        self.measure_interval = measure_interval
+        self._last_measure = float("-inf")
 
     async def publish_pending(self) -> int:
         """Publish one batch; returns how many events were published."""
@@ -164,9 +182,27 @@ class OutboxRelay:
             await conn.execute(_PURGE, {"secs": self.retention.total_seconds()})
         self._last_purge = time.monotonic()
 
+    async def measure_backlog(self) -> float:
+        """Set and return the age in seconds of the oldest unsent event (0 when none)."""
+        async with self.engine.connect() as conn:
+            age = float(await conn.scalar(_OLDEST_UNSENT) or 0.0)
+        OLDEST_UNSENT_AGE.set(age)
+        return age
+
+    async def _measure_now_and_then(self) -> None:
+        if time.monotonic() - self._last_measure < self.measure_interval:
+            return
+        self._last_measure = time.monotonic()
+        try:
+            await self.measure_backlog()
+        except Exception as exc:  # the database is away: the cycle below says so too
+            log.debug("relay_measure_failed", error=repr(exc))
+
     async def run(self, stop: asyncio.Event) -> None:
         backoff = 0.1
         while not stop.is_set():
+            # Before the broker is needed, so that a broker outage still shows as a backlog.
+            await self._measure_now_and_then()
             try:
                 await self._ensure_producer()
                 await self._ensure_listener()
