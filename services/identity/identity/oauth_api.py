@@ -28,6 +28,7 @@ from identity.oauth import (
     PortalAuthorizationServer,
     StarletteOAuth2Request,
     User,
+    decode_own_jwt,
     user_claims,
 )
 from identity.settings import IdentitySettings
@@ -407,7 +408,7 @@ async def logout(
     claims = None
     if params.get("id_token_hint"):
         # An expired ID token still says who is leaving.
-        claims = ctx.decode_own_jwt(params["id_token_hint"], verify_aud=False, verify_exp=False)
+        claims = decode_own_jwt(ctx, params["id_token_hint"], verify_aud=False, verify_exp=False)
     client_id = params.get("client_id") or (str(claims["aud"]) if claims else None)
     if claims and params.get("client_id") and claims.get("aud") != params["client_id"]:
         claims = None

@@ -120,5 +120,8 @@ async def test_demo_seed_is_idempotent_and_matches_the_contract(
 def test_production_refuses_the_demo_key_secret() -> None:
     with pytest.raises(ValidationError, match="KEY_ENCRYPTION_SECRET"):
         IdentitySettings(PORTAL_ENV="production")
-    assert IdentitySettings(PORTAL_ENV="production", key_encryption_secret="x" * 40)
+    # Every other secret set (the cursor secret is refused on its own too).
+    assert IdentitySettings(
+        PORTAL_ENV="production", key_encryption_secret="x" * 40, cursor_secret="y" * 40
+    )
     assert IdentitySettings().key_encryption_secret == DEMO_KEY_SECRET
