@@ -35,6 +35,7 @@ from portal_shared.observability import (
     kafka_check,
 )
 from portal_shared.paging import CursorCodec
+from portal_shared.revocation import FEED_TOPICS, RevocationFeed, RevocationList
 from portal_shared.settings import ServiceSettings
 
 log = structlog.get_logger(__name__)
@@ -119,7 +120,12 @@ def _background(spec: ServiceSpec, app: FastAPI, stop: asyncio.Event) -> list[as
             settings.kafka_bootstrap_servers, idempotence=settings.kafka_idempotence
         )
 
-    topics = with_dead_letters(list(spec.produces) + [t for c in spec.consumers for t in c.topics])
+    feed_topics = list(FEED_TOPICS) if settings.revocation_feed else []
+    topics = with_dead_letters(
+        dict.fromkeys(
+            [*spec.produces, *(t for c in spec.consumers for t in c.topics), *feed_topics]
+        )
+    )
 
     async def provision_then(run: Callable[[], Awaitable[None]]) -> None:
         # A broker that is down at start-up must not keep the API from serving:
@@ -175,6 +181,20 @@ def _background(spec: ServiceSpec, app: FastAPI, stop: asyncio.Event) -> list[as
                     name=f"consumer:{c.group_id}",
                 )
             )
+    if settings.revocation_feed:
+        # Not a ConsumerSpec: every replica needs every revocation, so the feed joins no
+        # group, and it runs even where consumers do not (an HTTP-only replica verifies tokens).
+        feed = RevocationFeed(
+            app.state.revocations,
+            settings.kafka_bootstrap_servers,
+            fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
+            name=f"{spec.name}-revocations",
+        )
+        tasks.append(
+            asyncio.create_task(
+                provision_then(functools.partial(feed.run, stop)), name="revocations"
+            )
+        )
     for worker in spec.workers:
         tasks.append(asyncio.create_task(worker(app, stop), name=getattr(worker, "__name__", "w")))
     return tasks
@@ -189,8 +209,12 @@ def create_service_app(spec: ServiceSpec) -> FastAPI:
         engine = make_engine(settings.database_url, pool_size=settings.database_pool_size)
         app.state.engine = engine
         app.state.sessionmaker = make_sessionmaker(engine)
+        app.state.revocations = RevocationList()
         app.state.token_verifier = TokenVerifier(
-            issuer=settings.issuer, audience=settings.token_audience, jwks_url=settings.jwks_url
+            issuer=settings.issuer,
+            audience=settings.token_audience,
+            jwks_url=settings.jwks_url,
+            revocations=app.state.revocations,
         )
         app.state.cursors = CursorCodec(settings.cursor_secret)
         stop = asyncio.Event()
@@ -232,8 +256,13 @@ def create_service_app(spec: ServiceSpec) -> FastAPI:
     app.include_router(health_router(checks))
     for router in spec.routers:
         app.include_router(router)
+    # Event types are `<topic>.<event>.v1`: each goes under the topic it names.
     document = asyncapi_fragment(
-        title=spec.title, topics={spec.produces[0]: spec.events} if spec.produces else {}
+        title=spec.title,
+        topics={
+            topic: {t: m for t, m in spec.events.items() if t.startswith(f"{topic}.")}
+            for topic in spec.produces
+        },
     )
 
     @app.get("/asyncapi.json", include_in_schema=False)

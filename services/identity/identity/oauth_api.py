@@ -16,10 +16,10 @@ from authlib.common.urls import add_params_to_uri
 from authlib.oauth2 import OAuth2Error
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlmodel import col
+from sqlmodel import col, select
 from starlette.concurrency import run_in_threadpool
 
-from identity import keys, login, service
+from identity import keys, login
 from identity.deps import PasswordsDep, SettingsDep
 from identity.models import Account, OAuthClient, RefreshToken
 from identity.oauth import (
@@ -29,6 +29,7 @@ from identity.oauth import (
     StarletteOAuth2Request,
     User,
     decode_own_jwt,
+    revocation,
     user_claims,
 )
 from identity.settings import IdentitySettings
@@ -414,15 +415,17 @@ async def logout(
         claims = None
     client = await session.get(OAuthClient, client_id) if client_id else None
     if claims and client is not None:
-        await session.execute(
-            RefreshToken.__table__.update()  # type: ignore[attr-defined]
+        # Signing out ends the person's grants at this client, access tokens included.
+        families = await session.scalars(
+            select(RefreshToken.family_id)
+            .distinct()
             .where(
                 col(RefreshToken.account_id) == claims["sub"],
                 col(RefreshToken.client_id) == client.client_id,
                 col(RefreshToken.revoked_at).is_(None),
             )
-            .values(revoked_at=service.now())
         )
+        await revocation.revoke_families(session, list(families), reason=revocation.LOGOUT)
     target = params.get("post_logout_redirect_uri")
     if target and client is not None and target in client.post_logout_redirect_uris:
         if params.get("state"):

@@ -30,7 +30,8 @@ from identity.errors import (
     WeakPassword,
 )
 from identity.iin import birth_date, iin_problem
-from identity.models import Account, Agency, OAuthClient, RefreshToken
+from identity.models import Account, Agency, OAuthClient
+from identity.oauth import revocation
 from identity.paging import decode_cursor, encode_cursor
 from identity.passwords import Passwords, password_problem
 from identity.schemas import (
@@ -203,14 +204,6 @@ async def list_accounts(
     return AccountPage(items=[AccountRead.model_validate(r) for r in rows], next_cursor=nxt)
 
 
-async def revoke_account_tokens(session: AsyncSession, account_id: uuid.UUID) -> None:
-    await session.execute(
-        sa.update(RefreshToken)
-        .where(col(RefreshToken.account_id) == account_id, col(RefreshToken.revoked_at).is_(None))
-        .values(revoked_at=now())
-    )
-
-
 async def update_user(
     session: AsyncSession,
     account_id: uuid.UUID,
@@ -251,7 +244,7 @@ async def update_user(
     account.updated_at = now()
     await session.flush()
     if disabling:
-        await revoke_account_tokens(session, account.id)
+        await revocation.revoke_account(session, account.id)
     await events.user_event(session, events.DISABLED if disabling else events.UPDATED, account)
     return AccountRead.model_validate(account)
 

@@ -7,6 +7,7 @@ from typing import ClassVar
 
 from pydantic import Field
 
+from portal_shared.revocation import MAX_TOKEN_LIFETIME
 from portal_shared.settings import ServiceSettings
 
 # Public in this repository: production refuses to start with it (demo_secrets).
@@ -24,12 +25,13 @@ class IdentitySettings(ServiceSettings):
     database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:55432/identity"
     # Encrypts the signing keys' private material at rest in the identity database.
     key_encryption_secret: str = DEMO_KEY_SECRET
-    access_token_ttl: int = Field(default=300, ge=30, le=3600)
+    # Resource servers forget a revocation MAX_TOKEN_LIFETIME after it: no token may outlive it.
+    access_token_ttl: int = Field(default=300, ge=30, le=MAX_TOKEN_LIFETIME)
     id_token_ttl: int = Field(default=300, ge=30, le=3600)
     refresh_token_ttl: int = Field(default=8 * 3600, ge=60, le=30 * 24 * 3600)
     # RFC 9700 recommends a short code lifetime; the issue caps it at 60 s.
     authorization_code_ttl: int = Field(default=60, ge=5, le=60)
-    client_credentials_ttl: int = Field(default=300, ge=30, le=3600)
+    client_credentials_ttl: int = Field(default=300, ge=30, le=MAX_TOKEN_LIFETIME)
     # Failed logins: per account (whether it exists or not) and per client address.
     login_max_failures: int = Field(default=5, ge=1, le=100)
     login_failure_window: int = Field(default=900, ge=10)

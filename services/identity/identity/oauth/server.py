@@ -5,9 +5,10 @@ from __future__ import annotations
 import functools
 from typing import Any
 
+import jwt
 from authlib.oauth2 import AuthorizationServer
 
-from identity.oauth import store, tokens
+from identity.oauth import revocation, store, tokens
 from identity.oauth.adapter import AuthlibResponse, StarletteOAuth2Request
 from identity.oauth.context import OAuthContext
 from identity.oauth.endpoints import Introspection, Revocation
@@ -38,13 +39,18 @@ class PortalAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
         return self.ctx.call(self.ctx.load_client, client_id)
 
     def save_token(self, token: dict[str, Any], request: StarletteOAuth2Request) -> None:
-        value = token.get("refresh_token")
-        if not value or request.user is None:
-            return
+        if request.user is None:
+            return  # client credentials: no grant to revoke it with, nothing to keep
         if request.authorization_code is not None:
             family, auth_time = request.authorization_code.id, request.authorization_code.auth_time
         else:
             family, auth_time = request.refresh_token.family_id, request.refresh_token.auth_time
+        # Signed a moment ago by this very server: its claims need no second check.
+        claims = jwt.decode(token["access_token"], options={"verify_signature": False})
+        self.ctx.call(revocation.record_access_token, self.ctx.session, claims, family)
+        value = token.get("refresh_token")
+        if not value:
+            return
         self.ctx.call(
             store.save_refresh,
             self.ctx,

@@ -72,7 +72,7 @@ async def claim_code(ctx: OAuthContext, code: str, client_id: str) -> Code | Non
             )
         )
         if used is not None:
-            await revocation.revoke_family(ctx, used)
+            await revocation.revoke_family(ctx, used, revocation.CODE_REPLAYED)
         return None
     return Code(
         id=row.id,
@@ -113,7 +113,7 @@ async def claim_refresh(ctx: OAuthContext, value: str) -> Refresh | None:
             )
         ).scalar_one_or_none()
         if spent is not None:
-            await revocation.revoke_family(ctx, spent.family_id)
+            await revocation.revoke_family(ctx, spent.family_id, revocation.REFRESH_TOKEN_REUSED)
         return None
     return Refresh(
         id=row.id,
