@@ -201,12 +201,15 @@ class RevocationFeed:
             )
             try:
                 await consumer.start()
-                partitions = await self._partitions(consumer, stop)
-                if partitions:
-                    consumer.assign(partitions)
-                    await self._seek(consumer, partitions)
-                    backoff = 0.2
-                    await self._poll(consumer, partitions, stop)
+                partitions = self._partitions(consumer)
+                if partitions is None:
+                    # The services create the topics at start-up; a new client sees them.
+                    await _sleep_unless(stop, 1.0)
+                    continue
+                consumer.assign(partitions)
+                await self._seek(consumer, partitions)
+                backoff = 0.2
+                await self._poll(consumer, partitions, stop)
             except asyncio.CancelledError:
                 raise
             except (KafkaError, OSError) as exc:
@@ -216,17 +219,12 @@ class RevocationFeed:
             finally:
                 await consumer.stop()
 
-    async def _partitions(
-        self, consumer: AIOKafkaConsumer, stop: asyncio.Event
-    ) -> list[TopicPartition]:
-        # The topics are created by the services at start-up; wait for them to exist.
-        while not stop.is_set():
-            await consumer.topics()  # refreshes the cluster metadata
-            found = {t: consumer.partitions_for_topic(t) for t in self.topics}
-            if all(found.values()):
-                return [TopicPartition(t, p) for t, ps in found.items() for p in sorted(ps or ())]
-            await _sleep_unless(stop, 1.0)
-        return []
+    def _partitions(self, consumer: AIOKafkaConsumer) -> list[TopicPartition] | None:
+        """Every partition of the feed's topics, from the metadata fetched at start."""
+        found = {t: consumer.partitions_for_topic(t) for t in self.topics}
+        if not all(found.values()):
+            return None
+        return [TopicPartition(t, p) for t, ps in found.items() for p in sorted(ps or ())]
 
     async def _seek(self, consumer: AIOKafkaConsumer, partitions: list[TopicPartition]) -> None:
         since = int((time.time() - self.revocations.max_token_lifetime) * 1000)
@@ -282,6 +280,9 @@ __all__ = [
     "MAX_TOKEN_LIFETIME",
     "TOKEN_REVOKED",
     "TOKEN_TOPIC",
+    "USER_DISABLED",
+    "USER_TOPIC",
+    "USER_UPDATED",
     "RevocationFeed",
     "RevocationList",
     "RevokedToken",
