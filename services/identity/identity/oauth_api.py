@@ -370,7 +370,10 @@ async def introspect(
     operation_id="userinfo_post",
     responses=problem_responses(Unauthorized, Forbidden),
 )
-async def userinfo(session: SessionDep, principal: PrincipalDep) -> dict[str, Any]:
+async def userinfo(
+    session: SessionDep, principal: PrincipalDep, response: Response
+) -> dict[str, Any]:
+    response.headers["Cache-Control"] = "no-store"  # personal data (OIDC Core 5.3.2)
     if "openid" not in principal.scopes or principal.account_id is None:
         raise Forbidden(
             "userinfo needs an access token of a person with the openid scope",

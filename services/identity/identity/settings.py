@@ -37,6 +37,10 @@ class IdentitySettings(ServiceSettings):
     login_failure_window: int = Field(default=900, ge=10)
     login_lockout: int = Field(default=900, ge=1)
     login_max_failures_per_address: int = Field(default=30, ge=1, le=10_000)
+    # Registrations refused because the IIN or email has an account, per client address:
+    # the 409 tells whether someone is registered, so probing it is throttled like sign-ins
+    # (same window and lockout).
+    registration_max_conflicts_per_address: int = Field(default=10, ge=1, le=10_000)
     # argon2id cost: OWASP's minimum is 19 MiB and 2 passes; tests may go lower.
     argon2_memory_kib: int = Field(default=19_456, ge=8)
     argon2_time_cost: int = Field(default=2, ge=1)

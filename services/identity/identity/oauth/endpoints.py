@@ -41,7 +41,7 @@ class Revocation(RevocationEndpoint):  # type: ignore[misc]
 
 
 class Introspection(IntrospectionEndpoint):  # type: ignore[misc]
-    # Resource servers (confidential clients) introspect; browsers have no business here.
+    # Confidential clients only: browsers have no business here.
     CLIENT_AUTH_METHODS: ClassVar[list[str]] = SECRET_AUTH
 
     def query_token(self, token_string: str, token_type_hint: str | None) -> KnownToken | None:
@@ -49,7 +49,10 @@ class Introspection(IntrospectionEndpoint):  # type: ignore[misc]
         return ctx.call(revocation.find_token, ctx, token_string, token_type_hint)
 
     def check_permission(self, token: KnownToken, client: Client, request: Any) -> bool:
-        return client.client_type == "confidential"
+        # RFC 7662 2.1/4: a resource server (a client registered for introspection) may ask
+        # about any token, another client only about its own; anyone else learns nothing but
+        # {"active": false}, so a leaked token cannot be read out by any client at all.
+        return client.introspection or token.client_id == client.client_id
 
     def introspect_token(self, token: KnownToken) -> dict[str, Any]:
         body = {k: token.claims[k] for k in INTROSPECTED if k in token.claims}

@@ -37,6 +37,7 @@ class Client(ClientMixin):  # type: ignore[misc]
     grant_types: Sequence[str]
     scopes: Sequence[str]
     agency_id: uuid.UUID | None
+    introspection: bool
     passwords: Passwords = field(repr=False, compare=False)
 
     @classmethod
@@ -50,6 +51,7 @@ class Client(ClientMixin):  # type: ignore[misc]
             grant_types=tuple(row.grant_types),
             scopes=tuple(row.scopes),
             agency_id=row.agency_id,
+            introspection=row.introspection,
             passwords=passwords,
         )
 
