@@ -201,3 +201,15 @@ async def test_a_disabled_account_is_refused_and_once_enabled_only_new_tokens_wo
             await asyncio.sleep(0.05)
     assert await _verifier_refuses(other_service, before.access_token)() is not None
     assert await _api_refuses(client, before.access_token)() is not None
+
+
+async def test_the_revocation_events_are_documented(app: FastAPI) -> None:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://identity"
+    ) as client:
+        document = (await client.get("/asyncapi.json")).json()
+    assert document["channels"]["identity_token"]["address"] == "identity.token"
+    assert set(document["channels"]["identity_token"]["messages"]) == {"identity_token_revoked_v1"}
+    assert "identity_user_disabled_v1" in document["channels"]["identity_user"]["messages"]
+    payload = document["components"]["schemas"]["TokensRevokedData"]
+    assert {"sub", "client_id", "reason", "tokens"} <= set(payload["properties"])
