@@ -2,8 +2,9 @@
 
 It wires settings, logging, the database engine and per-request session, the
 token verifier, problem+json errors, health and metrics, and (in the lifespan)
-topic provisioning, the outbox relay and the event consumers as background
-tasks that stop cleanly with the process.
+topic provisioning, the outbox relay, the event consumers and the revocation
+feed (which keeps the token verifier's denylist current) as background tasks
+that stop cleanly with the process.
 """
 
 from __future__ import annotations
