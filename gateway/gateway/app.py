@@ -25,6 +25,7 @@ import structlog
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, generate_latest
 from starlette.types import Message, Receive, Scope, Send
 
+from gateway import revocation
 from gateway.docs import DOCS_CSP, DOCS_HTML, Documents
 from gateway.errors import (
     BadGateway,
@@ -189,9 +190,7 @@ class Gateway:
             )
         self.routes = [self._route(r) for r in settings.routes]
         self.routes.sort(key=lambda r: len(r.prefix), reverse=True)
-        self.verifier = TokenVerifier(
-            issuer=settings.issuer, audience=settings.token_audience, jwks_url=settings.jwks_url
-        )
+        self.verifier = revocation.verifier(settings)  # honours the identity's revocations
         self.http = httpx.AsyncClient(timeout=5.0)
         self.documents = Documents(settings, self.http)
         log.info("gateway_started", port=settings.port, routes=[r.prefix for r in self.routes])

@@ -64,7 +64,9 @@ def echoes(processes: Processes, issuer: TestIssuer) -> dict[str, Process]:
     return out
 
 
-def gateway_env(port: int, upstreams: dict[str, str], jwks_url: str) -> dict[str, str]:
+def gateway_env(
+    port: int, upstreams: dict[str, str], jwks_url: str, kafka_bootstrap: str
+) -> dict[str, str]:
     return {
         "PORT": str(port),
         "HOST": "127.0.0.1",
@@ -76,6 +78,8 @@ def gateway_env(port: int, upstreams: dict[str, str], jwks_url: str) -> dict[str
         "CATALOG_URL": upstreams["catalog"],
         "REQUESTS_URL": upstreams["requests"],
         "CORS_ORIGINS": json.dumps([ALLOWED_ORIGIN]),
+        # The test broker, where the gateway reads the identity service's revocations.
+        "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
     }
 
 
@@ -84,14 +88,14 @@ UPLOAD_MAX_BODY = 1024**3
 
 
 @pytest.fixture(scope="session")
-def edge(processes: Processes, echoes: dict[str, Process]) -> Process:
+def edge(processes: Processes, echoes: dict[str, Process], kafka_bootstrap: str) -> Process:
     garbage_port = free_port()
     processes.start(
         "garbage", [str(HERE / "garbage_upstream.py"), str(garbage_port)], {}, garbage_port
     )
     port = free_port()
     upstreams = {name: p.url for name, p in echoes.items()}
-    env = gateway_env(port, upstreams, f"{echoes['identity'].url}/auth/jwks")
+    env = gateway_env(port, upstreams, f"{echoes['identity'].url}/auth/jwks", kafka_bootstrap)
     routes = [r.model_dump() for r in DEFAULT_ROUTES] + [
         {"prefix": "/test/down", "upstream": "down", "public_methods": ["*"]},
         {"prefix": "/test/garbage", "upstream": "garbage", "public_methods": ["*"]},
@@ -151,11 +155,14 @@ def services(
 
 @pytest.fixture(scope="session")
 def portal(
-    processes: Processes, services: dict[str, Process], echoes: dict[str, Process]
+    processes: Processes,
+    services: dict[str, Process],
+    echoes: dict[str, Process],
+    kafka_bootstrap: str,
 ) -> Process:
     port = free_port()
     upstreams = {name: p.url for name, p in services.items()}
-    env = gateway_env(port, upstreams, f"{echoes['identity'].url}/auth/jwks")
+    env = gateway_env(port, upstreams, f"{echoes['identity'].url}/auth/jwks", kafka_bootstrap)
     return processes.start("gateway-portal", ["-m", "gateway", "serve"], env, port)
 
 

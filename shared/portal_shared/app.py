@@ -2,8 +2,9 @@
 
 It wires settings, logging, the database engine and per-request session, the
 token verifier, problem+json errors, health and metrics, and (in the lifespan)
-topic provisioning, the outbox relay and the event consumers as background
-tasks that stop cleanly with the process.
+topic provisioning, the outbox relay, the event consumers and the revocation
+feed (which keeps the token verifier's denylist current) as background tasks
+that stop cleanly with the process.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from portal_shared.observability import (
     kafka_check,
 )
 from portal_shared.paging import CursorCodec
+from portal_shared.revocation import FEED_TOPICS, RevocationFeed, RevocationList
 from portal_shared.settings import ServiceSettings
 
 log = structlog.get_logger(__name__)
@@ -121,7 +123,12 @@ def _background(spec: ServiceSpec, app: FastAPI, stop: asyncio.Event) -> list[as
             settings.kafka_bootstrap_servers, idempotence=settings.kafka_idempotence
         )
 
-    topics = with_dead_letters(list(spec.produces) + [t for c in spec.consumers for t in c.topics])
+    feed_topics = list(FEED_TOPICS) if settings.revocation_feed else []
+    topics = with_dead_letters(
+        dict.fromkeys(
+            [*spec.produces, *(t for c in spec.consumers for t in c.topics), *feed_topics]
+        )
+    )
 
     async def provision_then(run: Callable[[], Awaitable[None]]) -> None:
         # A broker that is down at start-up must not keep the API from serving:
@@ -177,6 +184,20 @@ def _background(spec: ServiceSpec, app: FastAPI, stop: asyncio.Event) -> list[as
                     name=f"consumer:{c.group_id}",
                 )
             )
+    if settings.revocation_feed:
+        # Not a ConsumerSpec: every replica needs every revocation, so the feed joins no
+        # group, and it runs even where consumers do not (an HTTP-only replica verifies tokens).
+        feed = RevocationFeed(
+            app.state.revocations,
+            settings.kafka_bootstrap_servers,
+            fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
+            name=f"{spec.name}-revocations",
+        )
+        tasks.append(
+            asyncio.create_task(
+                provision_then(functools.partial(feed.run, stop)), name="revocations"
+            )
+        )
     for worker in spec.workers:
         tasks.append(asyncio.create_task(worker(app, stop), name=getattr(worker, "__name__", "w")))
     return tasks
@@ -191,8 +212,12 @@ def create_service_app(spec: ServiceSpec) -> FastAPI:
         engine = make_engine(settings.database_url, pool_size=settings.database_pool_size)
         app.state.engine = engine
         app.state.sessionmaker = make_sessionmaker(engine)
+        app.state.revocations = RevocationList()
         app.state.token_verifier = TokenVerifier(
-            issuer=settings.issuer, audience=settings.token_audience, jwks_url=settings.jwks_url
+            issuer=settings.issuer,
+            audience=settings.token_audience,
+            jwks_url=settings.jwks_url,
+            revocations=app.state.revocations,
         )
         app.state.cursors = CursorCodec(settings.cursor_secret)
         stop = asyncio.Event()
@@ -238,8 +263,13 @@ def create_service_app(spec: ServiceSpec) -> FastAPI:
     app.include_router(health_router(checks))
     for router in spec.routers:
         app.include_router(router)
+    # Event types are `<topic>.<event>.v1`: each goes under the topic it names.
     document = asyncapi_fragment(
-        title=spec.title, topics={spec.produces[0]: spec.events} if spec.produces else {}
+        title=spec.title,
+        topics={
+            topic: {t: m for t, m in spec.events.items() if t.startswith(f"{topic}.")}
+            for topic in spec.produces
+        },
     )
 
     @app.get("/asyncapi.json", include_in_schema=False)

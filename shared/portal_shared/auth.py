@@ -3,6 +3,9 @@
 The JWKS is fetched from the issuer and cached; a token signed with a key id we
 have not seen triggers one refetch (rate-limited), so a key rotation at the
 issuer is picked up without a restart. Only asymmetric algorithms are accepted.
+Every token, a cached one included, is checked against the revocation list
+(`portal_shared.revocation`), so a revoked token or a disabled account's token
+is refused within moments of the revocation, not at its `exp`.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from fastapi import Depends, Request
 from jwt import PyJWK
 
 from portal_shared.errors import Forbidden, ServiceUnavailable, Unauthorized
+from portal_shared.revocation import RevocationList
 
 ALLOWED_ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "ES256", "ES384", "EdDSA")
 ACCESS_TOKEN_TYPES = ("at+jwt", "application/at+jwt")
@@ -69,6 +73,7 @@ class TokenVerifier:
         max_key_age: float = 600.0,
         cache_size: int = 10_000,
         http: httpx.AsyncClient | None = None,
+        revocations: RevocationList | None = None,
     ) -> None:
         self.issuer = issuer
         self.audience = audience
@@ -88,6 +93,8 @@ class TokenVerifier:
         self._keys: dict[str, PyJWK] = {}
         self._fetched_at = -float("inf")
         self._lock = asyncio.Lock()
+        # Fed by a RevocationFeed (create_service_app, the gateway); empty without one.
+        self.revocations = revocations if revocations is not None else RevocationList()
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -133,15 +140,23 @@ class TokenVerifier:
             principal, expires, kid = cached
             fresh = time.monotonic() - self._fetched_at <= self.max_key_age
             if expires > time.time() and fresh and kid in self._keys:
+                self._refuse_revoked(token, principal)
                 return principal
             del self._verified[token]
         principal, kid = await self._verify(token)
+        self._refuse_revoked(token, principal)
         if len(self._verified) >= self.cache_size:
             # Dicts keep insertion order: drop the oldest tenth rather than everything.
             for old in list(itertools.islice(self._verified, self.cache_size // 10 or 1)):
                 del self._verified[old]
         self._verified[token] = (principal, float(principal.claims["exp"]), kid)
         return principal
+
+    def _refuse_revoked(self, token: str, principal: Principal) -> None:
+        reason = self.revocations.refusal(principal.claims)
+        if reason is not None:
+            self._verified.pop(token, None)
+            raise Unauthorized(reason)
 
     async def _verify(self, token: str) -> tuple[Principal, str]:
         try:

@@ -51,6 +51,9 @@ class ServiceSettings(BaseSettings):
     # Prepended to every consumer group id, so two deployments (or two test suites)
     # can share one Kafka cluster without splitting each other's partitions.
     kafka_group_prefix: str = ""
+    # Every replica reads the identity service's revocations into its token verifier's
+    # denylist (portal_shared.revocation); off only where no token is ever verified.
+    revocation_feed: bool = True
     consumer_max_attempts: int = Field(default=5, ge=1, le=100)
     public_url: str = "http://localhost:8000"
     # Where resource servers fetch the issuer's keys; inside a cluster this is the

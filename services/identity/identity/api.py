@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Path, Query, Response
+from fastapi import APIRouter, Header, Path, Query, Request, Response
 
 from identity import keys, service
 from identity.deps import PasswordsDep, SettingsDep
@@ -21,6 +21,7 @@ from identity.errors import (
     InvalidClient,
     InvalidIin,
     InvalidRoles,
+    RegistrationThrottled,
     UnknownAgency,
     WeakPassword,
 )
@@ -57,6 +58,8 @@ IfMatch = Annotated[
 ]
 ClientIdPath = Annotated[str, Path(max_length=64, description="The client's id"), SINGLE_LINE]
 ADMIN_ERRORS = (Unauthorized, Forbidden)
+# Personal data: no shared or browser cache may keep it (RFC 9111 5.2.2.5).
+NO_STORE = {"Cache-Control": "no-store"}
 
 
 def _with_etag(response: Response, account: AccountRead) -> AccountRead:
@@ -69,12 +72,33 @@ def _with_etag(response: Response, account: AccountRead) -> AccountRead:
     status_code=201,
     tags=["accounts"],
     summary="Register as a resident (no token needed)",
-    responses=problem_responses(InvalidIin, WeakPassword, AccountExists),
+    description=(
+        "A 409 says that the IIN or the email already has an account. Since that tells"
+        " anyone whether a person is registered, these answers are counted per client"
+        " address like failed sign-ins: past a limit within the failure window, every"
+        " registration from that address is refused with 429 (and `Retry-After`) until"
+        " the lockout ends."
+    ),
+    responses=problem_responses(InvalidIin, WeakPassword, AccountExists, RegistrationThrottled),
 )
 async def register_resident(
-    body: ResidentCreate, session: SessionDep, settings: SettingsDep, passwords: PasswordsDep
+    body: ResidentCreate,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    passwords: PasswordsDep,
 ) -> AccountRead:
-    return await service.register_resident(session, body, settings=settings, passwords=passwords)
+    address = request.client.host if request.client else "unknown"
+    await service.check_registration_throttle(session, settings=settings, address=address)
+    try:
+        return await service.register_resident(
+            session, body, settings=settings, passwords=passwords
+        )
+    except AccountExists:
+        await service.record_registration_conflict(
+            request.app.state.sessionmaker, settings=settings, address=address
+        )
+        raise
 
 
 @router.get(
@@ -83,7 +107,8 @@ async def register_resident(
     summary="The caller's account",
     responses=problem_responses(Unauthorized, AccountNotFound),
 )
-async def me(session: SessionDep, principal: PrincipalDep) -> AccountRead:
+async def me(session: SessionDep, principal: PrincipalDep, response: Response) -> AccountRead:
+    response.headers.update(NO_STORE)
     return await service.me(session, principal)
 
 

@@ -9,7 +9,7 @@ from identity import keys
 from identity.api import router as api_router
 from identity.cleanup import cleanup_worker
 from identity.consumers import AGENCIES
-from identity.events import EVENTS, TOPIC
+from identity.events import EVENTS, TOPICS
 from identity.oauth_api import router as oauth_router
 from identity.passwords import Passwords
 from identity.settings import IdentitySettings, get_settings
@@ -33,6 +33,7 @@ async def _start(app: FastAPI) -> None:
         jwks_url="http://identity/auth/jwks",
         min_refetch_interval=0.0,
         http=httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://identity"),
+        revocations=app.state.revocations,
     )
 
 
@@ -48,7 +49,7 @@ def create_app(settings: IdentitySettings | None = None) -> FastAPI:
             ),
             settings=settings,
             routers=[oauth_router, api_router],
-            produces=[TOPIC],
+            produces=list(TOPICS),
             consumers=[AGENCIES],
             on_startup=[_start],
             workers=[cleanup_worker],

@@ -29,6 +29,7 @@ REMOVABLE = {
     "authorization_codes": "expires_at < now() - make_interval(secs => :keep)",
     "refresh_tokens": "expires_at < now() - make_interval(secs => :keep)",
     "revoked_access_tokens": "expires_at < now() - make_interval(secs => :keep)",
+    "issued_access_tokens": "expires_at < now() - make_interval(secs => :keep)",
     "login_throttle": (
         "window_started_at < now() - make_interval(secs => :window)"
         " AND (locked_until IS NULL OR locked_until < now())"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from portal_shared.errors import Conflict, NotFound, ValidationFailed
+from portal_shared.errors import Conflict, NotFound, TooManyRequests, ValidationFailed
 
 
 class AccountNotFound(NotFound):
@@ -48,3 +48,8 @@ class InvalidRoles(ValidationFailed):
 class InvalidClient(ValidationFailed):
     slug = "invalid-client-registration"
     title = "Invalid client registration"
+
+
+class RegistrationThrottled(TooManyRequests):
+    slug = "registration-throttled"
+    title = "Too many registrations that matched an existing account"

@@ -1,4 +1,9 @@
-"""What the identity service publishes: its topic, event types and payload."""
+"""What the identity service publishes: its topics, event types and payloads.
+
+`identity.user` tells the other services about accounts; `identity.token` tells every
+resource server (and the gateway) which access tokens were revoked before their expiry,
+with the payload `portal_shared.revocation` defines, since every verifier reads it.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from identity.models import Account
 from portal_shared.events import add_event
+from portal_shared.revocation import TOKEN_REVOKED, TOKEN_TOPIC, RevokedToken, TokensRevokedData
 
 TOPIC = "identity.user"
+TOPICS = (TOPIC, TOKEN_TOPIC)
 SOURCE = "/identity"
 
 REGISTERED = "registered"
@@ -35,7 +42,8 @@ class UserEventData(BaseModel):
 
 
 EVENTS: dict[str, type[BaseModel]] = {
-    event_type(name): UserEventData for name in (REGISTERED, UPDATED, DISABLED)
+    **{event_type(name): UserEventData for name in (REGISTERED, UPDATED, DISABLED)},
+    TOKEN_REVOKED: TokensRevokedData,
 }
 
 
@@ -52,6 +60,33 @@ async def user_event(session: AsyncSession, name: str, account: Account) -> None
         topic=TOPIC,
         key=str(account.id),
         type=event_type(name),
+        source=SOURCE,
+        data=data.model_dump(mode="json"),
+    )
+
+
+async def tokens_revoked(
+    session: AsyncSession,
+    *,
+    subject: str,
+    client_id: str,
+    reason: str,
+    tokens: list[tuple[str, int]],
+) -> None:
+    """Tell every resource server that these access tokens (jti, exp) no longer count."""
+    if not tokens:
+        return
+    data = TokensRevokedData(
+        sub=subject,
+        client_id=client_id,
+        reason=reason,
+        tokens=[RevokedToken(jti=jti, exp=exp) for jti, exp in tokens],
+    )
+    await add_event(
+        session,
+        topic=TOKEN_TOPIC,
+        key=subject,
+        type=TOKEN_REVOKED,
         source=SOURCE,
         data=data.model_dump(mode="json"),
     )

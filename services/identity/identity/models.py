@@ -62,6 +62,10 @@ class OAuthClient(Base, table=True):
     grant_types: list[str] = Field(sa_column=sa.Column(ARRAY(sa.Text), nullable=False))
     scopes: list[str] = Field(sa_column=sa.Column(ARRAY(sa.Text), nullable=False))
     agency_id: uuid.UUID | None = None
+    # A resource server: may introspect any token (RFC 7662); others only their own.
+    introspection: bool = Field(
+        default=False, sa_column=sa.Column(sa.Boolean, nullable=False, server_default=sa.false())
+    )
     status: str = "active"
     created_at: dt.datetime = Field(default_factory=_now, sa_column=_tz())
     secret_rotated_at: dt.datetime | None = Field(default=None, sa_column=_tz(True))
@@ -117,6 +121,19 @@ class RefreshToken(Base, table=True):
     used_at: dt.datetime | None = Field(default=None, sa_column=_tz(True))
     revoked_at: dt.datetime | None = Field(default=None, sa_column=_tz(True))
     created_at: dt.datetime = Field(default_factory=_now, sa_column=_tz())
+
+
+class IssuedAccessToken(Base, table=True):
+    """An access token issued to a person's grant (a code and the refresh tokens rotated
+    from it): revoking the grant revokes these too (RFC 6749 4.1.2, RFC 7009 2.1)."""
+
+    __tablename__ = "issued_access_tokens"
+
+    jti: str = Field(primary_key=True)
+    family_id: uuid.UUID = Field(index=True)
+    account_id: uuid.UUID = Field(index=True)
+    client_id: str
+    expires_at: dt.datetime = Field(sa_column=_tz())
 
 
 class RevokedAccessToken(Base, table=True):

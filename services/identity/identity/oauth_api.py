@@ -16,10 +16,10 @@ from authlib.common.urls import add_params_to_uri
 from authlib.oauth2 import OAuth2Error
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlmodel import col
+from sqlmodel import col, select
 from starlette.concurrency import run_in_threadpool
 
-from identity import keys, login, service
+from identity import keys, login
 from identity.deps import PasswordsDep, SettingsDep
 from identity.models import Account, OAuthClient, RefreshToken
 from identity.oauth import (
@@ -28,6 +28,8 @@ from identity.oauth import (
     PortalAuthorizationServer,
     StarletteOAuth2Request,
     User,
+    decode_own_jwt,
+    revocation,
     user_claims,
 )
 from identity.settings import IdentitySettings
@@ -368,7 +370,10 @@ async def introspect(
     operation_id="userinfo_post",
     responses=problem_responses(Unauthorized, Forbidden),
 )
-async def userinfo(session: SessionDep, principal: PrincipalDep) -> dict[str, Any]:
+async def userinfo(
+    session: SessionDep, principal: PrincipalDep, response: Response
+) -> dict[str, Any]:
+    response.headers["Cache-Control"] = "no-store"  # personal data (OIDC Core 5.3.2)
     if "openid" not in principal.scopes or principal.account_id is None:
         raise Forbidden(
             "userinfo needs an access token of a person with the openid scope",
@@ -407,21 +412,23 @@ async def logout(
     claims = None
     if params.get("id_token_hint"):
         # An expired ID token still says who is leaving.
-        claims = ctx.decode_own_jwt(params["id_token_hint"], verify_aud=False, verify_exp=False)
+        claims = decode_own_jwt(ctx, params["id_token_hint"], verify_aud=False, verify_exp=False)
     client_id = params.get("client_id") or (str(claims["aud"]) if claims else None)
     if claims and params.get("client_id") and claims.get("aud") != params["client_id"]:
         claims = None
     client = await session.get(OAuthClient, client_id) if client_id else None
     if claims and client is not None:
-        await session.execute(
-            RefreshToken.__table__.update()  # type: ignore[attr-defined]
+        # Signing out ends the person's grants at this client, access tokens included.
+        families = await session.scalars(
+            select(RefreshToken.family_id)
+            .distinct()
             .where(
                 col(RefreshToken.account_id) == claims["sub"],
                 col(RefreshToken.client_id) == client.client_id,
                 col(RefreshToken.revoked_at).is_(None),
             )
-            .values(revoked_at=service.now())
         )
+        await revocation.revoke_families(session, list(families), reason=revocation.LOGOUT)
     target = params.get("post_logout_redirect_uri")
     if target and client is not None and target in client.post_logout_redirect_uris:
         if params.get("state"):

@@ -108,6 +108,13 @@ class ClientCreate(BaseModel):
     grant_types: list[GrantType] = Field(min_length=1, max_length=3)
     scopes: list[Scope] = Field(default_factory=list, max_length=50)
     agency_id: uuid.UUID | None = None
+    introspection: bool = Field(
+        default=False,
+        description=(
+            "A resource server: may introspect any access token (RFC 7662). Other clients"
+            " learn only about their own tokens; for anyone else's the answer is inactive."
+        ),
+    )
 
 
 class ClientRead(BaseModel):
@@ -121,6 +128,7 @@ class ClientRead(BaseModel):
     grant_types: list[str]
     scopes: list[str]
     agency_id: uuid.UUID | None
+    introspection: bool
     status: str
     created_at: dt.datetime
     secret_rotated_at: dt.datetime | None

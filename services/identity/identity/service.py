@@ -13,11 +13,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col, select
 from starlette.concurrency import run_in_threadpool
 
-from identity import events
+from identity import events, throttle
 from identity.errors import (
     AccountExists,
     AccountNotFound,
@@ -26,11 +26,13 @@ from identity.errors import (
     InvalidClient,
     InvalidIin,
     InvalidRoles,
+    RegistrationThrottled,
     UnknownAgency,
     WeakPassword,
 )
 from identity.iin import birth_date, iin_problem
-from identity.models import Account, Agency, OAuthClient, RefreshToken
+from identity.models import Account, Agency, OAuthClient
+from identity.oauth import revocation
 from identity.passwords import Passwords, password_problem
 from identity.schemas import (
     AccountPage,
@@ -93,6 +95,36 @@ async def _ensure_unique(
             stmt = stmt.where(col(Account.id) != skip)
         if await session.scalar(stmt) is not None:
             raise AccountExists(f"An account with this {field} already exists", field=field)
+
+
+def _registration_key(address: str) -> str:
+    return f"registration:{address}"
+
+
+async def check_registration_throttle(
+    session: AsyncSession, *, settings: IdentitySettings, address: str
+) -> None:
+    """Refuse every registration from an address that found existing accounts too often."""
+    if await throttle.is_locked(session, _registration_key(address)):
+        raise RegistrationThrottled(
+            "Too many registrations from this address matched an existing account; try again later",
+            headers={"Retry-After": str(settings.login_lockout)},
+        )
+
+
+async def record_registration_conflict(
+    maker: async_sessionmaker[AsyncSession], *, settings: IdentitySettings, address: str
+) -> None:
+    """Count a registration refused with AccountExists. In a transaction of its own: the
+    request's is rolled back with the 409."""
+    async with maker() as session, session.begin():
+        await throttle.record_failure(
+            session,
+            _registration_key(address),
+            max_failures=settings.registration_max_conflicts_per_address,
+            window=settings.login_failure_window,
+            lockout=settings.login_lockout,
+        )
 
 
 async def register_resident(
@@ -206,14 +238,6 @@ async def list_accounts(
     return AccountPage(items=[AccountRead.model_validate(r) for r in rows], next_cursor=nxt)
 
 
-async def revoke_account_tokens(session: AsyncSession, account_id: uuid.UUID) -> None:
-    await session.execute(
-        sa.update(RefreshToken)
-        .where(col(RefreshToken.account_id) == account_id, col(RefreshToken.revoked_at).is_(None))
-        .values(revoked_at=now())
-    )
-
-
 async def update_user(
     session: AsyncSession,
     account_id: uuid.UUID,
@@ -257,7 +281,7 @@ async def update_user(
     account.updated_at = now()
     await session.flush()
     if disabling:
-        await revoke_account_tokens(session, account.id)
+        await revocation.revoke_account(session, account.id)
     await events.user_event(session, events.DISABLED if disabling else events.UPDATED, account)
     return AccountRead.model_validate(account)
 
@@ -288,6 +312,8 @@ async def create_client(
         raise InvalidClient("A public client cannot use client_credentials (it holds no secret)")
     if "authorization_code" in grants and not body.redirect_uris:
         raise InvalidClient("authorization_code needs at least one redirect URI")
+    if body.introspection and body.client_type != "confidential":
+        raise InvalidClient("Only a confidential client (a resource server) may introspect")
     if "refresh_token" in grants and "authorization_code" not in grants:
         raise InvalidClient("refresh_token is only issued with authorization_code")
     for uri in [*body.redirect_uris, *body.post_logout_redirect_uris]:
@@ -313,6 +339,7 @@ async def create_client(
         grant_types=sorted(grants),
         scopes=list(dict.fromkeys(body.scopes)),
         agency_id=body.agency_id,
+        introspection=body.introspection,
     )
     session.add(client)
     await session.flush()

@@ -46,11 +46,18 @@ async def test_expired_rows_go_and_live_sign_ins_stay(
         )
         await conn.execute(
             text(
+                "UPDATE issued_access_tokens SET expires_at = now() - interval '2 days'"
+                " WHERE jti = (SELECT jti FROM issued_access_tokens ORDER BY expires_at LIMIT 1)"
+            )
+        )
+        await conn.execute(
+            text(
                 "INSERT INTO revoked_access_tokens (jti, expires_at)"
                 " VALUES ('long-gone', now() - interval '2 days'), ('recent', now())"
             )
         )
-    before = {t: await _count(app, t) for t in ("authorization_codes", "refresh_tokens")}
+    tables = ("authorization_codes", "refresh_tokens", "issued_access_tokens")
+    before = {t: await _count(app, t) for t in tables}
 
     removed = await remove_expired(app.state.sessionmaker, settings, batch=1)
 
@@ -58,10 +65,12 @@ async def test_expired_rows_go_and_live_sign_ins_stay(
         "authorization_codes": 1,
         "refresh_tokens": 1,
         "revoked_access_tokens": 1,
+        "issued_access_tokens": 1,
         "login_throttle": 1,
     }
     assert await _count(app, "authorization_codes") == before["authorization_codes"] - 1
     assert await _count(app, "refresh_tokens") == before["refresh_tokens"] - 1
+    assert await _count(app, "issued_access_tokens") == before["issued_access_tokens"] - 1
     async with app.state.engine.connect() as conn:
         keys = set((await conn.execute(text("SELECT key FROM login_throttle"))).scalars())
         jtis = set((await conn.execute(text("SELECT jti FROM revoked_access_tokens"))).scalars())

@@ -51,7 +51,9 @@ async def test_refresh_rotates_and_reuse_revokes_the_family(
     assert (await refresh(client, again.refresh_token or "")).status_code == 200
 
 
-async def _agency_client(client: httpx.AsyncClient, headers: dict[str, str]) -> dict[str, Any]:
+async def _agency_client(
+    client: httpx.AsyncClient, headers: dict[str, str], *, introspection: bool = False
+) -> dict[str, Any]:
     created = await client.post(
         "/api/v1/clients",
         json={
@@ -61,6 +63,7 @@ async def _agency_client(client: httpx.AsyncClient, headers: dict[str, str]) -> 
             "grant_types": ["client_credentials"],
             "scopes": ["requests:read", "requests:write"],
             "agency_id": str(TEST_AGENCY_ID),
+            "introspection": introspection,
         },
         headers=headers,
     )
@@ -146,7 +149,8 @@ async def test_public_client_cannot_use_client_credentials(
 async def test_revoked_refresh_token_stops_working_and_introspection_says_so(
     client: httpx.AsyncClient, admin_headers: dict[str, str], admin_tokens: Any
 ) -> None:
-    secret = (await _agency_client(client, admin_headers))["client_secret"]
+    # A resource server: it may introspect the tokens of other clients.
+    secret = (await _agency_client(client, admin_headers, introspection=True))["client_secret"]
     intro = await client.post(
         "/auth/introspect",
         data={"token": admin_tokens.access_token},

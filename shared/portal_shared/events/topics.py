@@ -17,8 +17,16 @@ from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
 log = structlog.get_logger(__name__)
 
-# One topic per aggregate, each with a dead-letter topic (CONTRACT.md, "Events").
-CONTRACT_TOPICS = ("identity.user", "directory.agency", "catalog.service", "requests.request")
+# One topic per aggregate, each with a dead-letter topic (CONTRACT.md, "Events"), and
+# identity.token: the access tokens revoked before their expiry (portal_shared.revocation),
+# which every resource server and the gateway read.
+CONTRACT_TOPICS = (
+    "identity.user",
+    "identity.token",
+    "directory.agency",
+    "catalog.service",
+    "requests.request",
+)
 
 
 def dlq(topic: str) -> str:

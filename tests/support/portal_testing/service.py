@@ -37,6 +37,7 @@ from starlette.routing import Route
 from portal_shared.auth import TokenVerifier
 from portal_shared.db import asyncpg_dsn
 from portal_shared.migrations import ensure_database, upgrade
+from portal_shared.revocation import RevocationList
 from portal_shared.settings import ServiceSettings
 
 TEST_ISSUER = "http://localhost:8000/auth"
@@ -96,7 +97,7 @@ class TestIssuer:
 
         return Starlette(routes=[Route("/auth/jwks", jwks)])
 
-    def verifier(self) -> TokenVerifier:
+    def verifier(self, revocations: RevocationList | None = None) -> TokenVerifier:
         http = httpx.AsyncClient(
             transport=httpx.ASGITransport(app=self.asgi_app()), base_url="http://issuer"
         )
@@ -105,6 +106,7 @@ class TestIssuer:
             audience=self.audience,
             jwks_url="http://issuer/auth/jwks",
             http=http,
+            revocations=revocations,
         )
 
 
@@ -203,11 +205,12 @@ async def truncate_all(engine: AsyncEngine) -> None:
 @asynccontextmanager
 async def running(app: FastAPI, issuer: TestIssuer | None = None) -> AsyncIterator[FastAPI]:
     """Run an app's lifespan (engine, relay, consumers) around a block of tests; with an
-    issuer, the app trusts that issuer's tokens instead of fetching the identity JWKS."""
+    issuer, the app trusts that issuer's tokens instead of fetching the identity JWKS (and
+    still honours the revocations its feed reads)."""
     async with app.router.lifespan_context(app):
         if issuer is not None:
             await app.state.token_verifier.aclose()
-            app.state.token_verifier = issuer.verifier()
+            app.state.token_verifier = issuer.verifier(app.state.revocations)
         yield app
 
 
