@@ -87,7 +87,7 @@ class Route:
         return "*" in self.public_methods or method in self.public_methods
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Caller:
     """What the edge learnt about the request while checking it, for the service to know."""
 

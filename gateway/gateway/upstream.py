@@ -346,11 +346,11 @@ class Pool:
         `chunked`).
 
         A pooled connection can still be dead: the service may have closed it while it
-        sat idle (keep-alive timeout, shutdown) and the close not have arrived yet. Such
-        a request is sent again, once, on a fresh connection when all of these hold:
-        the connection was reused, not one byte of an answer came back on it, the body
-        (if any) can be sent again because it is held whole or none of it was taken,
-        and sending the request twice is harmless (`idempotent`: the method is, or an
+        sat idle (keep-alive timeout, shutdown) and the close not have arrived yet. A
+        request on a reused connection is sent again, once, on a fresh one if none of
+        it could be written, or if all of these hold: not one byte of an answer came
+        back, the body (if any) can be sent again because it is held whole, and
+        sending the request twice is harmless (`idempotent`: the method is, or an
         Idempotency-Key lets the service recognise the repeat). The last condition is
         RFC 9112 9.3.1.1: a dead connection does not prove the service never started a
         POST, so one without a key is answered 502 rather than perhaps done twice. The
@@ -362,28 +362,25 @@ class Pool:
         stream = None if isinstance(body, bytes) else body
         for attempt in (1, 2):
             conn, reused = await self._acquire()
-            streamed = False
+            sent = streamed = False
             state = _Parse()
             conn.state = state
             try:
-                if whole is not None:
-                    # Head and a small body in one write: one segment, one syscall.
-                    conn.write(head + whole)
-                else:
-                    conn.write(head)
-                    if stream is not None:
-                        streamed = True
-                        await _write_body(conn, stream, chunked=chunked)
+                # Head and a small body in one write: one segment, one syscall.
+                conn.write(head if whole is None else head + whole)
+                sent = True
+                if stream is not None:
+                    streamed = True
+                    await _write_body(conn, stream, chunked=chunked)
                 return await self._read_head(conn, state, method, answer_within)
-            except UpstreamProtocolError:
+            except (UpstreamProtocolError, ConnectionError, OSError) as exc:
                 self.discard(conn)
-                if attempt == 1 and reused and not state.begun and idempotent and not streamed:
+                # Nothing written: always safe. Written but unanswered: see the docstring.
+                resend = not sent or (idempotent and not state.begun and not streamed)
+                if attempt == 1 and reused and resend:
                     continue
-                raise
-            except (ConnectionError, OSError) as exc:
-                self.discard(conn)
-                if attempt == 1 and reused and not state.begun and idempotent and not streamed:
-                    continue
+                if isinstance(exc, UpstreamProtocolError):
+                    raise
                 raise UpstreamProtocolError(f"the connection to the upstream broke: {exc}") from exc
             except BaseException:
                 self.discard(conn)
