@@ -24,8 +24,8 @@ def main() -> None:
         access_log=False,
         loop="uvloop",
         http="httptools",
-        # The gateway is the edge: X-Forwarded-* from callers are handled (and, unless
-        # TRUST_FORWARDED_HEADERS, ignored) by the gateway itself, not by uvicorn.
+        # The gateway is the edge: X-Forwarded-* from callers are handled (believed only
+        # from TRUSTED_PROXIES) by the gateway itself, not by uvicorn.
         proxy_headers=False,
         server_header=False,
         timeout_graceful_shutdown=10,

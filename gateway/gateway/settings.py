@@ -10,6 +10,7 @@ when a deployment needs another shape.
 from __future__ import annotations
 
 from functools import lru_cache
+from ipaddress import ip_network
 from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -99,9 +100,13 @@ class GatewaySettings(ServiceSettings):
     # Frontend origins allowed to call the API from a browser (exact matches).
     cors_origins: tuple[str, ...] = ("http://localhost:3000",)
     cors_max_age: int = Field(default=600, ge=0)
-    # Behind a trusted load balancer, keep its X-Forwarded-* and take the client
-    # address from X-Forwarded-For; at the edge, never believe a caller's.
-    trust_forwarded_headers: bool = False
+    # Proxies in front of the gateway (the ingress), as CIDRs: X-Forwarded-For is read right
+    # to left past these hops, and their X-Forwarded-Proto/Host are kept. Empty: the gateway
+    # is the edge and believes no caller's claims about where it comes from.
+    trusted_proxies: tuple[str, ...] = ()
+    # Client addresses (after the trusted hops) that may read /metrics and the detailed
+    # /readyz; everyone else gets a plain readiness answer and no metrics.
+    internal_networks: tuple[str, ...] = ("127.0.0.0/8", "::1/128")
     hsts: bool = True
     # Merged OpenAPI/AsyncAPI documents are rebuilt after this many seconds.
     docs_ttl: float = Field(default=300.0, gt=0)
@@ -116,6 +121,14 @@ class GatewaySettings(ServiceSettings):
             "requests": self.requests_url,
             **self.extra_upstreams,
         }
+
+    @field_validator("trusted_proxies", "internal_networks")
+    @classmethod
+    def _networks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for network in value:
+            # A host address without a prefix length is a /32 (or /128) network.
+            ip_network(network.strip(), strict=False)
+        return tuple(n.strip() for n in value)
 
     @model_validator(mode="after")
     def _routes_resolve(self) -> GatewaySettings:

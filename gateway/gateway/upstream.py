@@ -4,7 +4,8 @@ Why not httpx or aiohttp: INFRA.md measured a FastAPI proxy keeping 14% (httpx)
 and 49% (aiohttp) of the direct throughput; most of the loss is the client's
 per-request machinery. Here a request is one write of a pre-built head, then
 httptools parses the answer straight off the socket, and the body is handed on
-chunk by chunk in both directions (nothing is buffered whole). Connections are
+chunk by chunk in both directions (only a small request body, which the proxy
+holds whole so that it can be sent again, goes out in one piece). Connections are
 pooled per upstream, last-in first-out, so a warm connection is reused and
 idle ones age out before the server's own keep-alive timeout closes them.
 """
@@ -159,7 +160,16 @@ _READ_HIGH_WATER = 256 * 1024
 class _Parse:
     """httptools callbacks: collects the head, and body pieces until they are taken."""
 
-    __slots__ = ("body", "buffered", "complete", "headers", "headers_done", "keep_alive", "parser")
+    __slots__ = (
+        "begun",
+        "body",
+        "buffered",
+        "complete",
+        "headers",
+        "headers_done",
+        "keep_alive",
+        "parser",
+    )
 
     def __init__(self) -> None:
         self.parser = httptools.HttpResponseParser(self)
@@ -169,6 +179,10 @@ class _Parse:
         self.body: list[bytes] = []
         self.buffered = 0
         self.complete = False
+        self.begun = False
+
+    def on_message_begin(self) -> None:
+        self.begun = True
 
     def on_header(self, name: bytes, value: bytes) -> None:
         self.headers.append((name.lower(), value))
@@ -243,7 +257,12 @@ class UpstreamResponse:
         if conn is None:
             return
         conn.state = None
-        if self._finished and self._state.keep_alive and conn.error is None:
+        # Reused only after an answer read to its end that promised to keep the connection
+        # (no `Connection: close`, not HTTP/1.0), and never after a 5xx: a server that
+        # failed may be closing the connection it just answered on as keep-alive (uvicorn
+        # does, after an unhandled exception), and the next request, body included, would
+        # be sent into a closing socket. A fresh connection after a rare error costs little.
+        if self._finished and self._state.keep_alive and self.status < 500 and conn.error is None:
             self._pool.put(conn)
         else:
             self._pool.discard(conn)
@@ -314,39 +333,54 @@ class Pool:
         method: str,
         target: bytes,
         headers: list[tuple[bytes, bytes]],
-        body: AsyncIterator[bytes] | None,
+        body: bytes | AsyncIterator[bytes] | None,
         *,
         chunked: bool,
         answer_within: float,
+        idempotent: bool,
     ) -> UpstreamResponse:
-        """Send a request (streaming `body`); wait up to `answer_within` s for the head.
+        """Send a request; wait up to `answer_within` s for the head of the answer.
 
-        `headers` must already carry the framing (`content-length`, or
-        `transfer-encoding: chunked` when `chunked`). A request without a body
-        that meets a stale pooled connection is retried once on a fresh one: the
-        service cannot have seen it.
+        `body` is held whole (bytes) or streamed (an iterator). `headers` must already
+        carry the framing (`content-length`, or `transfer-encoding: chunked` when
+        `chunked`).
+
+        A pooled connection can still be dead: the service may have closed it while it
+        sat idle (keep-alive timeout, shutdown) and the close not have arrived yet. A
+        request on a reused connection is sent again, once, on a fresh one if none of
+        it could be written, or if all of these hold: not one byte of an answer came
+        back, the body (if any) can be sent again because it is held whole, and
+        sending the request twice is harmless (`idempotent`: the method is, or an
+        Idempotency-Key lets the service recognise the repeat). The last condition is
+        RFC 9112 9.3.1.1: a dead connection does not prove the service never started a
+        POST, so one without a key is answered 502 rather than perhaps done twice. The
+        usual cause of such deaths, a connection the service closes right after an
+        error, is avoided upstream of this: see `UpstreamResponse.release`.
         """
         head = _head(method, target, headers)
+        whole = body if isinstance(body, bytes) else None
+        stream = None if isinstance(body, bytes) else body
         for attempt in (1, 2):
             conn, reused = await self._acquire()
-            sent_body = False
+            sent = streamed = False
             state = _Parse()
             conn.state = state
             try:
-                conn.write(head)
-                if body is not None:
-                    sent_body = True
-                    await _write_body(conn, body, chunked=chunked)
+                # Head and a small body in one write: one segment, one syscall.
+                conn.write(head if whole is None else head + whole)
+                sent = True
+                if stream is not None:
+                    streamed = True
+                    await _write_body(conn, stream, chunked=chunked)
                 return await self._read_head(conn, state, method, answer_within)
-            except UpstreamProtocolError:
+            except (UpstreamProtocolError, ConnectionError, OSError) as exc:
                 self.discard(conn)
-                if attempt == 1 and reused and not sent_body:
+                # Nothing written: always safe. Written but unanswered: see the docstring.
+                resend = not sent or (idempotent and not state.begun and not streamed)
+                if attempt == 1 and reused and resend:
                     continue
-                raise
-            except (ConnectionError, OSError) as exc:
-                self.discard(conn)
-                if attempt == 1 and reused and not sent_body:
-                    continue
+                if isinstance(exc, UpstreamProtocolError):
+                    raise
                 raise UpstreamProtocolError(f"the connection to the upstream broke: {exc}") from exc
             except BaseException:
                 self.discard(conn)

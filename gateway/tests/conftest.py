@@ -1,8 +1,9 @@
 """Real processes for the gateway's tests: echo upstreams, the four services, two gateways.
 
 - `edge`: a gateway in front of small echo upstreams (`upstream_app.py`), with
-  tight limits, an upstream that is down, a route that times out after 1 s and
-  an upload route with a large body limit.
+  tight limits, an upstream that is down, a route that times out after 1 s, an
+  upload route with a large body limit, and a trusted proxy (from
+  127.0.0.200/31) in front of it; only 127.0.0.1 and that proxy are internal.
 - `portal`: a gateway in front of the real identity, directory, catalog and
   requests processes (migrated into the test PostgreSQL, on the test broker).
 
@@ -84,6 +85,8 @@ def gateway_env(
 
 
 EDGE_MAX_BODY = 64 * 1024
+# The trusted proxy in front of the edge gateway (test_trust.py connects from .200).
+INGRESS_NETWORK = "127.0.0.200/31"
 UPLOAD_MAX_BODY = 1024**3
 
 
@@ -100,6 +103,7 @@ def edge(processes: Processes, echoes: dict[str, Process], kafka_bootstrap: str)
         {"prefix": "/test/down", "upstream": "down", "public_methods": ["*"]},
         {"prefix": "/test/garbage", "upstream": "garbage", "public_methods": ["*"]},
         {"prefix": "/test/slow", "upstream": "catalog", "public_methods": ["*"], "timeout": 1.0},
+        {"prefix": "/test/flaky", "upstream": "catalog", "public_methods": ["*"]},
         {
             "prefix": "/test/upload",
             "upstream": "catalog",
@@ -115,6 +119,10 @@ def edge(processes: Processes, echoes: dict[str, Process], kafka_bootstrap: str)
                 "garbage": f"http://127.0.0.1:{garbage_port}",
             }
         ),
+        # 127.0.0.200 and .201 stand for the ingress in front of the gateway; they, and
+        # 127.0.0.1, are internal too (as a pod network is both), the other loopbacks not.
+        "TRUSTED_PROXIES": json.dumps([INGRESS_NETWORK]),
+        "INTERNAL_NETWORKS": json.dumps(["127.0.0.1/32", INGRESS_NETWORK]),
         "ROUTES": json.dumps(routes),
         "MAX_BODY_BYTES": str(EDGE_MAX_BODY),
         "RATE_LIMIT_IP_PER_SECOND": "1000",

@@ -160,3 +160,55 @@ async def test_large_download_streams_through(edge: Process, connect: Connect) -
             received += len(chunk)
     assert received == UPLOAD
     assert _peak_rss(edge.popen.pid) - before < UPLOAD // 4
+
+
+async def test_a_page_with_its_own_security_headers_gets_each_once(
+    edge: Process, connect: Connect
+) -> None:
+    async with connect(edge) as client:
+        response = await client.get("/test/flaky/page")
+    assert response.status_code == 200
+    for name in (
+        "x-frame-options",
+        "x-content-type-options",
+        "referrer-policy",
+        "strict-transport-security",
+        "content-security-policy",
+    ):
+        assert len(response.headers.get_list(name)) == 1, (name, response.headers.get_list(name))
+    # The page keeps the policy it needs for its own resources.
+    assert response.headers["content-security-policy"].startswith("default-src 'self'")
+
+
+async def test_a_500_that_closes_slowly_does_not_poison_the_next_caller(
+    edge: Process, connect: Connect
+) -> None:
+    async with connect(edge, "127.0.0.14") as client:
+        failed = await client.post("/test/flaky/boom", json={"a": 1})
+        # At once, while the service is still closing the connection it answered on.
+        submitted = await client.post("/test/flaky/submit", json={"form": "x" * 1000})
+    assert failed.status_code == 500
+    assert submitted.status_code == 200, submitted.text
+    assert submitted.json()["method"] == "POST"
+    assert submitted.json()["body_bytes"] == len(b'{"form":"' + b"x" * 1000 + b'"}')
+
+
+async def test_a_request_meeting_a_dead_pooled_connection_is_resent_if_that_is_harmless(
+    edge: Process, connect: Connect
+) -> None:
+    async with connect(edge, "127.0.0.15") as client:
+        # Each time, the service answers and then closes the connection it offered for reuse.
+        assert (await client.get("/test/flaky/then-close")).status_code == 200
+        put = await client.put("/test/flaky/profile", json={"name": "Aigerim"})
+        assert (await client.get("/test/flaky/then-close")).status_code == 200
+        keyed = await client.post(
+            "/test/flaky/submit", json={"form": 1}, headers={"Idempotency-Key": "k-1"}
+        )
+        assert (await client.get("/test/flaky/then-close")).status_code == 200
+        unkeyed = await client.post("/test/flaky/submit", json={"form": 1})
+    assert put.status_code == 200, put.text
+    assert put.json()["body_bytes"] > 0
+    assert keyed.status_code == 200, keyed.text
+    # A POST without a key might have been started by the service: it is not sent twice.
+    assert unkeyed.status_code == 502
+    assert unkeyed.headers["content-type"] == PROBLEM

@@ -4,7 +4,10 @@ Run as `python upstream_app.py PORT`. It answers any path with what it received
 (method, path, query, headers, body size), and has a few special paths: `/slow`
 never answers in time, `/download?size=N` streams N bytes, `/auth/jwks` serves
 the JWKS given in `JWKS_JSON`, and `/openapi.json`/`/asyncapi.json`
-describe a service named by `SERVICE_NAME`.
+describe a service named by `SERVICE_NAME`. `/page` is an HTML page with its own
+security headers. `/boom` answers 500 and `/then-close` 200, both as keep-alive,
+then fail slowly (the process is busy for half a second, as when it logs a long
+traceback) and raise, so uvicorn closes the connection it has just offered for reuse.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import asyncio
 import json
 import os
 import sys
+import time
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -87,6 +91,23 @@ async def app(scope: Scope, receive: Receive, send: Send) -> None:
     if path == "/readyz":
         await _json(send, 200, {"status": "ready"})
         return
+    if path.endswith("/page"):
+        page = [
+            (b"content-type", b"text/html; charset=utf-8"),
+            (b"content-security-policy", b"default-src 'self'; frame-ancestors 'none'"),
+            (b"x-frame-options", b"DENY"),
+            (b"x-content-type-options", b"nosniff"),
+            (b"referrer-policy", b"no-referrer"),
+        ]
+        await send({"type": "http.response.start", "status": 200, "headers": page})
+        await send({"type": "http.response.body", "body": b"<!doctype html><p>sign in</p>"})
+        return
+    if path.endswith(("/boom", "/then-close")):
+        await _json(send, 500 if path.endswith("/boom") else 200, {"failing": True})
+        # Blocks the loop on purpose: the next request on this connection arrives
+        # meanwhile, unread, and uvicorn then closes the connection under it.
+        time.sleep(0.5)  # noqa: ASYNC251
+        raise RuntimeError("the endpoint failed after answering")
     size = 0
     chunks = 0
     while True:

@@ -158,6 +158,17 @@ class TokenVerifier:
             self._verified.pop(token, None)
             raise Unauthorized(reason)
 
+    async def verify_bearer(self, token: str) -> Principal:
+        """`verify`, with the RFC 6750 challenge a refusal of a bearer token carries."""
+        try:
+            return await self.verify(token)
+        except Unauthorized as exc:
+            exc.headers.setdefault(
+                "WWW-Authenticate",
+                f'Bearer error="invalid_token", error_description="{exc.detail}"',
+            )
+            raise
+
     async def _verify(self, token: str) -> tuple[Principal, str]:
         try:
             header = jwt.get_unverified_header(token)
@@ -213,17 +224,34 @@ def principal_from_claims(claims: dict[str, Any]) -> Principal:
     )
 
 
-def bearer_token(request: Request) -> str | None:
-    header = request.headers.get("authorization")
+def parse_bearer(header: str | None, *, other_schemes: bool = False) -> str | None:
+    """The token of an `Authorization: Bearer <token>` header value; None without a header.
+
+    Any other scheme is refused (401), unless `other_schemes`: then it is someone else's
+    to check (the gateway lets a client's Basic credentials through to the token endpoint).
+    """
     if not header:
         return None
     scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise Unauthorized(
-            "The Authorization header must be 'Bearer <token>'",
-            headers={"WWW-Authenticate": 'Bearer error="invalid_request"'},
-        )
-    return token.strip()
+    if scheme.lower() != "bearer":
+        if other_schemes:
+            return None
+        raise _malformed_authorization()
+    token = token.strip()
+    if not token:
+        raise _malformed_authorization()
+    return token
+
+
+def _malformed_authorization() -> Unauthorized:
+    return Unauthorized(
+        "The Authorization header must be 'Bearer <token>'",
+        headers={"WWW-Authenticate": 'Bearer error="invalid_request"'},
+    )
+
+
+def bearer_token(request: Request) -> str | None:
+    return parse_bearer(request.headers.get("authorization"))
 
 
 async def _optional_principal(request: Request) -> Principal | None:
@@ -231,13 +259,7 @@ async def _optional_principal(request: Request) -> Principal | None:
     if token is None:
         return None
     verifier: TokenVerifier = request.app.state.token_verifier
-    try:
-        return await verifier.verify(token)
-    except Unauthorized as exc:
-        exc.headers.setdefault(
-            "WWW-Authenticate", f'Bearer error="invalid_token", error_description="{exc.detail}"'
-        )
-        raise
+    return await verifier.verify_bearer(token)
 
 
 async def _principal(

@@ -106,6 +106,23 @@ class ServiceUnavailable(AppError):
     title = "Service unavailable"
 
 
+def problem_body(
+    status: int,
+    title: str,
+    detail: str,
+    *,
+    type_uri: str = "about:blank",
+    instance: str | None = None,
+    **extra: Any,
+) -> bytes:
+    """The RFC 9457 document, encoded: the one builder for the services and the gateway."""
+    body: dict[str, Any] = {"type": type_uri, "title": title, "status": status, "detail": detail}
+    if instance:
+        body["instance"] = instance
+    body.update(extra)
+    return orjson.dumps(body)
+
+
 def problem_response(
     status: int,
     title: str,
@@ -116,13 +133,8 @@ def problem_response(
     headers: dict[str, str] | None = None,
     **extra: Any,
 ) -> Response:
-    body: dict[str, Any] = {"type": type_uri, "title": title, "status": status, "detail": detail}
-    if instance:
-        body["instance"] = instance
-    body.update(extra)
-    return Response(
-        orjson.dumps(body), status_code=status, media_type=PROBLEM_JSON, headers=headers
-    )
+    body = problem_body(status, title, detail, type_uri=type_uri, instance=instance, **extra)
+    return Response(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
 def _location(loc: tuple[Any, ...]) -> str:
@@ -239,6 +251,15 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
     )
 
 
+async def _last_resort(request: Request, exc: Exception) -> Response:
+    response = await _unexpected(request, exc)
+    # Starlette answers this from ServerErrorMiddleware and then re-raises, and uvicorn
+    # closes the connection once it has logged the error: say so in the answer, or a
+    # keep-alive client (the gateway's pool) sends its next request into a closing socket.
+    response.headers["Connection"] = "close"
+    return response
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AppError, _app_error)
     app.add_exception_handler(RequestValidationError, _request_validation)
@@ -253,7 +274,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(asyncpg.InterfaceError, _unexpected)
     app.add_exception_handler(asyncpg.exceptions.InternalClientError, _unexpected)
     app.add_exception_handler(OSError, _unexpected)
-    app.add_exception_handler(Exception, _unexpected)
+    app.add_exception_handler(Exception, _last_resort)
 
 
 def problem_responses(*errors: type[AppError]) -> dict[int | str, dict[str, Any]]:

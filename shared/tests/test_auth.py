@@ -14,7 +14,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi import FastAPI
 
-from portal_shared.auth import AdminDep, PrincipalDep, TokenVerifier
+from portal_shared.auth import AdminDep, PrincipalDep, TokenVerifier, parse_bearer
 from portal_shared.errors import Unauthorized, install_error_handlers
 from portal_testing.service import TestIssuer, client_for
 
@@ -135,6 +135,29 @@ async def test_wrong_role_is_403_and_right_role_passes(issuer: TestIssuer) -> No
     assert resident.json()["detail"] == "This needs the role admin"
     assert admin.status_code == 200
     assert admin.json() == {"sub": "a" * 8}
+
+
+@pytest.mark.parametrize(
+    ("header", "token"),
+    [(None, None), ("", None), ("Bearer abc.def", "abc.def"), ("bearer   abc ", "abc")],
+)
+def test_bearer_header_values_give_their_token(header: str | None, token: str | None) -> None:
+    assert parse_bearer(header) == token
+
+
+@pytest.mark.parametrize("header", ["Bearer", "Bearer   ", "Basic Zm9vOmJhcg==", "Digest x"])
+def test_malformed_or_foreign_authorization_is_401(header: str) -> None:
+    with pytest.raises(Unauthorized) as refused:
+        parse_bearer(header)
+    assert refused.value.headers["WWW-Authenticate"] == 'Bearer error="invalid_request"'
+
+
+def test_another_scheme_is_left_alone_where_it_may_be_someone_elses() -> None:
+    # The gateway passes a client's Basic credentials on to the token endpoint...
+    assert parse_bearer("Basic Zm9vOmJhcg==", other_schemes=True) is None
+    # ...but a bearer header without a token is still malformed.
+    with pytest.raises(Unauthorized):
+        parse_bearer("Bearer ", other_schemes=True)
 
 
 async def test_basic_scheme_is_refused(issuer: TestIssuer) -> None:

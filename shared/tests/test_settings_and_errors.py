@@ -81,3 +81,12 @@ async def test_unexpected_error_hides_internals() -> None:
     assert response.headers["content-type"] == "application/problem+json"
     assert "passwd" not in response.text
     assert "Traceback" not in response.text
+    # The server closes the connection after an unhandled error: a keep-alive client
+    # (the gateway) must hear it in the answer, not find out on its next request.
+    assert response.headers["connection"] == "close"
+
+
+async def test_a_handled_error_keeps_the_connection() -> None:
+    async with client_for(_app()) as client:
+        response = await client.get("/thing")
+    assert "connection" not in response.headers
