@@ -8,21 +8,15 @@ from __future__ import annotations
 import hashlib
 import random
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import AsyncIterator
 
 import pytest
 import structlog
-from pydantic import SecretStr
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
+from tests.documents_stores import Backend, open_backend
 
 from portal_shared.db import make_engine
-from portal_testing.plugin import S3Server
-from service_requests.documents.backends import open_store
 from service_requests.documents.errors import DocumentIntegrityError, DocumentTooLarge
-from service_requests.documents.s3_store import S3Store
-from service_requests.documents.settings import DocumentSettings
 from service_requests.documents.storage import (
     ByteRange,
     DocumentStore,
@@ -38,13 +32,6 @@ PART = 5 * MIB
 UUID4 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 
 
-@dataclass
-class Backend:
-    store: DocumentStore
-    # Overwrite `count` stored bytes at `offset` behind the store's back.
-    corrupt: Callable[[StoredObject, int, bytes], Awaitable[None]]
-
-
 @pytest.fixture(scope="module")
 async def engine(settings: RequestsSettings) -> AsyncIterator[AsyncEngine]:
     engine = make_engine(settings.database_url)
@@ -52,66 +39,11 @@ async def engine(settings: RequestsSettings) -> AsyncIterator[AsyncEngine]:
     await engine.dispose()
 
 
-def _s3_settings(server: S3Server) -> DocumentSettings:
-    return DocumentSettings(
-        documents_storage="s3",
-        documents_s3_endpoint=server.endpoint,
-        documents_s3_access_key=SecretStr(server.access_key),
-        documents_s3_secret_key=SecretStr(server.secret_key),
-        documents_s3_bucket="documents-test",
-        documents_s3_create_bucket=True,
-    )
-
-
 @pytest.fixture(params=["postgres", "s3"])
 async def backend(request: pytest.FixtureRequest, engine: AsyncEngine) -> AsyncIterator[Backend]:
-    if request.param == "postgres":
-        settings = DocumentSettings(documents_storage="postgres")
-    else:
-        settings = _s3_settings(request.getfixturevalue("s3_server"))
-    async with open_store(settings, engine) as store:
-        if isinstance(store, S3Store):
-            s3 = store
-
-            async def corrupt(stored: StoredObject, offset: int, data: bytes) -> None:
-                whole = bytearray(await _read_all(s3, stored))
-                whole[offset : offset + len(data)] = data
-                await s3.client.put_object(
-                    Bucket=s3.bucket, Key=s3._name(stored.key), Body=bytes(whole)
-                )
-
-        else:
-
-            async def corrupt(stored: StoredObject, offset: int, data: bytes) -> None:
-                async with engine.begin() as conn:
-                    changed = await conn.execute(
-                        text(
-                            "UPDATE document_chunks SET data = overlay(data placing :data"
-                            " from :at) WHERE storage_key = :key AND start <= :offset"
-                            " AND start + octet_length(data) > :offset"
-                        ),
-                        {
-                            "data": data,
-                            "key": stored.key,
-                            "offset": offset,
-                            "at": offset % CHUNK + 1,
-                        },
-                    )
-                    if changed.rowcount == 0:  # past the end: an appended chunk
-                        await conn.execute(
-                            text(
-                                "INSERT INTO document_chunks (storage_key, start, data)"
-                                " VALUES (:key, :offset, :data)"
-                            ),
-                            {"data": data, "key": stored.key, "offset": offset},
-                        )
-
-        yield Backend(store, corrupt)
-
-
-async def _read_all(store: DocumentStore, stored: StoredObject) -> bytes:
-    # The raw bytes, unchecked: to build a corrupted copy.
-    return b"".join([piece async for piece in store._read(stored.key, 0, None)])
+    s3 = request.getfixturevalue("s3_server") if request.param == "s3" else None
+    async with open_backend(request.param, engine, s3) as backend:
+        yield backend
 
 
 def _bytes(size: int, seed: int = 18) -> bytes:
