@@ -1,6 +1,8 @@
-"""Documents: their metadata (`documents`) and the PostgreSQL backend's bytes
+"""Documents: their metadata (`documents`), the PostgreSQL backend's bytes
 (`document_chunks`, one row per 256 KiB piece, keyed by a random storage key and the
-piece's byte offset).
+piece's byte offset), and the uploads under way (`document_uploads`: a storage key is
+recorded there before its first byte is stored, so a crash mid-upload leaves something
+for the cleanup to find).
 
 The chunks' `data` is stored EXTERNAL: uncompressed out of line, because PDFs, JPEGs and
 PNGs are compressed already and trying again only costs CPU on every write.
@@ -48,7 +50,7 @@ def upgrade() -> None:
             name="fk_documents_attached_request_id_requests",
         ),
         sa.CheckConstraint(
-            "status IN ('uploading', 'pending', 'clean', 'infected')",
+            "status IN ('pending', 'clean', 'infected')",
             name="ck_documents_status",
         ),
         sa.CheckConstraint(
@@ -81,9 +83,18 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("storage_key", "start", name="pk_document_chunks"),
     )
     op.execute("ALTER TABLE document_chunks ALTER COLUMN data SET STORAGE EXTERNAL")
+    op.create_table(
+        "document_uploads",
+        sa.Column("storage_key", sa.String, nullable=False),
+        sa.Column("storage_backend", sa.String, nullable=False),
+        sa.Column("started_at", TZ, nullable=False),
+        sa.PrimaryKeyConstraint("storage_key", name="pk_document_uploads"),
+    )
+    op.create_index("ix_document_uploads_started_at", "document_uploads", ["started_at"])
 
 
 def downgrade() -> None:
+    op.drop_table("document_uploads")
     op.drop_table("document_chunks")
     op.drop_index("ix_documents_unattached_created_at", table_name="documents")
     op.drop_index("ix_documents_attached_request_id", table_name="documents")

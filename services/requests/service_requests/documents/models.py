@@ -1,7 +1,10 @@
 """The documents' tables, in the requests database (the service's own registry).
 
 `documents` holds every document's metadata, whichever backend keeps its bytes;
-`document_chunks` holds the bytes when that backend is PostgreSQL. The two are not
+`document_chunks` holds the bytes when that backend is PostgreSQL; `document_uploads`
+records each upload from before its first byte is stored until its `documents` row is
+committed, so the bytes of an upload that never got a row (the process was killed) are
+found and deleted by the cleanup. The two are not
 linked by a foreign key: the store knows only random storage keys, and a document row
 names its backend and key (so a deployment can move to S3 with old documents where they
 are).
@@ -17,9 +20,7 @@ from sqlmodel import Field
 
 from service_requests.models import Base
 
-# `uploading`: the row exists before its bytes do, so a crash mid-upload leaves a row the
-# cleanup finds (and the storage key it must delete); the others are the contract's.
-DOCUMENT_STATUSES = ("uploading", "pending", "clean", "infected")
+DOCUMENT_STATUSES = ("pending", "clean", "infected")
 
 
 class Document(Base, table=True):
@@ -67,3 +68,14 @@ class DocumentChunk(Base, table=True):
     storage_key: UUID = Field(primary_key=True)
     start: int = Field(sa_column=sa.Column(sa.BigInteger, primary_key=True, autoincrement=False))
     data: bytes = Field(sa_column=sa.Column(sa.LargeBinary, nullable=False))
+
+
+class DocumentUpload(Base, table=True):
+    """An upload under way: its storage key, reserved (and committed) before any byte is
+    stored; removed in the transaction that inserts the document's row."""
+
+    __tablename__ = "document_uploads"
+
+    storage_key: str = Field(primary_key=True)
+    storage_backend: str
+    started_at: datetime = Field(sa_type=sa.DateTime(timezone=True), index=True)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Literal
 
 from pydantic import Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PDF = "application/pdf"
 JPEG = "image/jpeg"
@@ -15,6 +15,10 @@ MIB = 1024 * 1024
 
 
 class DocumentSettings(BaseSettings):
+    """Mixed into RequestsSettings; usable alone (tests, tools) with the same config."""
+
+    model_config = SettingsConfigDict(env_file=None, extra="ignore", frozen=True)
+
     # PostgreSQL (the service's own database) keeps documents with the requests: one
     # backup, one transaction log. S3 is for deployments whose documents outgrow it.
     documents_storage: Literal["postgres", "s3"] = "postgres"
