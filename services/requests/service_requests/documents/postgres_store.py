@@ -4,8 +4,8 @@ database, so they are backed up and restored with the requests that refer to the
 A document is written in one transaction on a connection of its own: a failure or a
 crash mid-upload rolls back every chunk. The transaction stays open while the upload
 arrives (seconds for 10 MB); a piece at a time is in memory, never the file. Reads take
-one chunk per query, each on a pooled connection only for that query, so a slow
-download holds no connection while it waits for the client.
+a few chunks per query (1 MiB), each query on a pooled connection held only for it, so a
+slow download holds no connection while it waits for the client.
 """
 
 from __future__ import annotations
@@ -27,16 +27,21 @@ from service_requests.documents.storage import (
 )
 
 INSERT = text("INSERT INTO document_chunks (storage_key, start, data) VALUES (:key, :start, :data)")
-# The chunk that holds byte `pos`: the last one starting at or before it (the primary
-# key's index, read backwards, finds it without touching other rows' data).
-CHUNK_AT = text(
-    "SELECT start, data FROM document_chunks WHERE storage_key = :key AND start <= :pos"
-    " ORDER BY start DESC LIMIT 1"
+# Up to :n chunks from the one holding byte `pos` on, in order. The subquery finds that
+# chunk's start on the primary key's index alone; later batches start exactly at `pos`.
+CHUNKS_FROM = text(
+    "SELECT start, data FROM document_chunks WHERE storage_key = :key AND start >= coalesce("
+    "(SELECT max(start) FROM document_chunks WHERE storage_key = :key AND start <= :pos), 0)"
+    " ORDER BY start LIMIT :n"
+)
+CHUNKS_AT = text(
+    "SELECT start, data FROM document_chunks WHERE storage_key = :key AND start >= :pos"
+    " ORDER BY start LIMIT :n"
 )
 DELETE = text("DELETE FROM document_chunks WHERE storage_key = :key")
-LAST_END = text(
-    "SELECT max(start + octet_length(data)) FROM document_chunks WHERE storage_key = :key"
-)
+# Chunks fetched per query: 1 MiB at the default chunk size, so a 10 MB read is ten round
+# trips, each on a connection held only for that query.
+READ_BATCH = 4
 
 
 class PostgresStore(DocumentStore):
@@ -61,26 +66,29 @@ class PostgresStore(DocumentStore):
 
     async def _read(self, key: str, start: int, stop: int | None) -> AsyncIterator[bytes]:
         ident = UUID(key)
-        if stop is None:
-            async with self.engine.connect() as conn:
-                end = (await conn.execute(LAST_END, {"key": ident})).scalar_one()
-            if end is None:
-                # No chunk at all: an empty document, or one that is gone; the caller's
-                # size and hash tell which.
-                return
-            stop = int(end)
         pos = start
-        while pos < stop:
+        query = CHUNKS_FROM
+        while stop is None or pos < stop:
             async with self.engine.connect() as conn:
-                row = (await conn.execute(CHUNK_AT, {"key": ident, "pos": pos})).first()
-            if row is None:
-                raise KeyError(key)
-            chunk_start, data = int(row[0]), bytes(row[1])
-            if chunk_start + len(data) <= pos:
-                raise KeyError(f"{key}: no chunk holds byte {pos}")
-            piece = data[pos - chunk_start : stop - chunk_start]
-            yield piece
-            pos += len(piece)
+                rows = (
+                    await conn.execute(query, {"key": ident, "pos": pos, "n": READ_BATCH})
+                ).all()
+            query = CHUNKS_AT
+            for row in rows:
+                chunk_start, data = int(row[0]), bytes(row[1])
+                # Chunks are contiguous: the first holds `pos`, each next starts at it.
+                if not chunk_start <= pos < chunk_start + len(data):
+                    raise KeyError(f"{key}: no chunk holds byte {pos}")
+                end = len(data) if stop is None else min(len(data), stop - chunk_start)
+                piece = data[pos - chunk_start : end]
+                yield piece
+                pos += len(piece)
+                if stop is not None and pos >= stop:
+                    return
+            if len(rows) < READ_BATCH:
+                if stop is not None and pos < stop:
+                    raise KeyError(key)
+                return
 
     async def delete(self, key: str) -> None:
         async with self.engine.begin() as conn:

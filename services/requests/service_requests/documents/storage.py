@@ -96,15 +96,29 @@ async def limited(stream: AsyncIterable[bytes], limit: SizeLimit) -> AsyncIterat
 
 
 async def rechunk(stream: AsyncIterable[bytes], size: int) -> AsyncIterator[bytes]:
-    """Pieces of exactly `size` bytes (the last may be shorter) from pieces of any size."""
-    buffer = bytearray()
+    """Pieces of exactly `size` bytes (the last may be shorter) from pieces of any size.
+
+    One join per output piece; when the input pieces add up to `size` exactly (the usual
+    case: 64 KiB pieces into 256 KiB chunks or 5 MiB parts) the slice is that join itself,
+    not another copy.
+    """
+    parts: list[bytes] = []
+    held = 0
     async for piece in stream:
-        buffer += piece
-        while len(buffer) >= size:
-            yield bytes(buffer[:size])
-            del buffer[:size]
-    if buffer:
-        yield bytes(buffer)
+        parts.append(piece)
+        held += len(piece)
+        if held < size:
+            continue
+        joined = b"".join(parts)
+        offset = 0
+        while held - offset >= size:
+            yield joined[offset : offset + size]
+            offset += size
+        rest = joined[offset:]
+        parts = [rest] if rest else []
+        held = len(rest)
+    if held:
+        yield b"".join(parts)
 
 
 def integrity_alarm(stored: StoredObject, reason: str, **facts: object) -> DocumentIntegrityError:
