@@ -2,9 +2,9 @@
 
 `make system-deps` installs the package (`make test` depends on it). clamd runs here on a
 free loopback TCP port with a signature database of our own that holds only the EICAR
-test signature, so nothing is downloaded (no freshclam) and it is ready at once: with
-that one signature it binds in well under a second and stays under 20 MB resident,
-where the full public database takes most of a minute and over 1 GB.
+test signature, so nothing is downloaded (no freshclam) and it is ready at once.
+Measured here (ClamAV 1.4.6): the port is open ~0.06 s after start, ~16 MB resident.
+Production points CLAMD_URL at a clamd kept up to date by freshclam.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ environment's scripts folder). rclone serves a local folder as S3: each top-leve
 folder is a bucket, each object a file. Tests start it on a free loopback port with a
 temporary folder and one access key; documents stored with DOCUMENTS_STORAGE=s3 then go
 through the same requests (signing, multipart uploads, ranged GETs) as with a real
-object store. Ready in well under a second, about 30 MB resident.
+object store. Measured here: ready in ~0.2 s, ~75 MB resident.
 """
 
 from __future__ import annotations
