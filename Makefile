@@ -67,8 +67,18 @@ fmt: install ## Format and autofix
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
+# clamd (Debian's clamav-daemon) scans documents in the tests; it needs no signature download
+# (the tests give it a database of their own). apt-get update runs only if the install
+# fails without it.
+.PHONY: system-deps
+system-deps: ## Install the Debian packages the tests need (clamav-daemon), when missing
+	@command -v clamd >/dev/null 2>&1 || test -x /usr/sbin/clamd || { \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get install -y -qq --no-install-recommends clamav-daemon >/dev/null 2>&1 || \
+		{ apt-get update -qq >/dev/null && apt-get install -y -qq --no-install-recommends clamav-daemon >/dev/null; }; }
+
 .PHONY: test
-test: lint ## Lint, type-check, then run every test against embedded PostgreSQL and Kafka
+test: lint system-deps ## Lint, type-check, then run every test against embedded PostgreSQL and Kafka
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 .PHONY: bench

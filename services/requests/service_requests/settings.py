@@ -9,9 +9,11 @@ from pydantic import Field, field_validator
 
 from portal_shared.settings import ServiceSettings
 from service_requests.calendar import Transfers
+from service_requests.documents.settings import DocumentSettings
 
 
-class RequestsSettings(ServiceSettings):
+# The documents' variables (DOCUMENTS_*, CLAMD_*) come from their mixin.
+class RequestsSettings(DocumentSettings, ServiceSettings):
     service_name: str = "requests"
     port: int = 8004
     database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:55432/requests"

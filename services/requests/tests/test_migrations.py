@@ -10,6 +10,7 @@ from alembic.migration import MigrationContext
 from fastapi import FastAPI
 from sqlalchemy.engine import Connection
 
+import service_requests.documents.models  # noqa: F401 - registers the documents tables on Base
 from service_requests.models import Base
 
 
