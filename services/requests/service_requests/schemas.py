@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
@@ -62,7 +62,25 @@ def _json(value: dict[str, Any]) -> dict[str, Any]:
     return value
 
 
+def _instant(moment: datetime) -> datetime:
+    # A time without an offset is read as UTC rather than refused. A moment whose UTC
+    # time falls outside years 1-9999 (0001-01-01T00:00:00+01:00) has no Python datetime
+    # and no stored request can be near it: it is clamped to the nearest end of the range,
+    # which keeps every comparison with a stored time as it would have been.
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        return _EARLIEST if moment.year == _EARLIEST.year else _LATEST
+
+
+_EARLIEST = datetime.min.replace(tzinfo=UTC)
+_LATEST = datetime.max.replace(tzinfo=UTC)
+
 Text = Annotated[str, AfterValidator(_text)]
+# A moment in a query (list filters), in UTC.
+Instant = Annotated[datetime, AfterValidator(_instant)]
 Comment = Annotated[Text, Field(min_length=1, max_length=4000)]
 FormData = Annotated[dict[str, Any], AfterValidator(_json)]
 

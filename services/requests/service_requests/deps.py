@@ -1,0 +1,38 @@
+"""Annotated dependencies of the requests handlers: what the app holds, so that no handler
+reads `app.state` itself."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from portal_shared.db import SessionDep
+from portal_shared.paging import CursorsDep
+from service_requests.calendar import CalendarBook
+from service_requests.forms import Validators
+from service_requests.submission import Connections
+
+__all__ = ["CalendarsDep", "ConnectionsDep", "CursorsDep", "SessionDep", "ValidatorsDep"]
+
+
+def _connections(request: Request) -> Connections:
+    connections: Connections = request.app.state.pool
+    return connections
+
+
+def _calendars(request: Request) -> CalendarBook:
+    calendars: CalendarBook = request.app.state.calendars
+    return calendars
+
+
+def _validators(request: Request) -> Validators:
+    validators: Validators = request.app.state.validators
+    return validators
+
+
+# The asyncpg pool behind submissions (submission.py).
+ConnectionsDep = Annotated[Connections, Depends(_connections)]
+CalendarsDep = Annotated[CalendarBook, Depends(_calendars)]
+# Validators of published form schemas, kept for the process's life.
+ValidatorsDep = Annotated[Validators, Depends(_validators)]
