@@ -19,9 +19,8 @@ from sqlmodel import col
 from portal_shared.auth import Principal
 from portal_shared.paging import CursorCodec
 from portal_shared.preconditions import check_if_match
-from service_requests import access, events, reads
+from service_requests import access, events, reads, workflow
 from service_requests.errors import (
-    ActionNotAllowed,
     RequestNotFound,
     ServiceNotAvailable,
     UnknownRefusalGround,
@@ -37,7 +36,7 @@ from service_requests.schemas import (
     RequestRead,
     ResubmitAction,
 )
-from service_requests.workflow import OPEN_STATUSES, TRANSITIONS, Status, allowed_from
+from service_requests.workflow import OPEN_STATUSES, TRANSITIONS, Status
 
 
 async def _visible_request(
@@ -117,13 +116,7 @@ async def act(
     access.check_may_take(principal, transition, request)
     check_if_match(if_match, request.version, required=False, body_version=action.version)
     current = Status(request.status)
-    if current not in transition.sources:
-        allowed = allowed_from(current)
-        raise ActionNotAllowed(
-            f"{action.action} is not allowed for a request in status {current}"
-            + (f"; allowed now: {', '.join(allowed)}" if allowed else "; it is finished"),
-            status_now=current.value,
-        )
+    workflow.take(action.action, current)
     await _apply_fields(session, request, action, validators)
 
     now = datetime.now(UTC)
