@@ -56,8 +56,12 @@ def national_working_day(day: date) -> bool:
 class Calendar:
     """Working days in Kazakhstan, with optional transfers on top of the package's."""
 
+    # Due dates computed, by (start, term): every submission of a day asks the same few.
+    _KEPT = 4096
+
     def __init__(self, transfers: Transfers | None = None) -> None:
         self.transfers = transfers or Transfers()
+        self._due: dict[tuple[date, int], date] = {}
 
     def is_working_day(self, day: date) -> bool:
         if day in self.transfers.days_off:
@@ -70,6 +74,16 @@ class Calendar:
         """The `count`-th working day after `start` (start itself never counts). A term of 0
         (a service rendered on the day, such as an address certificate) is due on `start`,
         or on the next working day when `start` is a day off."""
+        due = self._due.get((start, count))
+        if due is None:
+            due = self._count(start, count)
+            if len(self._due) >= self._KEPT:
+                self._due.clear()
+            self._due[(start, count)] = due
+        return due
+
+    def _count(self, start: date, count: int) -> date:
+        # Day by day: terms are days to weeks, and each answer is kept.
         if count < 0:
             raise ValueError("a term cannot be negative")
         if count == 0:

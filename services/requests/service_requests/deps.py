@@ -1,5 +1,8 @@
 """Annotated dependencies of the requests handlers: what the app holds, so that no handler
-reads `app.state` itself."""
+reads `app.state` itself.
+
+They are `async def` although they never wait: FastAPI runs a plain `def` dependency in
+a worker thread, a hop that the submission path (benchmarked) would pay three times."""
 
 from __future__ import annotations
 
@@ -16,17 +19,17 @@ from service_requests.submission import Connections
 __all__ = ["CalendarsDep", "ConnectionsDep", "CursorsDep", "SessionDep", "ValidatorsDep"]
 
 
-def _connections(request: Request) -> Connections:
+async def _connections(request: Request) -> Connections:
     connections: Connections = request.app.state.pool
     return connections
 
 
-def _calendars(request: Request) -> CalendarBook:
+async def _calendars(request: Request) -> CalendarBook:
     calendars: CalendarBook = request.app.state.calendars
     return calendars
 
 
-def _validators(request: Request) -> Validators:
+async def _validators(request: Request) -> Validators:
     validators: Validators = request.app.state.validators
     return validators
 
