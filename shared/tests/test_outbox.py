@@ -24,6 +24,7 @@ from portal_shared.events import (
     ensure_topics,
     make_producer,
 )
+from portal_shared.events.outbox import EVENT_COLUMNS, event_row, event_values, outbox
 from portal_shared.observability import broker_reachable
 
 SOURCE = "/tests"
@@ -319,3 +320,26 @@ async def test_broker_readiness_asks_the_broker_itself(
     proxy.target = ("127.0.0.1", free_port())
     with pytest.raises(ConnectionError, match="no Kafka broker answers"):
         await broker_reachable(f"127.0.0.1:{proxy.port}")
+
+
+async def test_the_listed_event_columns_are_the_outbox_table_s(engine: AsyncEngine) -> None:
+    # A hand-written INSERT takes its columns from EVENT_COLUMNS: a column added to the
+    # table (beyond the id and the relay's own published_at) must be added there too.
+    async with engine.connect() as conn:
+        columns = (
+            await conn.execute(
+                text(
+                    "SELECT column_name FROM information_schema.columns"
+                    " WHERE table_name = 'outbox' ORDER BY ordinal_position"
+                )
+            )
+        ).scalars()
+        in_table = [c for c in columns if c not in ("id", "published_at")]
+    assert sorted(in_table) == sorted(EVENT_COLUMNS)
+    assert sorted(c.name for c in outbox.c if c.name not in ("id", "published_at")) == sorted(
+        EVENT_COLUMNS
+    )
+    event = CloudEvent(type="t.v1", source=SOURCE, subject="k", data={"a": 1})
+    row = event_row("t", "k", event)
+    assert list(row) == list(EVENT_COLUMNS)
+    assert tuple(row.values()) == event_values("t", "k", event)

@@ -1,4 +1,4 @@
-"""`python -m service_requests serve|migrate|worker|seed-demo`."""
+"""`python -m service_requests serve|migrate|worker` (no demo data of its own to seed)."""
 
 from __future__ import annotations
 
@@ -10,15 +10,10 @@ from service_requests.settings import get_settings
 SERVICE_ROOT = Path(__file__).resolve().parent.parent
 
 
-async def seed_demo() -> None:
-    """Load the demo data of `make run` (idempotent). Nothing yet for this service."""
-
-
 if __name__ == "__main__":
     main(
         prog="service_requests",
         service_root=SERVICE_ROOT,
         settings_factory=get_settings,
         app_factory="service_requests.app:create_app",
-        extra={"seed-demo": seed_demo},
     )

@@ -1,41 +1,52 @@
-"""HTTP endpoints of the requests service: thin handlers over the use cases in service.py."""
+"""HTTP endpoints of the requests service: thin handlers over the use cases in service.py
+(and submission.py); who may call what is in access.py, what they hold in deps.py."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Body, Depends, Header, Query, Request, Response
+from fastapi import APIRouter, Body, Header, Query, Response
 
-from portal_shared.auth import Principal, PrincipalDep, require_role
-from portal_shared.db import SessionDep
-from portal_shared.errors import Forbidden, Unauthorized, problem_responses
+from portal_shared.errors import Forbidden, PreconditionFailed, Unauthorized, problem_responses
+from portal_shared.paging import CursorParam, InvalidCursor
+from portal_shared.preconditions import InvalidPrecondition, etag
+from portal_shared.text import UtcDatetime
 from service_requests import service, submission
+from service_requests.access import ReaderDep, ResidentDep
+from service_requests.deps import (
+    CalendarsDep,
+    ConnectionsDep,
+    CursorsDep,
+    SessionDep,
+    ValidatorsDep,
+)
 from service_requests.errors import (
     ActionNotAllowed,
     FormInvalid,
     IdempotencyKeyReused,
-    InvalidCursor,
     RequestNotFound,
     ServiceNotAvailable,
-    StaleVersion,
     UnknownRefusalGround,
 )
-from service_requests.schemas import Action, HistoryPage, RequestCreate, RequestPage, RequestRead
+from service_requests.reads import Order, RequestFilters
+from service_requests.schemas import (
+    Action,
+    HistoryPage,
+    RequestCreate,
+    RequestPage,
+    RequestRead,
+)
 from service_requests.workflow import Status
 
 router = APIRouter(prefix="/api/v1/requests", tags=["requests"])
 
-ResidentDep = Annotated[Principal, Depends(require_role("resident"))]
 Limit = Annotated[int, Query(ge=1, le=200, description="page size")]
-Cursor = Annotated[
-    str | None, Query(max_length=500, description="next_cursor of the previous page")
-]
 
 
-def _etag(response: Response, read: RequestRead) -> RequestRead:
-    response.headers["ETag"] = f'"{read.version}"'
+def _tagged(response: Response, read: RequestRead) -> RequestRead:
+    response.headers["ETag"] = etag(read.version)
     return read
 
 
@@ -54,28 +65,29 @@ def _etag(response: Response, read: RequestRead) -> RequestRead:
 )
 async def submit_request(
     body: RequestCreate,
-    request: Request,
     resident: ResidentDep,
     response: Response,
+    connections: ConnectionsDep,
+    calendars: CalendarsDep,
+    validators: ValidatorsDep,
     idempotency_key: Annotated[
         str | None,
         Header(alias="Idempotency-Key", min_length=1, max_length=200, pattern=r"^[\x21-\x7e]+$"),
     ] = None,
 ) -> RequestRead:
-    state = request.app.state
     read, created = await submission.submit(
-        state.pool,
+        connections,
         resident,
         body,
         idempotency_key=idempotency_key,
-        calendars=state.calendars,
-        validators=state.validators,
+        calendars=calendars,
+        validators=validators,
     )
     if not created:
         response.status_code = 200
         response.headers["Idempotent-Replayed"] = "true"
     response.headers["Location"] = f"{router.prefix}/{read.id}"
-    return _etag(response, read)
+    return _tagged(response, read)
 
 
 @router.get(
@@ -83,27 +95,29 @@ async def submit_request(
     summary="List the requests the caller may see",
     description=(
         "A resident sees their own requests, an officer their agency's, an administrator "
-        "all, an agency system (client credentials, scope requests:read) its agency's."
+        "all, an agency system (client credentials, scope requests:read) its agency's. "
+        "A cursor belongs to the order it was issued for."
     ),
     responses=problem_responses(Unauthorized, Forbidden, InvalidCursor),
 )
 async def list_requests(
     session: SessionDep,
-    principal: PrincipalDep,
+    principal: ReaderDep,
+    cursors: CursorsDep,
     status: Annotated[list[Status] | None, Query()] = None,
     service_id: UUID | None = None,
     agency_id: UUID | None = None,
     overdue: bool | None = None,
-    submitted_from: datetime | None = None,
-    submitted_to: datetime | None = None,
+    submitted_from: UtcDatetime | None = None,
+    submitted_to: UtcDatetime | None = None,
     due_from: date | None = None,
     due_to: date | None = None,
-    updated_since: datetime | None = None,
-    order: service.Order = "-submitted_at",
+    updated_since: UtcDatetime | None = None,
+    order: Order = "-submitted_at",
     limit: Limit = 50,
-    cursor: Cursor = None,
+    cursor: CursorParam = None,
 ) -> RequestPage:
-    filters = service.RequestFilters(
+    filters = RequestFilters(
         status=status,
         service_id=service_id,
         agency_id=agency_id,
@@ -115,7 +129,7 @@ async def list_requests(
         updated_since=updated_since,
     )
     return await service.list_requests(
-        session, principal, filters, order=order, limit=limit, cursor=cursor
+        session, principal, filters, order=order, limit=limit, cursor=cursor, cursors=cursors
     )
 
 
@@ -125,9 +139,9 @@ async def list_requests(
     responses=problem_responses(Unauthorized, Forbidden, RequestNotFound),
 )
 async def get_request(
-    request_id: UUID, session: SessionDep, principal: PrincipalDep, response: Response
+    request_id: UUID, session: SessionDep, principal: ReaderDep, response: Response
 ) -> RequestRead:
-    return _etag(response, await service.get_request(session, principal, request_id))
+    return _tagged(response, await service.get_request(session, principal, request_id))
 
 
 @router.get(
@@ -138,11 +152,14 @@ async def get_request(
 async def request_history(
     request_id: UUID,
     session: SessionDep,
-    principal: PrincipalDep,
+    principal: ReaderDep,
+    cursors: CursorsDep,
     limit: Limit = 50,
-    cursor: Cursor = None,
+    cursor: CursorParam = None,
 ) -> HistoryPage:
-    return await service.history(session, principal, request_id, limit=limit, cursor=cursor)
+    return await service.history(
+        session, principal, request_id, limit=limit, cursor=cursor, cursors=cursors
+    )
 
 
 @router.post(
@@ -156,10 +173,11 @@ async def request_history(
     ),
     responses=problem_responses(
         Unauthorized,
+        InvalidPrecondition,
         Forbidden,
         RequestNotFound,
         ActionNotAllowed,
-        StaleVersion,
+        PreconditionFailed,
         UnknownRefusalGround,
         FormInvalid,
     ),
@@ -168,17 +186,12 @@ async def take_action(
     request_id: UUID,
     action: Annotated[Action, Body()],
     session: SessionDep,
-    principal: PrincipalDep,
+    principal: ReaderDep,
     response: Response,
-    request: Request,
-    if_match: Annotated[str | None, Header(alias="If-Match", max_length=200)] = None,
+    validators: ValidatorsDep,
+    if_match: Annotated[str | None, Header(alias="If-Match", max_length=1024)] = None,
 ) -> RequestRead:
     read = await service.act(
-        session,
-        principal,
-        request_id,
-        action,
-        if_match=if_match,
-        validators=request.app.state.validators,
+        session, principal, request_id, action, if_match=if_match, validators=validators
     )
-    return _etag(response, read)
+    return _tagged(response, read)

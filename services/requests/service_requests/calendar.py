@@ -1,18 +1,17 @@
-"""The working-day calendar behind every due date: weekends, Kazakhstan's public holidays,
-and the transfers of working days that the `holidays` package does not know about.
+"""The working-day calendar behind every due date, as Kazakhstan counts working days.
 
-This is the one place that decides whether a day is a working day. The `holidays`
-package lists the holidays and their observed (moved) days off, but not the
-Saturdays the Government turns into working days when it moves a day off, nor an
-agency's own arrangements; those come in as `Transfers` (from settings), either
-for the whole country or for one agency.
+This is the one place that decides whether a day is a working day, and it asks the
+`holidays` package's own calendar (`is_working_day`): weekends, public holidays and
+their observed (moved) days off, and the weekend days that a Government decree made
+working days when it moved a day off (2024-05-04 and 2025-01-05, say). Decrees newer
+than the installed package, and an agency's own arrangements, come in as `Transfers`
+(from settings), for the whole country or for one agency, and win over the package.
 """
 
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 from functools import lru_cache
-from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
@@ -39,28 +38,52 @@ class Transfers(BaseModel):
 
 
 @lru_cache(maxsize=1)
-def _kz_holidays() -> Any:
+def _kz_holidays() -> holidays.HolidayBase:
     # The package fills years lazily on lookup; one shared instance keeps what it computed.
     return holidays.country_holidays("KZ")
 
 
+def national_working_day(day: date) -> bool:
+    """Whether `day` is a working day by the package's calendar of Kazakhstan."""
+    kz = _kz_holidays()
+    if day.year + 1 not in kz.years:
+        # A decree for next year may make a weekend day of this year a working day (the
+        # package lists 2013-12-28 under 2014): have next year's list before asking.
+        kz.get(date(day.year + 1, 1, 1))
+    return bool(kz.is_working_day(day))
+
+
 class Calendar:
-    """Working days in Kazakhstan, with optional transfers on top of the public holidays."""
+    """Working days in Kazakhstan, with optional transfers on top of the package's."""
+
+    # Due dates computed, by (start, term): every submission of a day asks the same few.
+    _KEPT = 4096
 
     def __init__(self, transfers: Transfers | None = None) -> None:
         self.transfers = transfers or Transfers()
+        self._due: dict[tuple[date, int], date] = {}
 
     def is_working_day(self, day: date) -> bool:
         if day in self.transfers.days_off:
             return False
         if day in self.transfers.working_days:
             return True
-        return day.weekday() < 5 and day not in _kz_holidays()
+        return national_working_day(day)
 
     def add_working_days(self, start: date, count: int) -> date:
         """The `count`-th working day after `start` (start itself never counts). A term of 0
         (a service rendered on the day, such as an address certificate) is due on `start`,
         or on the next working day when `start` is a day off."""
+        due = self._due.get((start, count))
+        if due is None:
+            due = self._count(start, count)
+            if len(self._due) >= self._KEPT:
+                self._due.clear()
+            self._due[(start, count)] = due
+        return due
+
+    def _count(self, start: date, count: int) -> date:
+        # Day by day: terms are days to weeks, and each answer is kept.
         if count < 0:
             raise ValueError("a term cannot be negative")
         if count == 0:

@@ -6,7 +6,6 @@ from portal_shared.errors import (
     Conflict,
     Forbidden,
     NotFound,
-    PreconditionFailed,
     ValidationFailed,
 )
 
@@ -45,16 +44,6 @@ class NotYourRole(Forbidden):
     title = "Not allowed to take this action"
 
 
-class StaleVersion(PreconditionFailed):
-    slug = "stale-version"
-    title = "The request changed since it was read"
-
-
 class IdempotencyKeyReused(Conflict):
     slug = "idempotency-key-reused"
     title = "Idempotency-Key already used with another body"
-
-
-class InvalidCursor(ValidationFailed):
-    slug = "invalid-cursor"
-    title = "Invalid cursor"

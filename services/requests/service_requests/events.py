@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
+from datetime import date, datetime
+from typing import Any, Protocol
+from uuid import UUID
 
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal_shared.events import add_event
 from service_requests.models import ServiceRequest
-from service_requests.schemas import RequestEventData, RequestRead
+from service_requests.schemas import RequestEventData
 from service_requests.workflow import EVENT_NAMES, Status
 
 TOPIC = "requests.request"
@@ -26,8 +27,29 @@ def event_type(name: str) -> str:
 EVENTS: dict[str, type[BaseModel]] = {event_type(name): RequestEventData for name in EVENT_NAMES}
 
 
+class Described(Protocol):
+    """What an event says about a request: a stored one, or one about to be written."""
+
+    @property
+    def id(self) -> UUID: ...
+    @property
+    def number(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def service_id(self) -> UUID: ...
+    @property
+    def service_version(self) -> int: ...
+    @property
+    def agency_id(self) -> UUID: ...
+    @property
+    def due_date(self) -> date: ...
+    @property
+    def version(self) -> int: ...
+
+
 def event_data(
-    request: ServiceRequest | RequestRead, *, previous_status: Status | None, occurred_at: datetime
+    request: Described, *, previous_status: Status | None, occurred_at: datetime
 ) -> dict[str, Any]:
     """The JSON `data` of a requests.request event about `request`."""
     return RequestEventData(

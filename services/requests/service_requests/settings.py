@@ -20,8 +20,9 @@ class RequestsSettings(DocumentSettings, ServiceSettings):
     # How often the overdue check runs (each replica runs it; marking is idempotent).
     overdue_check_interval_seconds: float = Field(default=300.0, gt=0)
     overdue_batch_size: int = Field(default=500, ge=1, le=10_000)
-    # Transfers of working days the holidays package does not know: "*" for the whole
-    # country, or an agency id. JSON in CALENDAR_TRANSFERS, e.g.
+    # Transfers of working days newer than the holidays package (decrees it does not list
+    # yet) or an agency's own: "*" for the whole country, or an agency id. JSON in
+    # CALENDAR_TRANSFERS, e.g.
     # {"*": {"working_days": ["2026-01-03"], "days_off": ["2026-01-05"]}}.
     calendar_transfers: dict[str, Transfers] = Field(default_factory=dict)
 

@@ -3,13 +3,19 @@
 Every other use case runs through the ORM session of `portal_shared.db`. This one talks
 to asyncpg directly, because the submission benchmark (bench/submissions.py) measured
 the ORM path at about 4 ms of CPU per submission, 44% of it in SQLAlchemy, against the
-issue's aim of 1,000 submissions/s on two cores. Here a submission is:
+issue's aim of 1,000 submissions/s on two cores. `submit` takes four steps:
 
-1. one read: the service's state, its published version and the agency's time zone;
-2. the form check, with a validator built once per published version;
-3. one write statement whose data-modifying CTEs claim the Idempotency-Key, take the
+1. look up: one read of the service's state, its published version and the agency's
+   time zone (`_look_up`), then the form check, with a validator built once per
+   published version (`_check_form`);
+2. decide: everything the write stores, the due date and the outbox event included
+   (`_new_request`);
+3. write: one statement whose data-modifying CTEs claim the Idempotency-Key, take the
    year's next number, and insert the request, its first history entry and its outbox
-   event. A single statement is a transaction of its own: all of it lands or none.
+   event, returning the stored request (`_write`). A single statement is a transaction
+   of its own: all of it lands or none;
+4. answer: the RequestRead built from the row the write returned (`reads.request_read`),
+   exactly as a replay or a later read builds it from the same row.
 
 A repeated Idempotency-Key claims nothing, so nothing else is written and no number is
 taken; the request the key made is then read and returned (or 409 if the body differs).
@@ -22,7 +28,8 @@ import contextlib
 import hashlib
 import json
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -31,14 +38,14 @@ import orjson
 
 from portal_shared.auth import Principal
 from portal_shared.errors import AppError, Forbidden
-from portal_shared.events.outbox import event_row, new_event
+from portal_shared.events.outbox import EVENT_COLUMNS, event_values, new_event
 from service_requests import events
+from service_requests.access import actor_of
 from service_requests.calendar import DEFAULT_TIMEZONE, CalendarBook, zone
 from service_requests.errors import FormInvalid, IdempotencyKeyReused, ServiceNotAvailable
 from service_requests.forms import Validators, check_form
-from service_requests.models import ServiceRequest
+from service_requests.reads import request_read
 from service_requests.schemas import RequestCreate, RequestRead
-from service_requests.service import actor_of, to_read
 from service_requests.workflow import Status
 
 NUMBER_PREFIX = "BKR"
@@ -55,12 +62,25 @@ FORM_SCHEMA = "SELECT form_schema FROM offering_versions WHERE service_id = $1 A
 
 # $1 request id, $2 Idempotency-Key (or null), $3 body hash, $4 applicant, $5 now,
 # $6 number prefix, $7 year, $8 service, $9 version, $10 agency, $11 form data,
-# $12 time zone, $13 due date, $14 actor id, $15 actor role, then the outbox row:
-# $16 event id, $17 topic, $18 key, $19 type, $20 source, $21 subject, $22 data
-# (its "number" filled in here), $23 HTTP request id.
+# $12 time zone, $13 due date, $14 actor id, $15 actor role, then the outbox row's
+# values from $16 in EVENT_COLUMNS order (its data's "number" filled in here).
 # The number is taken only when the key was claimed (or none was sent): a replay leaves
 # no gap. lpad never truncates here: numbers beyond 999999 keep all their digits.
-WRITE = """
+_FIRST_EVENT_PARAMETER = 16
+
+
+def _event_insert(first: int) -> str:
+    """The outbox INSERT of the write, over every column the outbox module lists."""
+    values = [
+        f"jsonb_set(${n}::jsonb, '{{number}}', to_jsonb(number))" if column == "data" else f"${n}"
+        for n, column in enumerate(EVENT_COLUMNS, start=first)
+    ]
+    # No input in the text: the columns are the outbox module's constants.
+    columns = ", ".join(EVENT_COLUMNS)
+    return f"INSERT INTO outbox ({columns}) SELECT {', '.join(values)} FROM created"  # noqa: S608
+
+
+WRITE = f"""
 WITH claim AS (
     INSERT INTO idempotency_keys (applicant_id, key, body_hash, request_id, created_at)
     SELECT $4, $2::text, $3, $1, $5 WHERE $2::text IS NOT NULL
@@ -74,20 +94,16 @@ WITH claim AS (
     SELECT $1, format('%s-%s-%s', $6::text, $7::int, lpad(n, greatest(6, length(n)), '0')),
         $8, $9, $10, $4, 'submitted', $11, $5, $12, $13, 1, $5
     FROM taken
-    RETURNING id, number
+    RETURNING *
 ), history AS (
     INSERT INTO request_history (request_id, action, from_status, to_status, version,
         actor_id, actor_role, at)
     SELECT id, 'submit', NULL, 'submitted', 1, $14, $15, $5 FROM created
 ), event AS (
-    INSERT INTO outbox (event_id, topic, key, type, source, subject, data, request_id,
-        occurred_at)
-    SELECT $16, $17, $18, $19, $20, $21, jsonb_set($22::jsonb, '{number}', to_jsonb(number)),
-        $23, $5
-    FROM created
+    {_event_insert(_FIRST_EVENT_PARAMETER)}
 )
-SELECT number FROM created
-"""
+SELECT * FROM created
+"""  # noqa: S608
 
 EARLIER = """
 SELECT k.body_hash, r.*
@@ -143,9 +159,12 @@ class Connections:
 
 
 async def setup_connection(connection: asyncpg.Connection) -> None:
-    """Decode jsonb into Python values and encode them from it, as the ORM does."""
+    """Encode jsonb as the ORM does, and decode it as the ORM does: with json.loads, which
+    keeps every integer exact. (orjson turns one past 64 bits into a float and refuses one
+    past the float range, so a replay answered differently from the first answer, or 500.)
+    """
     await connection.set_type_codec(
-        "jsonb", schema="pg_catalog", encoder=json_text, decoder=orjson.loads
+        "jsonb", schema="pg_catalog", encoder=json_text, decoder=json.loads
     )
 
 
@@ -166,6 +185,125 @@ def body_hash(body: RequestCreate) -> str:
     return hashlib.sha256(canonical).hexdigest()
 
 
+@dataclass(frozen=True)
+class Published:
+    """The published version a submission pins, as the look-up found it."""
+
+    service_id: UUID
+    version: int
+    agency_id: UUID
+    term_working_days: int
+    timezone: str
+
+
+@dataclass(frozen=True)
+class NewRequest:
+    """Everything the write stores, decided before it runs (the number excepted)."""
+
+    id: UUID
+    applicant_id: UUID
+    service_id: UUID
+    service_version: int
+    agency_id: UUID
+    form_data: dict[str, Any]
+    submitted_at: datetime
+    timezone: str
+    due_date: date
+    number: str = ""  # the write takes it; the event's copy is filled in there
+    status: Status = Status.submitted
+    version: int = 1
+
+
+async def _look_up(connection: asyncpg.Connection, service_id: UUID) -> Published:
+    """The service's published version, or ServiceNotAvailable."""
+    found = await connection.fetchrow(LOOKUP, service_id)
+    state = "unknown" if found is None else found["status"]
+    if found is None or state != "published" or found["published_version"] is None:
+        raise ServiceNotAvailable(
+            f"The state service {service_id} is {state} here and takes no applications",
+            errors=[{"location": "service_id", "message": f"service is {state}"}],
+        )
+    if found["agency_id"] is None:  # the copy holds every published version
+        raise ServiceNotAvailable(f"The state service {service_id} has no published version")
+    return Published(
+        service_id=service_id,
+        version=found["published_version"],
+        agency_id=found["agency_id"],
+        term_working_days=found["term_working_days"],
+        timezone=found["timezone"] or DEFAULT_TIMEZONE,
+    )
+
+
+async def _check_form(
+    connection: asyncpg.Connection,
+    published: Published,
+    form_data: dict[str, Any],
+    validators: Validators,
+) -> None:
+    key = (published.service_id, published.version)
+    validator = validators.get(key)
+    if validator is None:
+        schema = await connection.fetchval(FORM_SCHEMA, *key)
+        validator = validators.add(key, schema)
+    check_form(validator, form_data)
+
+
+def _new_request(
+    published: Published, applicant_id: UUID, form_data: dict[str, Any], calendars: CalendarBook
+) -> NewRequest:
+    now = datetime.now(UTC)
+    calendar = calendars.for_agency(published.agency_id)
+    return NewRequest(
+        id=uuid4(),
+        applicant_id=applicant_id,
+        service_id=published.service_id,
+        service_version=published.version,
+        agency_id=published.agency_id,
+        form_data=form_data,
+        submitted_at=now,
+        timezone=published.timezone,
+        due_date=calendar.due_date(now, published.term_working_days, published.timezone),
+    )
+
+
+async def _write(
+    connection: asyncpg.Connection,
+    new: NewRequest,
+    principal: Principal,
+    idempotency_key: str | None,
+    digest: str,
+) -> asyncpg.Record | None:
+    """Store the request, its history entry and its event; the stored row, or None when
+    the key was already claimed (nothing is written then)."""
+    key = str(new.id)
+    event = new_event(
+        type=events.event_type("submitted"),
+        source=events.SOURCE,
+        key=key,
+        data=events.event_data(new, previous_status=None, occurred_at=new.submitted_at),
+    )
+    now = new.submitted_at
+    row: asyncpg.Record | None = await connection.fetchrow(
+        WRITE,
+        new.id,
+        idempotency_key,
+        digest,
+        new.applicant_id,
+        now,
+        NUMBER_PREFIX,
+        now.astimezone(zone(new.timezone)).year,
+        new.service_id,
+        new.service_version,
+        new.agency_id,
+        new.form_data,
+        new.timezone,
+        new.due_date,
+        *actor_of(principal),
+        *event_values(events.TOPIC, key, event),
+    )
+    return row
+
+
 async def _earlier(
     connection: asyncpg.Connection, principal: Principal, applicant_id: UUID, key: str, digest: str
 ) -> RequestRead | None:
@@ -178,9 +316,7 @@ async def _earlier(
             "This Idempotency-Key was already used for a different submission; "
             "use a new key for a new application"
         )
-    fields = dict(row)
-    del fields["body_hash"]
-    return to_read(ServiceRequest(**fields), principal)
+    return request_read(row, principal)
 
 
 async def submit(
@@ -199,24 +335,8 @@ async def submit(
     digest = body_hash(body) if idempotency_key is not None else ""
     async with pool.acquire() as connection:
         try:
-            found = await connection.fetchrow(LOOKUP, body.service_id)
-            state = "unknown" if found is None else found["status"]
-            if found is None or state != "published" or found["published_version"] is None:
-                raise ServiceNotAvailable(
-                    f"The state service {body.service_id} is {state} here and takes no "
-                    "applications",
-                    errors=[{"location": "service_id", "message": f"service is {state}"}],
-                )
-            if found["agency_id"] is None:  # the copy holds every published version
-                raise ServiceNotAvailable(
-                    f"The state service {body.service_id} has no published version"
-                )
-            version: int = found["published_version"]
-            validator = validators.get((body.service_id, version))
-            if validator is None:
-                schema = await connection.fetchval(FORM_SCHEMA, body.service_id, version)
-                validator = validators.add((body.service_id, version), schema)
-            check_form(validator, body.form_data)
+            published = await _look_up(connection, body.service_id)
+            await _check_form(connection, published, body.form_data, validators)
         except (ServiceNotAvailable, FormInvalid):
             # A repeat of an accepted submission is answered as it was the first time,
             # even when the service has been withdrawn or its form has changed since.
@@ -227,70 +347,9 @@ async def submit(
                 if earlier is not None:
                     return earlier, False
             raise
-
-        timezone: str = found["timezone"] or DEFAULT_TIMEZONE
-        now = datetime.now(UTC)
-        # What the applicant gets back; its number is the one the write takes. Built
-        # unvalidated: every value is this function's own or already validated.
-        read = RequestRead.model_construct(
-            id=uuid4(),
-            number="",
-            service_id=body.service_id,
-            service_version=version,
-            agency_id=found["agency_id"],
-            applicant_id=applicant_id,
-            status=Status.submitted,
-            submitted_at=now,
-            due_date=calendars.for_agency(found["agency_id"]).due_date(
-                now, found["term_working_days"], timezone
-            ),
-            version=1,
-            updated_at=now,
-            overdue=False,
-            overdue_at=None,
-            reason_code=None,
-            result=None,
-            form_data=body.form_data,
-        )
-        key = str(read.id)
-        event = event_row(
-            events.TOPIC,
-            key,
-            new_event(
-                type=events.event_type("submitted"),
-                source=events.SOURCE,
-                key=key,
-                data=events.event_data(read, previous_status=None, occurred_at=now),
-            ),
-        )
-        actor_id, role = actor_of(principal)
-        number = await connection.fetchval(
-            WRITE,
-            read.id,
-            idempotency_key,
-            digest,
-            applicant_id,
-            now,
-            NUMBER_PREFIX,
-            now.astimezone(zone(timezone)).year,
-            read.service_id,
-            version,
-            read.agency_id,
-            body.form_data,
-            timezone,
-            read.due_date,
-            actor_id,
-            role,
-            event["event_id"],
-            event["topic"],
-            event["key"],
-            event["type"],
-            event["source"],
-            event["subject"],
-            event["data"],
-            event["request_id"],
-        )
-        if number is None:
+        new = _new_request(published, applicant_id, body.form_data, calendars)
+        row = await _write(connection, new, principal, idempotency_key, digest)
+        if row is None:
             # The key was claimed first by another submission (perhaps one still being
             # written: the claim waited for it to commit).
             earlier = await _earlier(
@@ -302,5 +361,5 @@ async def submit(
                     "time and did not complete; send it again"
                 )
             return earlier, False
-    read.number = number
-    return read, True
+    # Built from what was stored, as a replay or a later read builds it.
+    return request_read(row, principal), True

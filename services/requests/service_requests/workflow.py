@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from service_requests.errors import ActionNotAllowed
+
 
 class Status(StrEnum):
     submitted = "submitted"
@@ -86,3 +88,17 @@ EVENT_NAMES = ("submitted", *(t.event for t in TRANSITIONS.values()), "overdue")
 def allowed_from(status: Status) -> list[str]:
     """The actions that may be taken from `status`, for error messages."""
     return [t.action for t in TRANSITIONS.values() if status in t.sources]
+
+
+def take(action: str, current: Status) -> Transition:
+    """The transition `action` makes from `current`, or ActionNotAllowed (409) naming what
+    is allowed now."""
+    transition = TRANSITIONS[action]
+    if current not in transition.sources:
+        allowed = allowed_from(current)
+        raise ActionNotAllowed(
+            f"{action} is not allowed for a request in status {current}"
+            + (f"; allowed now: {', '.join(allowed)}" if allowed else "; it is finished"),
+            status_now=current.value,
+        )
+    return transition

@@ -123,19 +123,72 @@ async def test_cursor_pages_cover_everything_once_in_a_stable_order(
 async def test_bad_paging_input_is_a_problem_not_a_crash(
     client: httpx.AsyncClient, parties: Parties
 ) -> None:
-    for query in ("?cursor=garbage", "?cursor=W10", "?limit=0", "?limit=201", "?order=name"):
+    for query in ("?limit=0", "?limit=201", "?order=name", f"?cursor={'a' * 513}"):
         response = await client.get(f"/api/v1/requests{query}", headers=parties.officer())
         assert response.status_code == 422, query
         assert response.headers["content-type"] == "application/problem+json"
+    for query in ("?cursor=garbage", "?cursor=W10", "?cursor=W10.AAAA"):
+        response = await client.get(f"/api/v1/requests{query}", headers=parties.officer())
+        assert response.status_code == 400, query
+        assert response.json()["type"].endswith("invalid-cursor")
     await parties.submit()
     await parties.submit()
     page = (await client.get("/api/v1/requests?limit=1", headers=parties.officer())).json()
+    # A cursor belongs to its order, and to the list that issued it.
     mixed = await client.get(
         f"/api/v1/requests?order=overdue_first&cursor={page['next_cursor']}",
         headers=parties.officer(),
     )
-    assert mixed.status_code == 422
+    assert mixed.status_code == 400
     assert "order" in mixed.json()["detail"]
+    request_id = page["items"][0]["id"]
+    elsewhere = await client.get(
+        f"/api/v1/requests/{request_id}/history?cursor={page['next_cursor']}",
+        headers=parties.officer(),
+    )
+    assert elsewhere.status_code == 400
     assert (
         await client.get("/api/v1/requests/not-a-uuid", headers=parties.officer())
     ).status_code == 422
+
+
+async def test_history_pages_follow_their_cursor(
+    client: httpx.AsyncClient, parties: Parties
+) -> None:
+    request = await parties.submit()
+    for action in ("accept", "approve"):
+        assert (await parties.act(request["id"], parties.officer(), action)).status_code == 200
+    url = f"/api/v1/requests/{request['id']}/history"
+    seen: list[str] = []
+    params: dict[str, Any] = {"limit": 1}
+    while True:
+        page = (await client.get(url, params=params, headers=parties.resident())).json()
+        seen += [h["action"] for h in page["items"]]
+        if page["next_cursor"] is None:
+            break
+        params["cursor"] = page["next_cursor"]
+    assert seen == ["submit", "accept", "approve"]
+
+
+async def test_dates_past_the_ends_of_the_calendar_are_a_422_naming_the_filter(
+    client: httpx.AsyncClient, parties: Parties
+) -> None:
+    # In UTC these are before year 1 and after year 9999: no Python datetime holds them. Every
+    # service reads date queries with portal_shared.text.UtcDatetime, which refuses them alike.
+    await parties.submit()
+    for moment in ("0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-14:00"):
+        for name in ("updated_since", "submitted_from", "submitted_to"):
+            response = await client.get(
+                "/api/v1/requests", params={name: moment}, headers=parties.officer()
+            )
+            assert response.status_code == 422, (name, moment, response.text)
+            assert response.headers["content-type"].startswith("application/problem+json")
+            assert name in response.text
+    # The last moment that does exist in UTC is an ordinary filter.
+    response = await client.get(
+        "/api/v1/requests",
+        params={"updated_since": "0001-01-01T00:00:00+00:00"},
+        headers=parties.officer(),
+    )
+    assert response.status_code == 200
+    assert response.json()["items"]

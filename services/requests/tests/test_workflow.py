@@ -210,7 +210,7 @@ async def test_a_stale_if_match_is_412_and_a_current_one_passes(
         headers={**parties.officer(), "If-Match": '"1"'},
     )
     assert stale.status_code == 412
-    assert "version 2" in stale.json()["detail"]
+    assert stale.json()["current_version"] == 2
     by_body = await client.post(
         url, json={"action": "approve", "version": 1}, headers=parties.officer()
     )
@@ -252,3 +252,37 @@ async def test_resubmitted_form_is_checked_and_unknown_actions_refused(
     assert unknown.status_code == 422
     sneaky = await parties.act(request["id"], parties.officer(), "accept", status="approved")
     assert sneaky.status_code == 422
+
+
+async def test_if_match_is_read_as_rfc_9110_has_it(
+    client: httpx.AsyncClient, parties: Parties
+) -> None:
+    request = await parties.submit()
+    url = f"/api/v1/requests/{request['id']}/actions"
+    officer = parties.officer()
+    for malformed in ("1", "W/1", '"1', "'1'"):
+        response = await client.post(
+            url, json={"action": "accept"}, headers={**officer, "If-Match": malformed}
+        )
+        assert response.status_code == 400, (malformed, response.text)
+        assert response.json()["type"].endswith("invalid-precondition")
+    # If-Match compares strongly: a weak tag never matches.
+    weak = await client.post(
+        url, json={"action": "accept"}, headers={**officer, "If-Match": 'W/"1"'}
+    )
+    assert weak.status_code == 412
+    # The body's version and If-Match must agree.
+    disagree = await client.post(
+        url, json={"action": "accept", "version": 2}, headers={**officer, "If-Match": '"1"'}
+    )
+    assert disagree.status_code == 400
+    unchanged = await client.get(f"/api/v1/requests/{request['id']}", headers=officer)
+    assert unchanged.json()["version"] == 1
+    listed = await client.post(
+        url, json={"action": "accept"}, headers={**officer, "If-Match": '"7", "1"'}
+    )
+    assert listed.status_code == 200
+    anything = await client.post(
+        url, json={"action": "approve"}, headers={**officer, "If-Match": "*"}
+    )
+    assert anything.status_code == 200

@@ -7,7 +7,7 @@ transaction commits and never if it rolls back.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
@@ -16,7 +16,32 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from portal_shared.events.envelope import CloudEvent
 from portal_shared.logging import request_id_var
 
+__all__ = [
+    "EVENT_COLUMNS",
+    "NOTIFY_CHANNEL",
+    "add_event",
+    "event_row",
+    "event_values",
+    "new_event",
+    "outbox",
+]
+
 NOTIFY_CHANNEL = "portal_outbox"
+
+# The columns an event fills, in one order: `event_row`, `event_values`, the table
+# construct below and any hand-written INSERT (requests' submission runs on asyncpg) all
+# follow this list, so a new column reaches every writer or none.
+EVENT_COLUMNS: Final = (
+    "event_id",
+    "topic",
+    "key",
+    "type",
+    "source",
+    "subject",
+    "data",
+    "request_id",
+    "occurred_at",
+)
 
 # A lightweight table construct: the outbox belongs to no service's ORM metadata,
 # yet every service writes it the same way.
@@ -37,17 +62,23 @@ outbox = sa.table(
 
 
 def event_row(topic: str, key: str, event: CloudEvent) -> dict[str, Any]:
-    return {
-        "event_id": event.id,
-        "topic": topic,
-        "key": key,
-        "type": event.type,
-        "source": event.source,
-        "subject": event.subject,
-        "data": event.data,
-        "request_id": event.request_id,
-        "occurred_at": event.time,
-    }
+    """The outbox row of `event`, keyed by EVENT_COLUMNS."""
+    return dict(zip(EVENT_COLUMNS, event_values(topic, key, event), strict=True))
+
+
+def event_values(topic: str, key: str, event: CloudEvent) -> tuple[Any, ...]:
+    """The outbox row of `event` as values in EVENT_COLUMNS order, for a raw INSERT."""
+    return (
+        event.id,
+        topic,
+        key,
+        event.type,
+        event.source,
+        event.subject,
+        event.data,
+        event.request_id,
+        event.time,
+    )
 
 
 def new_event(

@@ -1,0 +1,102 @@
+"""Who may see and do what with requests: the visibility filter, agency scoping, the scopes
+an agency system needs, and who may take each workflow action.
+
+Pure rules over a `Principal` (plus the SQL condition that applies the visibility rule in
+a query), so they are tested without HTTP or a database; `ReaderDep` applies the read-scope
+rule as a FastAPI dependency.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+from uuid import UUID
+
+import sqlalchemy as sa
+from fastapi import Depends
+from sqlmodel import col
+
+from portal_shared.auth import Principal, PrincipalDep, require_role
+from portal_shared.errors import Forbidden
+from service_requests.errors import NotYourRole
+from service_requests.models import ServiceRequest
+from service_requests.workflow import Actor, Transition
+
+READ_SCOPES = frozenset({"requests:read", "requests:write"})
+WRITE_SCOPES = frozenset({"requests:write"})
+
+
+def is_agency_system(principal: Principal) -> bool:
+    """A client-credentials token bound to an agency: that agency's own system."""
+    return principal.is_client and principal.agency_id is not None
+
+
+def check_client_scope(principal: Principal, scopes: frozenset[str]) -> None:
+    """A client needs one of `scopes`; accounts are governed by their roles instead."""
+    if principal.is_client and not principal.scopes & scopes:
+        raise Forbidden(
+            "An agency system needs the scope " + " or ".join(sorted(scopes)) + " for this"
+        )
+
+
+def visible(principal: Principal) -> sa.ColumnElement[bool]:
+    """The SQL condition for the requests a caller may see: an admin all, an officer or
+    agency system its agency's, a resident their own, anyone else none."""
+    if principal.has_role("admin"):
+        return sa.true()
+    conditions: list[sa.ColumnElement[bool]] = []
+    if principal.agency_id is not None and (
+        principal.has_role("officer") or is_agency_system(principal)
+    ):
+        conditions.append(col(ServiceRequest.agency_id) == principal.agency_id)
+    if principal.has_role("resident") and principal.account_id is not None:
+        conditions.append(col(ServiceRequest.applicant_id) == principal.account_id)
+    return sa.or_(*conditions) if conditions else sa.false()
+
+
+def acts_for_agency(principal: Principal, agency_id: UUID) -> bool:
+    """An officer of the agency, or the agency's system."""
+    if principal.agency_id != agency_id:
+        return False
+    return principal.has_role("officer") or is_agency_system(principal)
+
+
+def is_applicant(principal: Principal, applicant_id: UUID) -> bool:
+    return principal.has_role("resident") and principal.account_id == applicant_id
+
+
+def sees_form(principal: Principal, *, agency_id: UUID, applicant_id: UUID) -> bool:
+    # Administrators oversee the workflow, not the residents' answers: they get no form data.
+    return is_applicant(principal, applicant_id) or acts_for_agency(principal, agency_id)
+
+
+def check_may_take(principal: Principal, transition: Transition, request: ServiceRequest) -> None:
+    """Refuse (403) a caller who sees the request but is not the side that takes the action:
+    the responsible agency (an officer, or its system with requests:write), or the applicant."""
+    if transition.actor is Actor.officer:
+        if not acts_for_agency(principal, request.agency_id):
+            raise NotYourRole(
+                f"Only an officer of the responsible agency may {transition.action} a request"
+            )
+        check_client_scope(principal, WRITE_SCOPES)
+    elif not is_applicant(principal, request.applicant_id):
+        raise NotYourRole(f"Only the applicant may {transition.action} their request")
+
+
+def actor_of(principal: Principal) -> tuple[str, str]:
+    """Who to write into the history: the account, or the agency system's client id."""
+    if principal.is_client:
+        return principal.client_id, "agency_system"
+    for role in ("officer", "resident", "admin"):
+        if principal.has_role(role):
+            return principal.subject, role
+    return principal.subject, "unknown"
+
+
+async def reader(principal: PrincipalDep) -> Principal:
+    """A caller who may read requests at all (what each sees is `visible`'s business)."""
+    check_client_scope(principal, READ_SCOPES)
+    return principal
+
+
+ReaderDep = Annotated[Principal, Depends(reader)]
+ResidentDep = Annotated[Principal, Depends(require_role("resident"))]
