@@ -34,11 +34,16 @@ from directory.settings import DirectorySettings
 from identity.__main__ import SERVICE_ROOT as IDENTITY_ROOT
 from identity.app import create_app as create_identity
 from identity.settings import IdentitySettings
+from portal_shared.events import CloudEvent
 from portal_shared.paging import CursorCodec
 from portal_shared.settings import ServiceSettings
 from portal_testing.cursors import INVALID_CURSOR, INVALID_PRECONDITION, PRECONDITION_FAILED, forged
 from portal_testing.oidc import valid_iin
 from portal_testing.service import TestIssuer, client_for, migrated_settings, running
+from service_requests import consumers as requests_consumers
+from service_requests.__main__ import SERVICE_ROOT as REQUESTS_ROOT
+from service_requests.app import create_app as create_requests
+from service_requests.settings import RequestsSettings
 
 PROBLEM = "urn:baikonur-portal:problem:"
 PRECONDITION_REQUIRED = PROBLEM + "precondition-required"
@@ -58,7 +63,7 @@ MALFORMED_TAGS = ("3", '"3', "W/3", '"1" "2"', ",", "yesterday")
 # If-Match compares strongly, so a weak tag never matches.
 STALE_TAGS = ('"0"', '"2147483647"', 'W/"1"', 'W/"2"', '"0", W/"1"')
 
-Seed = Callable[[httpx.AsyncClient, dict[str, str], FastAPI], Awaitable[dict[str, str]]]
+Seed = Callable[[httpx.AsyncClient, TestIssuer, FastAPI], Awaitable[dict[str, str]]]
 
 
 # --- what each service's routes act on ---------------------------------------------------
@@ -72,9 +77,10 @@ async def _ok(response: Awaitable[httpx.Response], status: int = 200) -> dict[st
 
 
 async def seed_identity(
-    client: httpx.AsyncClient, admin: dict[str, str], app: FastAPI
+    client: httpx.AsyncClient, issuer: TestIssuer, app: FastAPI
 ) -> dict[str, str]:
     """Two residents and two clients, so that each list has a second page."""
+    admin = issuer.headers(roles=["admin"])
     accounts = []
     for serial in (1, 40):
         resident = {
@@ -109,9 +115,10 @@ def agency_body(code: str) -> dict[str, Any]:
 
 
 async def seed_directory(
-    client: httpx.AsyncClient, admin: dict[str, str], app: FastAPI
+    client: httpx.AsyncClient, issuer: TestIssuer, app: FastAPI
 ) -> dict[str, str]:
     """Two agencies, the first changed once (two audit entries)."""
+    admin = issuer.headers(roles=["admin"])
     first = await _ok(
         client.post("/api/v1/agencies", json=agency_body("BKR-A"), headers=admin), 201
     )
@@ -143,9 +150,10 @@ def state_service_body(code: str, agency_id: str) -> dict[str, Any]:
 
 
 async def seed_catalog(
-    client: httpx.AsyncClient, admin: dict[str, str], app: FastAPI
+    client: httpx.AsyncClient, issuer: TestIssuer, app: FastAPI
 ) -> dict[str, str]:
     """Two published services, the first published twice (two versions, four audit entries)."""
+    admin = issuer.headers(roles=["admin"])
     agency = {
         **agency_body("BKR-CIVREG"),
         "id": str(uuid.uuid5(uuid.NAMESPACE_URL, "urn:baikonur-portal:agency:BKR-CIVREG")),
@@ -171,6 +179,53 @@ async def seed_catalog(
     return {"service_id": ids[0]}
 
 
+REQUESTS_AGENCY = uuid.uuid5(uuid.NAMESPACE_URL, "urn:baikonur-portal:agency:BKR-CONSIST")
+REQUESTS_SERVICE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:baikonur-portal:service:consistency")
+# The walk acts on requests as an officer of the responsible agency: an admin may read every
+# request but act on none, so its writes would be refused before any precondition is read.
+REQUESTS_OFFICER = {"roles": ["officer"], "agency_id": REQUESTS_AGENCY}
+
+
+async def seed_requests(
+    client: httpx.AsyncClient, issuer: TestIssuer, app: FastAPI
+) -> dict[str, str]:
+    """Two submissions of one published service, the first accepted (two history entries)."""
+    text = {"kk": "Мәтін", "ru": "Текст", "en": "Text"}
+    agency: dict[str, Any] = {"id": str(REQUESTS_AGENCY), "code": "BKR-CONSIST", "name": text}
+    agency |= {"kind": "department", "timezone": "Asia/Almaty", "status": "active", "version": 1}
+    service = state_service_body("consistency", str(REQUESTS_AGENCY))
+    service |= {"id": str(REQUESTS_SERVICE), "status": "published", "version": 1}
+    # The requests service learns both from events; here its consumers are handed them directly.
+    async with app.state.sessionmaker() as session, session.begin():
+        await requests_consumers.apply_agency(
+            session,
+            CloudEvent(
+                type="directory.agency.registered.v1",
+                source="/directory",
+                subject=str(REQUESTS_AGENCY),
+                data=agency,
+            ),
+        )
+        await requests_consumers.apply_service(
+            session,
+            CloudEvent(
+                type="catalog.service.published.v1",
+                source="/catalog",
+                subject=str(REQUESTS_SERVICE),
+                data=service,
+            ),
+        )
+    resident = issuer.headers(roles=["resident"], sub=uuid.uuid4())
+    made = []
+    for note in ("first", "second"):
+        body = {"service_id": str(REQUESTS_SERVICE), "form_data": {"note": note}}
+        made.append(await _ok(client.post("/api/v1/requests", json=body, headers=resident), 201))
+    officer = issuer.headers(**REQUESTS_OFFICER)
+    url = f"/api/v1/requests/{made[0]['id']}/actions"
+    await _ok(client.post(url, json={"action": "accept"}, headers=officer))
+    return {"request_id": made[0]["id"]}
+
+
 @dataclass(frozen=True)
 class Subject:
     """A service in the walk: how to build it, and what to create before walking it."""
@@ -181,6 +236,10 @@ class Subject:
     settings: type[ServiceSettings]
     seed: Seed
     extra: dict[str, Any] = field(default_factory=dict)
+    # Who writes in the walk (claims of a test token; an admin where None), and the body its
+    # writes carry: a write must get past its body's validation to reach its precondition.
+    writer: dict[str, Any] | None = None
+    write_body: dict[str, Any] = field(default_factory=dict)
 
 
 CHEAP_HASHES = {"argon2_memory_kib": 1024, "argon2_time_cost": 1}
@@ -190,6 +249,15 @@ SUBJECTS: tuple[Subject, ...] = (
     ),
     Subject("directory", DIRECTORY_ROOT, create_directory, DirectorySettings, seed_directory),
     Subject("catalog", CATALOG_ROOT, create_catalog, CatalogSettings, seed_catalog),
+    Subject(
+        "requests",
+        REQUESTS_ROOT,
+        create_requests,
+        RequestsSettings,
+        seed_requests,
+        writer=REQUESTS_OFFICER,
+        write_body={"action": "request_info", "comment": "Please attach the lease"},
+    ),
 )
 
 
@@ -203,6 +271,8 @@ class Running:
     client: httpx.AsyncClient
     params: dict[str, str]
     document: dict[str, Any]
+    writer: dict[str, str]
+    write_body: dict[str, Any]
 
     def url(self, template: str) -> str:
         def fill(match: re.Match[str]) -> str:
@@ -280,8 +350,8 @@ async def conditional(
     subject: Running, route: Route, admin: dict[str, str], if_match: str | None
 ) -> tuple[int, str | None]:
     """The route's answer to a write with this If-Match (and an empty body, if it takes one)."""
-    headers = admin if if_match is None else {**admin, "If-Match": if_match}
-    body: dict[str, Any] | None = {} if "requestBody" in route.operation else None
+    headers = subject.writer if if_match is None else {**subject.writer, "If-Match": if_match}
+    body = subject.write_body if "requestBody" in route.operation else None
     response = await subject.client.request(
         route.method, subject.url(route.path), json=body, headers=headers
     )
@@ -319,8 +389,11 @@ async def portal(
             )
             app = await stack.enter_async_context(running(subject.create_app(settings), issuer))
             client = await stack.enter_async_context(client_for(app))
-            params = await subject.seed(client, admin, app)
-            started[subject.name] = Running(subject.name, app, client, params, app.openapi())
+            params = await subject.seed(client, issuer, app)
+            writer = admin if subject.writer is None else issuer.headers(**subject.writer)
+            started[subject.name] = Running(
+                subject.name, app, client, params, app.openapi(), writer, subject.write_body
+            )
         yield started
 
 
@@ -420,4 +493,5 @@ def test_the_walk_finds_routes_that_take_if_match(portal: dict[str, Running]) ->
         "identity: PATCH /api/v1/users/{account_id}",
         "directory: PATCH /api/v1/agencies/{agency_id}",
         "catalog: PATCH /api/v1/services/{service_id}",
+        "requests: POST /api/v1/requests/{request_id}/actions",
     } <= walked, walked

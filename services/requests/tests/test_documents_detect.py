@@ -5,8 +5,8 @@ scripted, polyglot) is refused, whether it arrives whole or in small pieces."""
 from __future__ import annotations
 
 import pytest
-from tests.documents_corpus import Sample, genuine, refused
 
+from portal_testing.documents_corpus import Sample, genuine, refused
 from service_requests.documents.detect import ContentInspector, inspect_bytes
 from service_requests.documents.errors import EmptyDocument, UnsupportedDocumentType
 from service_requests.documents.names import display_filename

@@ -9,12 +9,12 @@ from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
-from tests.documents_corpus import genuine, hand_pdf
-from tests.documents_stores import Backend, open_backend
 
 from portal_embedded.broker import free_port
 from portal_embedded.clamd import EICAR
 from portal_shared.db import make_engine
+from portal_testing.documents_corpus import genuine, hand_pdf
+from portal_testing.documents_stores import Backend, open_backend
 from service_requests.documents.errors import (
     DocumentInfected,
     DocumentIntegrityError,

@@ -11,9 +11,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
-from tests.documents_stores import Backend, open_backend
 
 from portal_shared.db import make_engine
+from portal_testing.documents_stores import Backend, open_backend
 from service_requests.documents.errors import DocumentIntegrityError
 from service_requests.documents.lifecycle import begin_upload, finish_upload, remove_stale
 from service_requests.documents.storage import StoredObject

@@ -7,10 +7,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
-from tests.documents_corpus import Sample, genuine
 
 from portal_embedded.broker import free_port
 from portal_embedded.clamd import EICAR, SIGNATURE_NAME
+from portal_testing.documents_corpus import Sample, genuine
 from service_requests.documents.scanning import (
     ClamdScanner,
     ScanVerdict,

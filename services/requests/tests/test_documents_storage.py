@@ -13,9 +13,9 @@ from collections.abc import AsyncIterator
 import pytest
 import structlog
 from sqlalchemy.ext.asyncio import AsyncEngine
-from tests.documents_stores import Backend, open_backend
 
 from portal_shared.db import make_engine
+from portal_testing.documents_stores import Backend, open_backend
 from service_requests.documents.errors import DocumentIntegrityError, DocumentTooLarge
 from service_requests.documents.storage import (
     ByteRange,
