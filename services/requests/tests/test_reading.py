@@ -123,11 +123,11 @@ async def test_cursor_pages_cover_everything_once_in_a_stable_order(
 async def test_bad_paging_input_is_a_problem_not_a_crash(
     client: httpx.AsyncClient, parties: Parties
 ) -> None:
-    for query in ("?limit=0", "?limit=201", "?order=name", f"?cursor={'a' * 513}"):
+    for query in ("?limit=0", "?limit=201", "?order=name"):
         response = await client.get(f"/api/v1/requests{query}", headers=parties.officer())
         assert response.status_code == 422, query
         assert response.headers["content-type"] == "application/problem+json"
-    for query in ("?cursor=garbage", "?cursor=W10", "?cursor=W10.AAAA"):
+    for query in ("?cursor=garbage", "?cursor=W10", "?cursor=W10.AAAA", f"?cursor={'a' * 513}"):
         response = await client.get(f"/api/v1/requests{query}", headers=parties.officer())
         assert response.status_code == 400, query
         assert response.json()["type"].endswith("invalid-cursor")

@@ -267,27 +267,33 @@ async def test_a_replay_answers_byte_for_byte_what_the_first_answer_did(
     client: httpx.AsyncClient, parties: Parties, world: World
 ) -> None:
     service_id = await world.service(parties.agency_id, form_schema={"type": "object"})
-    forms = {
-        # Past the float range: no double can hold it.
-        "huge": '{"huge": 1' + "0" * 400 + "}",
-        # Past 2^64 and past 2^53, a float written as an exponent, keys out of order.
-        "big": '{"zeta": 18446744073709551617, "beyond_53": 9007199254740993, "e": 1e2, '
-        '"a": 1.5, "nested": {"b": [1, 2.0, "x"], "a": null}}',
+    # Past the float range no double can hold it: refused at the edge (portal_shared.bodies),
+    # so nothing is stored that a client reading it back with a double could not take.
+    huge = f'{{"service_id": "{service_id}", "form_data": {{"huge": 1{"0" * 400}}}}}'
+    refused = await client.post(
+        "/api/v1/requests",
+        content=huge,
+        headers={**parties.resident(), "Content-Type": "application/json"},
+    )
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["errors"][0]["pointer"] == "/form_data/huge"
+    # Past 2^64 and past 2^53, a float written as an exponent, keys out of order.
+    form = (
+        '{"zeta": 18446744073709551617, "beyond_53": 9007199254740993, "e": 1e2, '
+        '"a": 1.5, "nested": {"b": [1, 2.0, "x"], "a": null}}'
+    )
+    body = f'{{"service_id": "{service_id}", "form_data": {form}}}'
+    headers = {
+        **parties.resident(),
+        "Content-Type": "application/json",
+        "Idempotency-Key": "exact-big",
     }
-    for name, form in forms.items():
-        body = f'{{"service_id": "{service_id}", "form_data": {form}}}'
-        headers = {
-            **parties.resident(),
-            "Content-Type": "application/json",
-            "Idempotency-Key": f"exact-{name}",
-        }
-        first = await client.post("/api/v1/requests", content=body, headers=headers)
-        assert first.status_code == 201, first.text
-        again = await client.post("/api/v1/requests", content=body, headers=headers)
-        assert again.status_code == 200, (name, again.text)
-        assert again.content == first.content, name
-        read = await client.get(f"/api/v1/requests/{first.json()['id']}", headers=headers)
-        assert read.content == first.content, name
-    assert '"huge":1' + "0" * 400 + "}" in first.text.replace(" ", "") or name == "big"
+    first = await client.post("/api/v1/requests", content=body, headers=headers)
+    assert first.status_code == 201, first.text
+    again = await client.post("/api/v1/requests", content=body, headers=headers)
+    assert again.status_code == 200, again.text
+    assert again.content == first.content
+    read = await client.get(f"/api/v1/requests/{first.json()['id']}", headers=headers)
+    assert read.content == first.content
     assert '"zeta":18446744073709551617' in first.text.replace(" ", "")
     assert '"beyond_53":9007199254740993' in first.text.replace(" ", "")
