@@ -1,4 +1,10 @@
-"""What the identity service publishes: its topic, event types and payload."""
+"""What the identity service publishes: its topic, event types and payload.
+
+Every change of an account leaves as two events in the same transaction: on
+`identity.user` (the contract's topic, which any service may read: no names, IIN, email
+or phone) and on `identity.contact`, the same change with the email address, for the
+notifications service only (a deployment restricts who may read it with Kafka ACLs).
+"""
 
 from __future__ import annotations
 
@@ -11,6 +17,8 @@ from identity.models import Account
 from portal_shared.events import add_event
 
 TOPIC = "identity.user"
+# Not a contract topic: identity's account changes with what it takes to write to the person.
+CONTACT_TOPIC = "identity.contact"
 SOURCE = "/identity"
 
 REGISTERED = "registered"
@@ -34,6 +42,12 @@ class UserEventData(BaseModel):
     version: int
 
 
+class ContactEventData(UserEventData):
+    """The `data` of every identity.contact event: the account, and where to email it."""
+
+    email: str | None
+
+
 EVENTS: dict[str, type[BaseModel]] = {
     event_type(name): UserEventData for name in (REGISTERED, UPDATED, DISABLED)
 }
@@ -54,4 +68,13 @@ async def user_event(session: AsyncSession, name: str, account: Account) -> None
         type=event_type(name),
         source=SOURCE,
         data=data.model_dump(mode="json"),
+    )
+    contact = ContactEventData(**data.model_dump(), email=account.email)
+    await add_event(
+        session,
+        topic=CONTACT_TOPIC,
+        key=str(account.id),
+        type=f"{CONTACT_TOPIC}.{name}.v1",
+        source=SOURCE,
+        data=contact.model_dump(mode="json"),
     )

@@ -407,7 +407,12 @@ async def act(
     )
     await session.flush()
     await events.publish(
-        session, request, transition.event, previous_status=current, occurred_at=now
+        session,
+        request,
+        transition.event,
+        previous_status=current,
+        occurred_at=now,
+        comment=action.comment,
     )
     return to_read(request, principal)
 
