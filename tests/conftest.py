@@ -20,6 +20,9 @@ from directory.settings import DirectorySettings
 from identity.__main__ import SERVICE_ROOT as IDENTITY_ROOT
 from identity.app import create_app as create_identity
 from identity.settings import IdentitySettings
+from notifications.__main__ import SERVICE_ROOT as NOTIFICATIONS_ROOT
+from notifications.app import create_app as create_notifications
+from notifications.settings import NotificationsSettings
 from portal_shared.settings import ServiceSettings
 from portal_testing.service import TestIssuer, migrated_settings, running
 from service_requests.__main__ import SERVICE_ROOT as REQUESTS_ROOT
@@ -84,4 +87,15 @@ async def requests_app(
         RequestsSettings, REQUESTS_ROOT, "requests", postgres_url, kafka_bootstrap
     )
     async with running(create_requests(settings), portal_issuer) as app:
+        yield app
+
+
+@pytest.fixture(scope="session")
+async def notifications_app(
+    postgres_url: str, kafka_bootstrap: str, portal_issuer: TestIssuer
+) -> AsyncIterator[FastAPI]:
+    settings = await _settings(
+        NotificationsSettings, NOTIFICATIONS_ROOT, "notifications", postgres_url, kafka_bootstrap
+    )
+    async with running(create_notifications(settings), portal_issuer) as app:
         yield app

@@ -34,6 +34,7 @@ SERVICES = {
     "directory": ("directory", "agencies"),
     "catalog": ("catalog", "services"),
     "requests": ("service_requests", "requests"),
+    "notifications": ("notifications", "notifications"),
 }
 
 
@@ -75,6 +76,7 @@ def gateway_env(port: int, upstreams: dict[str, str], jwks_url: str) -> dict[str
         "DIRECTORY_URL": upstreams["directory"],
         "CATALOG_URL": upstreams["catalog"],
         "REQUESTS_URL": upstreams["requests"],
+        "NOTIFICATIONS_URL": upstreams["notifications"],
         "CORS_ORIGINS": json.dumps([ALLOWED_ORIGIN]),
     }
 
@@ -129,7 +131,7 @@ def edge(processes: Processes, echoes: dict[str, Process]) -> Process:
 def services(
     processes: Processes, echoes: dict[str, Process], postgres_url: str, kafka_bootstrap: str
 ) -> dict[str, Process]:
-    """The four real services, each migrated into its own database, then serving."""
+    """The real services, each migrated into its own database, then serving."""
     out = {}
     for name, (package, _) in SERVICES.items():
         port = free_port()
