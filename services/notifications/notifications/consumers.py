@@ -6,7 +6,8 @@
   service may read, carries no contact details.
 - `catalog.service`: each published version's name and refusal grounds.
 - `requests.request`: the events a resident is told about become inbox messages and,
-  with their consent, emails. The consumer records each event's `ce_id` in the same
+  with their consent, emails; an overdue request is also told to the responsible
+  agency's officers. The consumer records each event's `ce_id` in the same
   transaction, so a redelivered or replayed event adds nothing.
 """
 
@@ -52,6 +53,10 @@ def _request_handler(name: str, settings: NotificationsSettings) -> Handler:
         await service.notify_applicant(
             session, event, name, public_url=settings.public_url, mail_domain=domain
         )
+        if name == "overdue":
+            await service.notify_officers(
+                session, event, public_url=settings.public_url, mail_domain=domain
+            )
 
     handle.__name__ = f"on_request_{name}"
     return handle

@@ -21,6 +21,8 @@ from notifications.schemas import Language
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 
+# The message the responsible agency's officers get when a request of theirs goes overdue.
+OFFICER_OVERDUE = "overdue_officer"
 # The request events a resident is told about (resubmitted and submitted are their own acts).
 RESIDENT_EVENTS = (
     "accepted",
@@ -31,6 +33,8 @@ RESIDENT_EVENTS = (
     "cancelled",
     "overdue",
 )
+# Every message there is a template of, in every language.
+MESSAGES = (*RESIDENT_EVENTS, OFFICER_OVERDUE)
 
 _ENV = Environment(
     loader=FileSystemLoader(TEMPLATES),

@@ -48,7 +48,11 @@ class Preferences(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     language: Language = Field(default="kk", description="The language of messages and emails")
-    email: bool = Field(default=False, description="Whether messages are also emailed")
+    email: bool = Field(
+        default=False,
+        description="Whether messages are also emailed (until chosen: no for residents, "
+        "whose consent it needs, yes for officers, at their work address)",
+    )
 
 
 # What this service reads from other services' events ------------------------------------

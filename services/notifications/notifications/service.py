@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from notifications.errors import NotificationNotFound
-from notifications.messages import MessageContext, render
+from notifications.messages import OFFICER_OVERDUE, MessageContext, Rendered, render
 from notifications.models import Email, Notification, Preference, Recipient, StateServiceCopy
 from notifications.schemas import (
     EmailStatus,
@@ -91,11 +91,18 @@ async def apply_state_service(session: AsyncSession, data: dict[str, Any]) -> No
 # Request events -> messages --------------------------------------------------------------
 
 
+STAFF_ROLES = frozenset({"officer", "admin"})
+
+
 async def preferences_of(session: AsyncSession, account_id: UUID) -> Preferences:
+    """What the person chose; until they choose, Kazakh, and email only for staff: a
+    resident's email needs their consent, an officer's is their work address."""
     row = await session.get(Preference, account_id)
-    if row is None:
-        return Preferences()
-    return Preferences.model_validate({"language": row.language, "email": row.email})
+    if row is not None:
+        return Preferences.model_validate({"language": row.language, "email": row.email})
+    recipient = await session.get(Recipient, account_id)
+    staff = recipient is not None and bool(STAFF_ROLES & set(recipient.roles))
+    return Preferences(email=staff)
 
 
 def message_id(event_id: str, account_id: UUID, domain: str) -> str:
@@ -142,6 +149,74 @@ async def notify_applicant(
         ground=ground,
     )
     rendered = render(name, language, context)
+    return await _deliver(
+        session,
+        event,
+        name,
+        account_id,
+        data.id,
+        language,
+        rendered,
+        email=prefs.email,
+        mail_domain=mail_domain,
+    )
+
+
+async def notify_officers(
+    session: AsyncSession, event: CloudEvent, *, public_url: str, mail_domain: str
+) -> int:
+    """Tell every active officer of the responsible agency that a request went overdue, in
+    their own language. Returns how many officers were told."""
+    data = RequestEventData.model_validate(event.data)
+    officers = [
+        r
+        for r in (
+            await session.execute(
+                sa.select(Recipient).where(
+                    col(Recipient.agency_id) == data.agency_id, col(Recipient.status) == "active"
+                )
+            )
+        ).scalars()
+        if "officer" in r.roles
+    ]
+    offering = await session.get(StateServiceCopy, (data.service_id, data.service_version))
+    for officer in officers:
+        prefs = await preferences_of(session, officer.id)
+        context = MessageContext(
+            number=data.number,
+            service_name=offering.name.get(prefs.language, "") if offering is not None else "",
+            due_date=data.due_date,
+            link=f"{public_url.rstrip('/')}/api/v1/requests/{data.id}",
+        )
+        rendered = render(OFFICER_OVERDUE, prefs.language, context)
+        await _deliver(
+            session,
+            event,
+            "overdue",
+            officer.id,
+            data.id,
+            prefs.language,
+            rendered,
+            email=prefs.email,
+            mail_domain=mail_domain,
+        )
+    return len(officers)
+
+
+async def _deliver(
+    session: AsyncSession,
+    event: CloudEvent,
+    name: str,
+    account_id: UUID,
+    request_id: UUID,
+    language: Language,
+    rendered: Rendered,
+    *,
+    email: bool,
+    mail_domain: str,
+) -> Notification | None:
+    """Put the message in the person's inbox, once per event, and record its email if they
+    want email and identity gave an address."""
     now = _now()
     notification_id = uuid.uuid4()
     inserted = await session.execute(
@@ -149,7 +224,7 @@ async def notify_applicant(
         .values(
             id=notification_id,
             account_id=account_id,
-            request_id=data.id,
+            request_id=request_id,
             event_id=event.id,
             event_type=name,
             language=language,
@@ -163,7 +238,7 @@ async def notify_applicant(
     if inserted.first() is None:
         return None  # this event already reached this person's inbox
     recipient = await session.get(Recipient, account_id)
-    if prefs.email and recipient is not None and recipient.email and recipient.status == "active":
+    if email and recipient is not None and recipient.email and recipient.status == "active":
         session.add(
             Email(
                 id=uuid.uuid4(),

@@ -139,13 +139,19 @@ async def publish(kafka_bootstrap: str) -> AsyncIterator[Publish]:
 
 
 def user_data(
-    account_id: uuid.UUID, *, email: str | None, version: int = 1, status: str = "active"
+    account_id: uuid.UUID,
+    *,
+    email: str | None,
+    version: int = 1,
+    status: str = "active",
+    roles: tuple[str, ...] = ("resident",),
+    agency_id: uuid.UUID | None = None,
 ) -> dict[str, Any]:
-    """A resident as identity's identity.contact events describe one."""
+    """An account as identity's identity.contact events describe one."""
     return {
         "id": str(account_id),
-        "roles": ["resident"],
-        "agency_id": None,
+        "roles": list(roles),
+        "agency_id": str(agency_id) if agency_id else None,
         "status": status,
         "version": version,
         "email": email,
@@ -250,14 +256,19 @@ Register = Callable[..., Awaitable[uuid.UUID]]
 
 @pytest.fixture
 def register(app: FastAPI, publish: Publish) -> Register:
-    """A resident registered at identity, whose event has reached the local copy."""
+    """An account (a resident unless told otherwise) registered at identity, whose event
+    has reached the local copy."""
 
-    async def make(*, email: str | None = None, version: int = 1) -> uuid.UUID:
+    async def make(
+        *,
+        email: str | None = None,
+        roles: tuple[str, ...] = ("resident",),
+        agency_id: uuid.UUID | None = None,
+    ) -> uuid.UUID:
         account_id = uuid.uuid4()
-        address = email or f"resident-{account_id.hex[:8]}@example.kz"
-        await publish(
-            "identity.contact", "registered", user_data(account_id, email=address, version=version)
-        )
+        address = email or f"{roles[0]}-{account_id.hex[:8]}@example.kz"
+        data = user_data(account_id, email=address, roles=roles, agency_id=agency_id)
+        await publish("identity.contact", "registered", data)
 
         async def arrived() -> Any:
             return await _scalar(app, "SELECT email FROM recipients WHERE id = :id", id=account_id)

@@ -11,7 +11,13 @@ from datetime import date
 import jinja2
 import pytest
 
-from notifications.messages import _ENV, RESIDENT_EVENTS, TEMPLATES, MessageContext, render
+from notifications.messages import (
+    _ENV,
+    MESSAGES,
+    TEMPLATES,
+    MessageContext,
+    render,
+)
 from notifications.schemas import LANGUAGES, Language
 
 SAMPLE = MessageContext(
@@ -27,7 +33,7 @@ KAZAKH_ONLY = re.compile("[әғқңөұүһі]", re.IGNORECASE)
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
-@pytest.mark.parametrize("event", RESIDENT_EVENTS)
+@pytest.mark.parametrize("event", MESSAGES)
 def test_every_template_renders_in_every_language(event: str, language: Language) -> None:
     rendered = render(event, language, SAMPLE)
     assert rendered.subject
@@ -66,7 +72,7 @@ def test_optional_fields_may_be_absent() -> None:
     bare = MessageContext(
         number="BKR-1", service_name="", due_date=date(2026, 1, 5), link="http://x/r/1"
     )
-    for event in RESIDENT_EVENTS:
+    for event in MESSAGES:
         for language in LANGUAGES:
             rendered = render(event, language, bare)
             assert "None" not in rendered.text
@@ -79,7 +85,7 @@ def test_a_field_the_context_lacks_fails_loudly() -> None:
 
 
 def test_every_template_file_is_one_of_the_messages() -> None:
-    expected = {f"{lang}/{event}.txt" for lang in LANGUAGES for event in RESIDENT_EVENTS}
+    expected = {f"{lang}/{event}.txt" for lang in LANGUAGES for event in MESSAGES}
     expected |= {f"{lang}/email.html" for lang in LANGUAGES}
     found = {str(p.relative_to(TEMPLATES)) for p in TEMPLATES.rglob("*") if p.is_file()}
     assert found == expected
