@@ -31,13 +31,15 @@ class MailSink:
         self.folder = folder
         self.host = host
         self.port = port
-        self.handler = handler if handler is not None else Mailbox(folder)
+        self.handler = handler
         self._controller: Controller | None = None
 
     def start(self) -> None:
         # Maildir's own `create` makes nothing in a folder that exists already.
         for part in ("tmp", "new", "cur"):
             (self.folder / part).mkdir(parents=True, exist_ok=True)
+        if self.handler is None:
+            self.handler = Mailbox(self.folder)
         controller = Controller(
             self.handler, hostname=self.host, port=self.port, ready_timeout=10.0
         )

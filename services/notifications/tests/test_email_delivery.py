@@ -8,6 +8,9 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import text
 
 from portal_embedded.mail import MailSink
 from portal_testing.service import TestIssuer
@@ -116,3 +119,45 @@ async def test_no_email_without_consent_or_without_an_address(
 
 async def _is(status: Any, wanted: str) -> bool:
     return bool(await status() == wanted)
+
+
+@pytest.mark.slow
+async def test_an_smtp_outage_over_500_status_changes_loses_no_mail_and_doubles_none(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    issuer: TestIssuer,
+    mail_sink: MailSink,
+    publish: Publish,
+    register: Register,
+    new_application: Any,
+    wait_for: Eventually,
+) -> None:
+    address = f"busy-{uuid.uuid4().hex[:8]}@example.kz"
+    resident, _ = await _consenting(client, issuer, register, address)
+
+    async def emails(status: str | None = None) -> int:
+        sql = "SELECT count(*) FROM emails WHERE to_address = :a"
+        if status is not None:
+            sql += " AND status = :s"
+        async with app.state.engine.connect() as conn:
+            found = await conn.execute(text(sql), {"a": address, "s": status})
+            return int(found.scalar_one())
+
+    mail_sink.stop()
+    try:
+        for _ in range(250):
+            application = new_application(resident)
+            await publish(TOPIC, "accepted", application.data("in_review"))
+            await publish(TOPIC, "approved", application.data("approved"))
+        await wait_for(lambda: _equals(emails(), 500), "500 emails recorded")
+        assert await emails("delivered") == 0
+    finally:
+        mail_sink.start()
+    await wait_for(lambda: _equals(emails("delivered"), 500), "500 emails delivered")
+    received = [m for m in mail_sink.messages() if m["To"] == address]
+    assert len(received) == 500
+    assert len({m["Message-ID"] for m in received}) == 500
+
+
+async def _equals(count: Any, wanted: int) -> bool:
+    return bool(await count == wanted)
