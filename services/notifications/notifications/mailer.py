@@ -102,20 +102,22 @@ async def _claim(
         return list(result.all())
 
 
-def _refused(exc: aiosmtplib.SMTPException) -> Outcome | None:
-    """A reply about this one message: 5xx is permanent, anything else temporary."""
+def _refused(email_id: UUID, exc: aiosmtplib.SMTPException) -> Outcome | None:
+    """The outcome of a reply about this one message (5xx permanent, else temporary), or
+    None when the connection itself failed."""
     if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
         codes = [r.code for r in exc.recipients]
         permanent = bool(codes) and all(code >= 500 for code in codes)
-        status = EmailStatus.permanent_failure if permanent else EmailStatus.temporary_failure
-        return Outcome(UUID(int=0), status, str(exc)[:500])
-    if isinstance(exc, aiosmtplib.SMTPResponseException) and not isinstance(
+        error = str(exc)
+    elif isinstance(exc, aiosmtplib.SMTPResponseException) and not isinstance(
         exc, aiosmtplib.SMTPServerDisconnected
     ):
         permanent = exc.code >= 500
-        status = EmailStatus.permanent_failure if permanent else EmailStatus.temporary_failure
-        return Outcome(UUID(int=0), status, f"{exc.code} {exc.message}"[:500])
-    return None
+        error = f"{exc.code} {exc.message}"
+    else:
+        return None
+    status = EmailStatus.permanent_failure if permanent else EmailStatus.temporary_failure
+    return Outcome(email_id, status, error[:500])
 
 
 async def _deliver(rows: Sequence[Any], settings: NotificationsSettings) -> list[Outcome]:
@@ -140,9 +142,9 @@ async def _deliver(rows: Sequence[Any], settings: NotificationsSettings) -> list
                 await smtp.send_message(build_message(row, settings.email_from))
                 outcomes.append(Outcome(row.id, EmailStatus.delivered))
             except aiosmtplib.SMTPException as exc:
-                refused = _refused(exc)
+                refused = _refused(row.id, exc)
                 if refused is not None:
-                    outcomes.append(Outcome(row.id, refused.status, refused.error))
+                    outcomes.append(refused)
                     continue
                 error = repr(exc)[:500]
                 outcomes += [
