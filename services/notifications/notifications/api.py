@@ -11,7 +11,8 @@ from notifications import service
 from notifications.deps import AccountDep, SessionDep
 from notifications.errors import AccountRequired, NotificationNotFound
 from notifications.schemas import NotificationPage, NotificationRead, Preferences
-from portal_shared.errors import Unauthorized, problem_responses
+from portal_shared.auth import PrincipalDep
+from portal_shared.errors import Forbidden, Unauthorized, problem_responses
 from portal_shared.paging import CursorParam, CursorsDep, InvalidCursor
 
 router = APIRouter(prefix="/api/v1", tags=["notifications"])
@@ -19,17 +20,26 @@ router = APIRouter(prefix="/api/v1", tags=["notifications"])
 
 @router.get(
     "/notifications",
-    responses=problem_responses(InvalidCursor, Unauthorized, AccountRequired),
+    responses=problem_responses(InvalidCursor, Unauthorized, AccountRequired, Forbidden),
 )
 async def list_notifications(
     session: SessionDep,
     account: AccountDep,
+    principal: PrincipalDep,
     cursors: CursorsDep,
     cursor: CursorParam = None,
     unread: Annotated[bool, Query(description="Only messages not yet read")] = False,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    account_id: Annotated[
+        UUID | None,
+        Query(description="Admins only: another person's messages, e.g. to see an email's status"),
+    ] = None,
 ) -> NotificationPage:
-    """The caller's own messages, newest first."""
+    """The caller's own messages, newest first (an admin may name another person's)."""
+    if account_id is not None and account_id != account:
+        if not principal.has_role("admin"):
+            raise Forbidden("Only an administrator may read another person's messages")
+        account = account_id
     return await service.list_notifications(
         session, account, unread=unread, limit=limit, cursor=cursor, cursors=cursors
     )

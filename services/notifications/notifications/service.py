@@ -292,7 +292,8 @@ async def list_notifications(
     cursors: CursorCodec,
 ) -> NotificationPage:
     """The person's messages, newest first; keyset-paged on (created_at, id)."""
-    kind = "notifications:-created_at" + (":unread" if unread else "")
+    # Bound to the person too: an admin's cursor of one inbox is no key to another's.
+    kind = f"notifications:{account_id}:-created_at" + (":unread" if unread else "")
     n = Notification
     query = _with_email_status().where(col(n.account_id) == account_id)
     if unread:

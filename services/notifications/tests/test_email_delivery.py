@@ -81,6 +81,19 @@ async def test_a_5xx_reply_is_a_permanent_failure_and_is_not_retried(
 
     await wait_for(lambda: _is(status, "permanent-failure"), "a permanent failure")
     assert not [m for m in mail_sink.messages() if m["To"] == address]
+    # An admin sees it too, in that person's messages; nobody else may ask.
+    seen = await client.get(
+        "/api/v1/notifications",
+        params={"account_id": str(resident)},
+        headers=issuer.headers(roles=["admin"]),
+    )
+    assert [m["email_status"] for m in seen.json()["items"]] == ["permanent-failure"]
+    refused = await client.get(
+        "/api/v1/notifications",
+        params={"account_id": str(resident)},
+        headers=issuer.headers(roles=["officer"]),
+    )
+    assert refused.status_code == 403
 
 
 async def test_no_email_without_consent_or_without_an_address(
