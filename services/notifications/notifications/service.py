@@ -118,7 +118,7 @@ async def notify_applicant(
     *,
     public_url: str,
     mail_domain: str,
-) -> Notification | None:
+) -> UUID | None:
     """Put `event`'s message in the applicant's inbox, in their language, and record its
     email (to be sent by the sender) if they consented and identity gave an address."""
     data = RequestEventData.model_validate(event.data)
@@ -214,9 +214,10 @@ async def _deliver(
     *,
     email: bool,
     mail_domain: str,
-) -> Notification | None:
+) -> UUID | None:
     """Put the message in the person's inbox, once per event, and record its email if they
-    want email and identity gave an address."""
+    want email and identity gave an address. Returns the new message's id, or None if this
+    event's message was there already."""
     now = _now()
     notification_id = uuid.uuid4()
     inserted = await session.execute(
@@ -256,7 +257,7 @@ async def _deliver(
             )
         )
         await session.flush()
-    return await session.get(Notification, notification_id)
+    return notification_id
 
 
 # The inbox -------------------------------------------------------------------------------
