@@ -11,6 +11,7 @@ the resend carries the same `Message-ID`, derived from the event and the person.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -120,8 +121,11 @@ def _refused(email_id: UUID, exc: aiosmtplib.SMTPException) -> Outcome | None:
     return Outcome(email_id, status, error[:500])
 
 
-async def _deliver(rows: Sequence[Any], settings: NotificationsSettings) -> list[Outcome]:
-    """Send the rows over one SMTP connection; a connection lost fails the rest temporarily."""
+async def _deliver(
+    rows: Sequence[Any], settings: NotificationsSettings
+) -> tuple[list[Outcome], bool]:
+    """Send the rows over one SMTP connection; a connection lost fails the rest temporarily.
+    Also says whether the server could be reached at all."""
     outcomes: list[Outcome] = []
     smtp = aiosmtplib.SMTP(
         hostname=settings.smtp_host,
@@ -135,7 +139,7 @@ async def _deliver(rows: Sequence[Any], settings: NotificationsSettings) -> list
         await smtp.connect()
     except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
         log.warning("smtp_unavailable", error=repr(exc), waiting=len(rows))
-        return [Outcome(r.id, EmailStatus.temporary_failure, repr(exc)[:500]) for r in rows]
+        return [Outcome(r.id, EmailStatus.temporary_failure, repr(exc)[:500]) for r in rows], False
     try:
         for index, row in enumerate(rows):
             try:
@@ -163,7 +167,7 @@ async def _deliver(rows: Sequence[Any], settings: NotificationsSettings) -> list
                 await smtp.quit()
             except (aiosmtplib.SMTPException, OSError, TimeoutError):
                 smtp.close()
-    return outcomes
+    return outcomes, True
 
 
 def backoff(attempts: int, settings: NotificationsSettings) -> float:
@@ -212,16 +216,35 @@ async def _mark(
             )
 
 
+@dataclass
+class _Server:
+    """What this process knows of the SMTP server: while it cannot be reached, the sender
+    waits (doubling, capped) before it claims again, rather than churning every due row."""
+
+    failures: int = 0
+    retry_at: float = 0.0
+
+
 async def send_due(app: FastAPI) -> None:
     """Send every email due now, batch after batch (a periodic job of the service)."""
     settings: NotificationsSettings = app.state.settings
     sessionmaker: async_sessionmaker[AsyncSession] = app.state.sessionmaker
+    server: _Server | None = getattr(app.state, "smtp_server", None)
+    if server is None:
+        server = app.state.smtp_server = _Server()
+    if time.monotonic() < server.retry_at:
+        return
     while True:
         rows = await _claim(sessionmaker, settings)
         if not rows:
             return
-        outcomes = await _deliver(rows, settings)
+        outcomes, reached = await _deliver(rows, settings)
         await _mark(sessionmaker, rows, outcomes, settings)
+        if not reached:
+            server.failures += 1
+            server.retry_at = time.monotonic() + backoff(server.failures, settings)
+            return
+        server.failures = 0
         if len(rows) < settings.email_batch or any(
             o.status is EmailStatus.temporary_failure for o in outcomes
         ):

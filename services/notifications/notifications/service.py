@@ -118,22 +118,47 @@ async def notify_applicant(
     *,
     public_url: str,
     mail_domain: str,
-) -> UUID | None:
+) -> None:
     """Put `event`'s message in the applicant's inbox, in their language, and record its
     email (to be sent by the sender) if they consented and identity gave an address."""
     data = RequestEventData.model_validate(event.data)
     if data.applicant_id is None:
         # Events from before the applicant's id was published name nobody to tell.
         log.info("request_event_without_applicant", event_id=event.id, type=event.type)
-        return None
+        return
     account_id = data.applicant_id
-    prefs = await preferences_of(session, account_id)
+    # The person's choices, address and the service's texts in one round trip: this runs
+    # once per event, and the consumer's pace is what the email's latency rests on.
+    p, r, s = Preference, Recipient, StateServiceCopy
+    anchor = sa.select(sa.literal(1).label("one")).subquery()
+    row: Any = (
+        await session.execute(
+            sa.select(
+                col(p.language).label("language"),
+                col(p.email).label("wants_email"),
+                col(r.email).label("address"),
+                col(r.status).label("status"),
+                col(r.roles).label("roles"),
+                col(s.name).label("service_name"),
+                col(s.refusal_grounds).label("grounds"),
+            )
+            .select_from(anchor)
+            .outerjoin(p, col(p.account_id) == account_id)
+            .outerjoin(r, col(r.id) == account_id)
+            .outerjoin(
+                s, sa.and_(col(s.id) == data.service_id, col(s.version) == data.service_version)
+            )
+        )
+    ).one()
+    if row.language is not None:
+        prefs = Preferences.model_validate({"language": row.language, "email": row.wants_email})
+    else:
+        prefs = Preferences(email=bool(STAFF_ROLES & set(row.roles or [])))
     language: Language = prefs.language
-    offering = await session.get(StateServiceCopy, (data.service_id, data.service_version))
     ground: str | None = None
     if data.reason_code is not None:
         ground = data.reason_code
-        for g in offering.refusal_grounds if offering is not None else []:
+        for g in row.grounds or []:
             if g.get("code") == data.reason_code:
                 ground = str(g.get("text", {}).get(language) or data.reason_code)
     base = public_url.rstrip("/")
@@ -142,14 +167,15 @@ async def notify_applicant(
         link += "/documents"
     context = MessageContext(
         number=data.number,
-        service_name=offering.name.get(language, "") if offering is not None else "",
+        service_name=(row.service_name or {}).get(language, ""),
         due_date=data.due_date,
         link=link,
         comment=data.comment,
         ground=ground,
     )
     rendered = render(name, language, context)
-    return await _deliver(
+    writable = prefs.email and row.status == "active" and row.address
+    await _deliver(
         session,
         event,
         name,
@@ -157,7 +183,7 @@ async def notify_applicant(
         data.id,
         language,
         rendered,
-        email=prefs.email,
+        address=row.address if writable else None,
         mail_domain=mail_domain,
     )
 
@@ -197,10 +223,41 @@ async def notify_officers(
             data.id,
             prefs.language,
             rendered,
-            email=prefs.email,
+            address=officer.email if prefs.email else None,
             mail_domain=mail_domain,
         )
     return len(officers)
+
+
+_NOTIFICATION_ONLY = sa.text(
+    """
+    INSERT INTO notifications
+        (id, account_id, request_id, event_id, event_type, language, title, body, created_at)
+    VALUES
+        (:id, :account_id, :request_id, :event_id, :event_type, :language, :title, :body, :now)
+    ON CONFLICT (event_id, account_id) DO NOTHING
+    """
+).bindparams(sa.bindparam("now", type_=sa.DateTime(timezone=True)))
+# The same message, and its email only if the message was new: a replay adds neither.
+_NOTIFICATION_AND_EMAIL = sa.text(
+    """
+    WITH inserted AS (
+        INSERT INTO notifications
+            (id, account_id, request_id, event_id, event_type, language, title, body, created_at)
+        VALUES
+            (:id, :account_id, :request_id, :event_id, :event_type, :language, :title, :body,
+             :now)
+        ON CONFLICT (event_id, account_id) DO NOTHING
+        RETURNING id
+    )
+    INSERT INTO emails
+        (id, notification_id, message_id, to_address, language, subject, text_body,
+         html_body, status, attempts, next_attempt_at, created_at, updated_at)
+    SELECT CAST(:email_id AS uuid), inserted.id, :message_id, :address, :language, :title,
+           :body, :html, 'created', 0, :now, :now, :now
+    FROM inserted
+    """
+).bindparams(sa.bindparam("now", type_=sa.DateTime(timezone=True)))
 
 
 async def _deliver(
@@ -212,52 +269,32 @@ async def _deliver(
     language: Language,
     rendered: Rendered,
     *,
-    email: bool,
+    address: str | None,
     mail_domain: str,
-) -> UUID | None:
-    """Put the message in the person's inbox, once per event, and record its email if they
-    want email and identity gave an address. Returns the new message's id, or None if this
-    event's message was there already."""
-    now = _now()
-    notification_id = uuid.uuid4()
-    inserted = await session.execute(
-        insert(Notification)
-        .values(
-            id=notification_id,
-            account_id=account_id,
-            request_id=request_id,
-            event_id=event.id,
-            event_type=name,
-            language=language,
-            title=rendered.subject,
-            body=rendered.text,
-            created_at=now,
-        )
-        .on_conflict_do_nothing(index_elements=["event_id", "account_id"])
-        .returning(col(Notification.id))
+) -> None:
+    """Put the message in the person's inbox, once per event, and with an `address` record
+    its email for the sender, in one statement."""
+    values: dict[str, Any] = {
+        "id": uuid.uuid4(),
+        "account_id": account_id,
+        "request_id": request_id,
+        "event_id": event.id,
+        "event_type": name,
+        "language": language,
+        "title": rendered.subject,
+        "body": rendered.text,
+        "now": _now(),
+    }
+    if address is None:
+        await session.execute(_NOTIFICATION_ONLY, values)
+        return
+    values.update(
+        email_id=uuid.uuid4(),
+        message_id=message_id(event.id, account_id, mail_domain),
+        address=address,
+        html=rendered.html,
     )
-    if inserted.first() is None:
-        return None  # this event already reached this person's inbox
-    recipient = await session.get(Recipient, account_id)
-    if email and recipient is not None and recipient.email and recipient.status == "active":
-        session.add(
-            Email(
-                id=uuid.uuid4(),
-                notification_id=notification_id,
-                message_id=message_id(event.id, account_id, mail_domain),
-                to_address=recipient.email,
-                language=language,
-                subject=rendered.subject,
-                text_body=rendered.text,
-                html_body=rendered.html,
-                status=EmailStatus.created.value,
-                next_attempt_at=now,
-                created_at=now,
-                updated_at=now,
-            )
-        )
-        await session.flush()
-    return notification_id
+    await session.execute(_NOTIFICATION_AND_EMAIL, values)
 
 
 # The inbox -------------------------------------------------------------------------------

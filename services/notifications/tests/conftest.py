@@ -30,9 +30,9 @@ WAIT = 30.0
 Publish = Callable[..., Awaitable[CloudEvent]]
 
 
-async def eventually(check: Callable[[], Any], what: str) -> Any:
+async def eventually(check: Callable[[], Any], what: str, within: float = WAIT) -> Any:
     """Poll until `check` (sync or async) returns something truthy; fail naming `what`."""
-    deadline = asyncio.get_running_loop().time() + WAIT
+    deadline = asyncio.get_running_loop().time() + within
     while True:
         value = check()
         if asyncio.iscoroutine(value):
@@ -217,7 +217,7 @@ class Application:
         }
 
 
-Eventually = Callable[[Callable[[], Any], str], Awaitable[Any]]
+Eventually = Callable[..., Awaitable[Any]]
 
 
 @pytest.fixture
