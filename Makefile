@@ -10,9 +10,9 @@ VENV := .venv
 PY := $(VENV)/bin/python
 UV := .tools/bin/uv
 export UV_PYTHON_DOWNLOADS := never
-WORKSPACE := shared services/identity services/directory services/catalog services/requests gateway deploy/embedded tests/support
+WORKSPACE := shared services/identity services/directory services/catalog services/requests services/notifications gateway deploy/embedded tests/support
 PACKAGES := shared/portal_shared services/identity/identity services/directory/directory \
-	services/catalog/catalog services/requests/service_requests gateway/gateway \
+	services/catalog/catalog services/requests/service_requests services/notifications/notifications gateway/gateway \
 	deploy/embedded/portal_embedded tests/support/portal_testing
 TEST_DIRS := $(wildcard shared/tests services/*/tests gateway/tests deploy/tests tests)
 

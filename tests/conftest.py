@@ -4,9 +4,9 @@ test apps running in the same session never split their partitions."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import pytest
 from fastapi import FastAPI
@@ -20,6 +20,11 @@ from directory.settings import DirectorySettings
 from identity.__main__ import SERVICE_ROOT as IDENTITY_ROOT
 from identity.app import create_app as create_identity
 from identity.settings import IdentitySettings
+from notifications.__main__ import SERVICE_ROOT as NOTIFICATIONS_ROOT
+from notifications.app import create_app as create_notifications
+from notifications.settings import NotificationsSettings
+from portal_embedded.broker import free_port
+from portal_embedded.mail import MailSink
 from portal_shared.settings import ServiceSettings
 from portal_testing.service import TestIssuer, migrated_settings, running
 from service_requests.__main__ import SERVICE_ROOT as REQUESTS_ROOT
@@ -38,10 +43,12 @@ SettingsT = TypeVar("SettingsT", bound=ServiceSettings)
 
 
 async def _settings(
-    cls: type[SettingsT], root: Path, name: str, postgres_url: str, kafka: str
+    cls: type[SettingsT], root: Path, name: str, postgres_url: str, kafka: str, **overrides: Any
 ) -> SettingsT:
     url = f"{postgres_url}/{name}_flow"
-    return await migrated_settings(cls, root, url, kafka, kafka_group_prefix=GROUP_PREFIX)
+    return await migrated_settings(
+        cls, root, url, kafka, kafka_group_prefix=GROUP_PREFIX, **overrides
+    )
 
 
 @pytest.fixture(scope="session")
@@ -84,4 +91,32 @@ async def requests_app(
         RequestsSettings, REQUESTS_ROOT, "requests", postgres_url, kafka_bootstrap
     )
     async with running(create_requests(settings), portal_issuer) as app:
+        yield app
+
+
+@pytest.fixture(scope="session")
+def portal_mail(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MailSink]:
+    """The SMTP server the notifications service sends to: a real one, writing a Maildir."""
+    sink = MailSink(tmp_path_factory.mktemp("portal-mail"), free_port())
+    sink.start()
+    try:
+        yield sink
+    finally:
+        sink.stop()
+
+
+@pytest.fixture(scope="session")
+async def notifications_app(
+    postgres_url: str, kafka_bootstrap: str, portal_issuer: TestIssuer, portal_mail: MailSink
+) -> AsyncIterator[FastAPI]:
+    settings = await _settings(
+        NotificationsSettings,
+        NOTIFICATIONS_ROOT,
+        "notifications",
+        postgres_url,
+        kafka_bootstrap,
+        smtp_port=portal_mail.port,
+        email_poll_seconds=0.05,
+    )
+    async with running(create_notifications(settings), portal_issuer) as app:
         yield app

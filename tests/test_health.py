@@ -8,7 +8,13 @@ from fastapi import FastAPI
 
 from portal_testing.service import client_for
 
-SERVICES = ["identity_app", "directory_app", "catalog_app", "requests_app"]
+SERVICES = [
+    "identity_app",
+    "directory_app",
+    "catalog_app",
+    "requests_app",
+    "notifications_app",
+]
 
 
 @pytest.fixture(params=SERVICES)

@@ -52,6 +52,10 @@ DEFAULT_ROUTES = (
     RouteConfig(prefix="/api/v1/agencies", upstream="directory", public_methods=READS),
     RouteConfig(prefix="/api/v1/services", upstream="catalog", public_methods=READS),
     RouteConfig(prefix="/api/v1/requests", upstream="requests"),
+    # The longest prefix wins, so this one is notifications' while the rest of /api/v1/me
+    # stays identity's.
+    RouteConfig(prefix="/api/v1/me/notification-preferences", upstream="notifications"),
+    RouteConfig(prefix="/api/v1/notifications", upstream="notifications"),
 )
 
 # Login, registration and submission: where abuse costs the most.
@@ -74,6 +78,7 @@ class GatewaySettings(ServiceSettings):
     directory_url: str = "http://127.0.0.1:8002"
     catalog_url: str = "http://127.0.0.1:8003"
     requests_url: str = "http://127.0.0.1:8004"
+    notifications_url: str = "http://127.0.0.1:8005"
     extra_upstreams: dict[str, str] = Field(default_factory=dict)
     routes: tuple[RouteConfig, ...] = DEFAULT_ROUTES
     strict_endpoints: tuple[str, ...] = DEFAULT_STRICT_ENDPOINTS
@@ -119,6 +124,7 @@ class GatewaySettings(ServiceSettings):
             "directory": self.directory_url,
             "catalog": self.catalog_url,
             "requests": self.requests_url,
+            "notifications": self.notifications_url,
             **self.extra_upstreams,
         }
 

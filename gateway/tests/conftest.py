@@ -35,6 +35,7 @@ SERVICES = {
     "directory": ("directory", "agencies"),
     "catalog": ("catalog", "services"),
     "requests": ("service_requests", "requests"),
+    "notifications": ("notifications", "notifications"),
 }
 
 
@@ -78,6 +79,7 @@ def gateway_env(
         "DIRECTORY_URL": upstreams["directory"],
         "CATALOG_URL": upstreams["catalog"],
         "REQUESTS_URL": upstreams["requests"],
+        "NOTIFICATIONS_URL": upstreams["notifications"],
         "CORS_ORIGINS": json.dumps([ALLOWED_ORIGIN]),
         # The test broker, where the gateway reads the identity service's revocations.
         "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
@@ -141,7 +143,7 @@ def edge(processes: Processes, echoes: dict[str, Process], kafka_bootstrap: str)
 def services(
     processes: Processes, echoes: dict[str, Process], postgres_url: str, kafka_bootstrap: str
 ) -> dict[str, Process]:
-    """The four real services, each migrated into its own database, then serving."""
+    """The real services, each migrated into its own database, then serving."""
     out = {}
     for name, (package, _) in SERVICES.items():
         port = free_port()

@@ -14,8 +14,15 @@ async def test_openapi_merges_the_services_documents(edge: Process, connect: Con
     document = response.json()
     assert document["servers"] == [{"url": "http://localhost:8000"}]
     paths = document["paths"]
-    # Each echo describes /api/v1/<its segment>; all four are routed, so all four show.
-    for path in ("/api/v1/me", "/api/v1/agencies", "/api/v1/services", "/api/v1/requests"):
+    # Each echo describes /api/v1/<its segment>; all are routed, so all show.
+    described = (
+        "/api/v1/me",
+        "/api/v1/agencies",
+        "/api/v1/services",
+        "/api/v1/requests",
+        "/api/v1/notifications",
+    )
+    for path in described:
         assert path in paths
     # A path no route leads to is not part of the public API.
     assert "/internal/only" not in paths
@@ -23,10 +30,10 @@ async def test_openapi_merges_the_services_documents(edge: Process, connect: Con
     # Identical components are kept once; different ones under one name are namespaced.
     assert "Problem" in schemas
     things = sorted(name for name in schemas if name.endswith("Thing"))
-    assert len(things) == 4
+    assert len(things) == len(described)
     refs = {
         paths[p]["get"]["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
-        for p in ("/api/v1/me", "/api/v1/agencies", "/api/v1/services", "/api/v1/requests")
+        for p in described
     }
     assert refs == {f"#/components/schemas/{name}" for name in things}
     operation_ids = [op["operationId"] for item in paths.values() for op in item.values()]
@@ -38,7 +45,13 @@ async def test_asyncapi_merges_every_services_channels(edge: Process, connect: C
         document = (await client.get("/asyncapi.json")).json()
     assert document["asyncapi"].startswith("3.")
     addresses = {channel["address"] for channel in document["channels"].values()}
-    assert addresses == {"me.thing", "agencies.thing", "services.thing", "requests.thing"}
+    assert addresses == {
+        "me.thing",
+        "agencies.thing",
+        "services.thing",
+        "requests.thing",
+        "notifications.thing",
+    }
 
 
 async def test_docs_page_works_offline(edge: Process, connect: Connect) -> None:

@@ -61,7 +61,9 @@ async def test_readyz_reports_every_service(portal: Process, connect: Connect) -
     assert response.status_code == 200, response.text
     assert response.json() == {
         "status": "ready",
-        "checks": dict.fromkeys(("catalog", "directory", "identity", "requests"), "ok"),
+        "checks": dict.fromkeys(
+            ("catalog", "directory", "identity", "notifications", "requests"), "ok"
+        ),
     }
 
 

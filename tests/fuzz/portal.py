@@ -49,6 +49,9 @@ from identity.__main__ import SERVICE_ROOT as IDENTITY_ROOT
 from identity.__main__ import seed_admin_and_clients
 from identity.app import create_app as create_identity
 from identity.settings import IdentitySettings
+from notifications.__main__ import SERVICE_ROOT as NOTIFICATIONS_ROOT
+from notifications.app import create_app as create_notifications
+from notifications.settings import NotificationsSettings
 from portal_embedded.broker import EmbeddedBroker, free_port
 from portal_shared.auth import TokenVerifier
 from portal_shared.cli import SERVE_OPTIONS
@@ -110,6 +113,14 @@ COMPONENTS: tuple[Component, ...] = (
     Component("directory", DIRECTORY_ROOT, create_directory, DirectorySettings),
     Component("catalog", CATALOG_ROOT, create_catalog, CatalogSettings),
     Component("requests", REQUESTS_ROOT, create_requests, RequestsSettings),
+    Component(
+        "notifications",
+        NOTIFICATIONS_ROOT,
+        create_notifications,
+        NotificationsSettings,
+        # No email is wanted here: a port nothing listens on keeps any in the outbox.
+        extra={"smtp_port": free_port()},
+    ),
 )
 
 
@@ -525,6 +536,7 @@ def start_portal(postgres_url: str, kafka_bootstrap: str | None = None) -> Porta
                 directory_url=portal.url("directory"),
                 catalog_url=portal.url("catalog"),
                 requests_url=portal.url("requests"),
+                notifications_url=portal.url("notifications"),
                 port=free_port(),
                 log_json=False,
                 PORTAL_ENV="test",

@@ -62,6 +62,7 @@ ENDPOINTS = [
     ("requests", "GET", "/api/v1/requests"),
     ("directory", "POST", "/api/v1/agencies"),
     ("catalog", "POST", "/api/v1/services"),
+    ("notifications", "GET", "/api/v1/notifications"),
 ]
 
 
@@ -71,6 +72,7 @@ EDGE = [
     # A bad token is refused even where no token is needed.
     ("edge", "GET", "/api/v1/services"),
     ("edge", "GET", "/api/v1/me"),
+    ("edge", "PUT", "/api/v1/me/notification-preferences"),
 ]
 
 

@@ -87,6 +87,14 @@ SERVICES = (
     PortalProcess(
         "requests", "portal-requests", "service_requests", "services/requests", 8004, "requests"
     ),
+    PortalProcess(
+        "notifications",
+        "portal-notifications",
+        "notifications",
+        "services/notifications",
+        8005,
+        "notifications",
+    ),
 )
 GATEWAY = PortalProcess("gateway", "portal-gateway", "gateway", "gateway", 8000, None)
 PROCESSES = (*SERVICES, GATEWAY)

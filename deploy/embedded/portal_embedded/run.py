@@ -27,6 +27,7 @@ from pathlib import Path
 import httpx
 
 from portal_embedded.broker import EmbeddedBroker, wait_for_port
+from portal_embedded.mail import MailSink
 from portal_embedded.postgres import EmbeddedPostgres
 from portal_embedded.processes import GATEWAY, SERVICES, PortalProcess
 from portal_embedded.supervisor import Child, ChildFailed, Supervisor, say
@@ -90,6 +91,8 @@ class RunConfig:
     kafka_port: int
     gateway_port: int
     service_ports: Mapping[str, int]
+    # The local SMTP sink that the notifications service sends to.
+    smtp_port: int
     ready_timeout: float
     seed_timeout: float
     stop_grace: float
@@ -103,6 +106,7 @@ class RunConfig:
             kafka_port=_port(environ, "PORTAL_KAFKA_PORT", 9092),
             gateway_port=_port(environ, GATEWAY.port_env, GATEWAY.default_port),
             service_ports={s.name: _port(environ, s.port_env, s.default_port) for s in SERVICES},
+            smtp_port=_port(environ, "PORTAL_SMTP_PORT", 8025),
             ready_timeout=_seconds(environ, "PORTAL_READY_TIMEOUT", 60),
             seed_timeout=_seconds(environ, "PORTAL_SEED_TIMEOUT", 120),
             stop_grace=_seconds(environ, "PORTAL_STOP_GRACE", 15),
@@ -113,6 +117,7 @@ class RunConfig:
         ports = {
             "PORTAL_PG_PORT": self.postgres_port,
             "PORTAL_KAFKA_PORT": self.kafka_port,
+            "PORTAL_SMTP_PORT": self.smtp_port,
             GATEWAY.port_env: self.gateway_port,
         }
         ports.update({s.port_env: self.service_ports[s.name] for s in SERVICES})
@@ -172,6 +177,8 @@ def child_env(config: RunConfig) -> dict[str, str]:
             "PUBLIC_URL": config.public_url,
             "JWKS_URL": f"{config.service_url('identity')}/auth/jwks",
             "HOST": LOOPBACK,
+            "SMTP_HOST": LOOPBACK,
+            "SMTP_PORT": str(config.smtp_port),
             "PYTHONUNBUFFERED": "1",
         }
     )
@@ -279,6 +286,7 @@ def banner(config: RunConfig) -> str:
         + ",".join(str(s.database) for s in SERVICES)
         + "}",
         f"  Kafka bootstrap     {PUBLIC_HOST}:{config.kafka_port}",
+        f"  SMTP sink           {LOOPBACK}:{config.smtp_port}, mail in {config.data_dir / 'mail'}",
         f"  data folder         {config.data_dir}",
         "",
         "Demo credentials (refused in production):",
@@ -298,6 +306,7 @@ class Runner:
         self.postgres_started = False
         self.postgres_watch: asyncio.Task[None] | None = None
         self.broker: Child | None = None
+        self.mail = MailSink(config.data_dir / "mail", config.smtp_port)
         self.services: list[Child] = []
         self.stop_requested = asyncio.Event()
         self.interrupted_by: str | None = None
@@ -332,6 +341,9 @@ class Runner:
             bootstrap, with_dead_letters(CONTRACT_TOPICS), partitions=TOPIC_PARTITIONS
         )
         say("run", f"Kafka broker on {bootstrap}; topics created")
+        # Nothing leaves this machine: every email the portal sends lands in a Maildir.
+        await asyncio.to_thread(self.mail.start)
+        say("run", f"SMTP sink on {LOOPBACK}:{config.smtp_port}, writing to {self.mail.folder}")
 
         base = child_env(config)
         python = sys.executable
@@ -393,6 +405,7 @@ class Runner:
         if others:
             say("run", "stopping " + ", ".join(c.name for c in others))
             await sup.stop(others, grace=grace)
+        await asyncio.to_thread(self.mail.stop)
         if self.broker is not None:
             say("run", "stopping the broker")
             await sup.stop([self.broker], grace=grace)

@@ -9,7 +9,7 @@ from identity import keys
 from identity.api import router as api_router
 from identity.cleanup import cleanup_worker
 from identity.consumers import AGENCIES
-from identity.events import EVENTS, TOPICS
+from identity.events import CONTACT_TOPIC, EVENTS, TOPICS
 from identity.oauth_api import router as oauth_router
 from identity.passwords import Passwords
 from identity.settings import IdentitySettings, get_settings
@@ -49,7 +49,7 @@ def create_app(settings: IdentitySettings | None = None) -> FastAPI:
             ),
             settings=settings,
             routers=[oauth_router, api_router],
-            produces=list(TOPICS),
+            produces=[*TOPICS, CONTACT_TOPIC],
             consumers=[AGENCIES],
             on_startup=[_start],
             workers=[cleanup_worker],

@@ -3,6 +3,11 @@
 `identity.user` tells the other services about accounts; `identity.token` tells every
 resource server (and the gateway) which access tokens were revoked before their expiry,
 with the payload `portal_shared.revocation` defines, since every verifier reads it.
+
+Every change of an account also leaves, in the same transaction, on `identity.contact`:
+the same change with the email address, for the notifications service only (a
+deployment restricts who may read it with Kafka ACLs); `identity.user`, which any
+service may read, carries no names, IIN, email or phone.
 """
 
 from __future__ import annotations
@@ -18,6 +23,8 @@ from portal_shared.revocation import TOKEN_REVOKED, TOKEN_TOPIC, RevokedToken, T
 
 TOPIC = "identity.user"
 TOPICS = (TOPIC, TOKEN_TOPIC)
+# Not a contract topic: identity's account changes with what it takes to write to the person.
+CONTACT_TOPIC = "identity.contact"
 SOURCE = "/identity"
 
 REGISTERED = "registered"
@@ -41,6 +48,12 @@ class UserEventData(BaseModel):
     version: int
 
 
+class ContactEventData(UserEventData):
+    """The `data` of every identity.contact event: the account, and where to email it."""
+
+    email: str | None
+
+
 EVENTS: dict[str, type[BaseModel]] = {
     **{event_type(name): UserEventData for name in (REGISTERED, UPDATED, DISABLED)},
     TOKEN_REVOKED: TokensRevokedData,
@@ -62,6 +75,15 @@ async def user_event(session: AsyncSession, name: str, account: Account) -> None
         type=event_type(name),
         source=SOURCE,
         data=data.model_dump(mode="json"),
+    )
+    contact = ContactEventData(**data.model_dump(), email=account.email)
+    await add_event(
+        session,
+        topic=CONTACT_TOPIC,
+        key=str(account.id),
+        type=f"{CONTACT_TOPIC}.{name}.v1",
+        source=SOURCE,
+        data=contact.model_dump(mode="json"),
     )
 
 

@@ -191,7 +191,8 @@ async def test_user_events_leave_through_the_outbox_without_personal_data(
             rows = list(
                 await conn.execute(
                     sa.text(
-                        "SELECT type, data, published_at FROM outbox WHERE key = :k ORDER BY id"
+                        "SELECT type, data, published_at FROM outbox"
+                        " WHERE key = :k AND topic = 'identity.user' ORDER BY id"
                     ),
                     {"k": account["id"]},
                 )
@@ -209,3 +210,20 @@ async def test_user_events_leave_through_the_outbox_without_personal_data(
         "version": 2,
     }
     assert iin not in str(rows[0][1])
+    # The email address leaves only on the notifications service's own topic.
+    async with app.state.engine.connect() as conn:
+        contact = list(
+            await conn.execute(
+                sa.text(
+                    "SELECT type, data FROM outbox"
+                    " WHERE key = :k AND topic = 'identity.contact' ORDER BY id"
+                ),
+                {"k": account["id"]},
+            )
+        )
+    assert [r[0] for r in contact] == [
+        "identity.contact.registered.v1",
+        "identity.contact.disabled.v1",
+    ]
+    assert contact[1][1] == {**rows[1][1], "email": "aliya@example.kz"}
+    assert iin not in str(contact[0][1])

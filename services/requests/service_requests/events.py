@@ -6,7 +6,7 @@ from datetime import date, datetime
 from typing import Any, Protocol
 from uuid import UUID
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal_shared.events import add_event
@@ -23,8 +23,21 @@ def event_type(name: str) -> str:
     return f"{TOPIC}.{name}.v1"
 
 
+class RequestEventPayload(RequestEventData):
+    """What the notifications service needs to tell the applicant, beyond ids and status:
+    whom to tell (an opaque account id, not personal data), and the officer's own words."""
+
+    applicant_id: UUID
+    comment: str | None = Field(
+        default=None, description="The officer's comment on this action (e.g. what is missing)"
+    )
+    reason_code: str | None = Field(
+        default=None, description="The refusal ground of a rejected request"
+    )
+
+
 # Served as the AsyncAPI document (ServiceSpec.events).
-EVENTS: dict[str, type[BaseModel]] = {event_type(name): RequestEventData for name in EVENT_NAMES}
+EVENTS: dict[str, type[BaseModel]] = {event_type(name): RequestEventPayload for name in EVENT_NAMES}
 
 
 class Described(Protocol):
@@ -46,13 +59,21 @@ class Described(Protocol):
     def due_date(self) -> date: ...
     @property
     def version(self) -> int: ...
+    @property
+    def applicant_id(self) -> UUID: ...
+    @property
+    def reason_code(self) -> str | None: ...
 
 
 def event_data(
-    request: Described, *, previous_status: Status | None, occurred_at: datetime
+    request: Described,
+    *,
+    previous_status: Status | None,
+    occurred_at: datetime,
+    comment: str | None = None,
 ) -> dict[str, Any]:
     """The JSON `data` of a requests.request event about `request`."""
-    return RequestEventData(
+    return RequestEventPayload(
         id=request.id,
         number=request.number,
         status=Status(request.status),
@@ -63,6 +84,9 @@ def event_data(
         due_date=request.due_date,
         version=request.version,
         occurred_at=occurred_at,
+        applicant_id=request.applicant_id,
+        comment=comment,
+        reason_code=request.reason_code,
     ).model_dump(mode="json")
 
 
@@ -73,6 +97,7 @@ async def publish(
     *,
     previous_status: Status | None,
     occurred_at: datetime,
+    comment: str | None = None,
 ) -> None:
     """Queue the event in the caller's transaction, keyed by the request for per-request order."""
     await add_event(
@@ -81,5 +106,7 @@ async def publish(
         key=str(request.id),
         type=event_type(name),
         source=SOURCE,
-        data=event_data(request, previous_status=previous_status, occurred_at=occurred_at),
+        data=event_data(
+            request, previous_status=previous_status, occurred_at=occurred_at, comment=comment
+        ),
     )

@@ -140,7 +140,12 @@ async def act(
     )
     await session.flush()
     await events.publish(
-        session, request, transition.event, previous_status=current, occurred_at=now
+        session,
+        request,
+        transition.event,
+        previous_status=current,
+        occurred_at=now,
+        comment=action.comment,
     )
     return reads.to_read(request, principal)
 

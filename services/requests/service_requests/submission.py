@@ -212,6 +212,7 @@ class NewRequest:
     number: str = ""  # the write takes it; the event's copy is filled in there
     status: Status = Status.submitted
     version: int = 1
+    reason_code: str | None = None  # a new request has no refusal ground
 
 
 async def _look_up(connection: asyncpg.Connection, service_id: UUID) -> Published:

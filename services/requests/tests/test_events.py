@@ -26,6 +26,10 @@ PAYLOAD_FIELDS = {
     "due_date",
     "version",
     "occurred_at",
+    # For the notifications service: whom to tell, and the officer's own words.
+    "applicant_id",
+    "comment",
+    "reason_code",
 }
 PERSONAL_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -129,11 +133,18 @@ async def test_a_whole_life_arrives_in_order_as_clean_cloudevents(
         assert event.get_subject() == request_id
         assert event.get_datacontenttype() == "application/json"
         assert event.get_time() is not None
-    for record in records:
+    asked = events[2].get_data()
+    assert isinstance(asked, dict)
+    assert asked["comment"] == "Which street exactly?"
+    for record, event in zip(records, events, strict=True):
         raw = record.value + b"".join(value for _, value in record.headers)
         for secret in (*PERSONAL_FORM.values(), CORRECTED_FORM["address"]):
             assert secret.encode() not in raw
-        assert str(parties.resident_id).encode() not in raw
+        # The applicant is named only by their opaque account id, for the notifications
+        # service to know whom to tell.
+        data = event.get_data()
+        assert isinstance(data, dict)
+        assert data["applicant_id"] == str(parties.resident_id)
 
 
 async def test_rejection_and_cancellation_are_announced(

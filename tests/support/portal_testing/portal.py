@@ -37,7 +37,7 @@ def server_folder(prefix: str) -> Iterator[Path]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-SERVICES = ("identity", "directory", "catalog", "requests")
+SERVICES = ("identity", "directory", "catalog", "requests", "notifications")
 # Bounds for a loaded 2-core machine; the runner itself waits at most 60 s for readiness.
 START_WITHIN = 180.0
 STOP_WITHIN = 60.0
@@ -146,10 +146,13 @@ class Portal:
 
     @classmethod
     def on_free_ports(cls, data_dir: Path) -> Portal:
-        names = ["PG", "KAFKA", "GATEWAY", *(s.upper() for s in SERVICES)]
+        names = ["PG", "KAFKA", "GATEWAY", "SMTP", *(s.upper() for s in SERVICES)]
         env = dict(os.environ)
         env.update(
-            {f"PORTAL_{n}_PORT": str(p) for n, p in zip(names, distinct_free_ports(7), strict=True)}
+            {
+                f"PORTAL_{n}_PORT": str(p)
+                for n, p in zip(names, distinct_free_ports(len(names)), strict=True)
+            }
         )
         env.update({"PORTAL_DATA_DIR": str(data_dir), "PORTAL_STOP_GRACE": "10"})
         return cls(data_dir, env)

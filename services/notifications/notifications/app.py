@@ -1,0 +1,35 @@
+"""Assembles the notifications service: `create_app()` is the uvicorn factory."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from notifications.api import router
+from notifications.consumers import consumers
+from notifications.mailer import send_due
+from notifications.settings import NotificationsSettings, get_settings
+from portal_shared.app import ServiceSpec, create_service_app, periodic
+
+
+def _poll_interval(app: FastAPI) -> float:
+    settings: NotificationsSettings = app.state.settings
+    return settings.email_poll_seconds
+
+
+def create_app(settings: NotificationsSettings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    return create_service_app(
+        ServiceSpec(
+            name="notifications",
+            title="Notifications",
+            description="Residents' inbox and email about their applications, in their "
+            "language; each message sent once.",
+            settings=settings,
+            routers=[router],
+            consumers=consumers(settings),
+            workers=[periodic("email_sender", send_due, _poll_interval)]
+            if settings.run_sender
+            else [],
+            tags=[{"name": "notifications", "description": "The inbox and its preferences"}],
+        )
+    )

@@ -1,0 +1,91 @@
+"""What the notifications service consumes, each in its own consumer group.
+
+- `identity.contact`: the local copy of accounts (roles, agency, status, email address),
+  applied only if newer than the copy. It is identity's `identity.user` stream with the
+  email address added, on a topic of its own, so that `identity.user`, which every
+  service may read, carries no contact details.
+- `catalog.service`: each published version's name and refusal grounds.
+- `requests.request`: the events a resident is told about become inbox messages and,
+  with their consent, emails; an overdue request is also told to the responsible
+  agency's officers. The consumer records each event's `ce_id` in the same
+  transaction, so a redelivered or replayed event adds nothing.
+"""
+
+from __future__ import annotations
+
+from email.utils import parseaddr
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from notifications import service
+from notifications.messages import RESIDENT_EVENTS
+from notifications.settings import NotificationsSettings
+from portal_shared.app import ConsumerSpec
+from portal_shared.events import CloudEvent, Handler
+
+USER_TOPIC = "identity.contact"
+SERVICE_TOPIC = "catalog.service"
+REQUEST_TOPIC = "requests.request"
+
+
+def _user_handler(kind: str) -> Handler:
+    async def handle(session: AsyncSession, event: CloudEvent) -> None:
+        await service.apply_user(session, event.data, disabled=kind == "disabled")
+
+    handle.__name__ = f"on_user_{kind}"
+    return handle
+
+
+async def _on_state_service(session: AsyncSession, event: CloudEvent) -> None:
+    await service.apply_state_service(session, event.data)
+
+
+def mail_domain(settings: NotificationsSettings) -> str:
+    """The domain of the sender address, under which Message-IDs are made."""
+    address = parseaddr(settings.email_from)[1]
+    return address.rpartition("@")[2] or "localhost"
+
+
+def _request_handler(name: str, settings: NotificationsSettings) -> Handler:
+    domain = mail_domain(settings)
+
+    async def handle(session: AsyncSession, event: CloudEvent) -> None:
+        await service.notify_applicant(
+            session, event, name, public_url=settings.public_url, mail_domain=domain
+        )
+        if name == "overdue":
+            await service.notify_officers(
+                session, event, public_url=settings.public_url, mail_domain=domain
+            )
+
+    handle.__name__ = f"on_request_{name}"
+    return handle
+
+
+def consumers(settings: NotificationsSettings) -> list[ConsumerSpec]:
+    return [
+        ConsumerSpec(
+            group_id=f"notifications.{USER_TOPIC}",
+            topics=[USER_TOPIC],
+            handlers={
+                f"{USER_TOPIC}.{kind}.v1": _user_handler(kind)
+                for kind in ("registered", "updated", "disabled")
+            },
+        ),
+        ConsumerSpec(
+            group_id=f"notifications.{SERVICE_TOPIC}",
+            topics=[SERVICE_TOPIC],
+            # A withdrawn service's texts are still what its old requests quote.
+            handlers={
+                f"{SERVICE_TOPIC}.{kind}.v1": _on_state_service for kind in ("published", "updated")
+            },
+        ),
+        ConsumerSpec(
+            group_id=f"notifications.{REQUEST_TOPIC}",
+            topics=[REQUEST_TOPIC],
+            handlers={
+                f"{REQUEST_TOPIC}.{name}.v1": _request_handler(name, settings)
+                for name in RESIDENT_EVENTS
+            },
+        ),
+    ]

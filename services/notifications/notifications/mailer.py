@@ -1,0 +1,251 @@
+"""The email sender: takes the emails due, sends them over SMTP, and marks what happened.
+
+Exactly once to a person, as far as SMTP allows: an email row is written in the same
+transaction as its inbox message (so a replayed event adds none), claimed as
+`sending` in a transaction of its own before the SMTP conversation, and marked
+`delivered` (the server took it), `temporary-failure` (tried again with backoff) or
+`permanent-failure` (a 5xx reply, or too old) after it. Only a sender that dies
+between the server's "250 OK" and the mark can send one twice, after the claim's lease;
+the resend carries the same `Message-ID`, derived from the event and the person.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from email.utils import format_datetime
+from typing import Any
+from uuid import UUID
+
+import aiosmtplib
+import sqlalchemy as sa
+import structlog
+from fastapi import FastAPI
+from prometheus_client import Counter
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlmodel import col
+
+from notifications.models import Email
+from notifications.schemas import EmailStatus
+from notifications.settings import NotificationsSettings
+
+log = structlog.get_logger(__name__)
+
+EMAILS = Counter("portal_emails_total", "Email send attempts by outcome", ["outcome"])
+
+_DUE = (EmailStatus.created, EmailStatus.sending, EmailStatus.temporary_failure)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    id: UUID
+    status: EmailStatus
+    error: str | None = None
+
+
+def build_message(row: Any, sender: str) -> EmailMessage:
+    """The MIME email of a claimed row: a plain-text part and an HTML alternative."""
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = row.to_address
+    message["Subject"] = row.subject
+    message["Message-ID"] = row.message_id
+    message["Date"] = format_datetime(datetime.now(UTC))
+    # RFC 3834: no auto-replies to an automatic message.
+    message["Auto-Submitted"] = "auto-generated"
+    message.set_content(row.text_body)
+    message.add_alternative(row.html_body, subtype="html")
+    # After the parts: setting the content clears every Content-* header.
+    message["Content-Language"] = row.language
+    return message
+
+
+async def _claim(
+    sessionmaker: async_sessionmaker[AsyncSession], settings: NotificationsSettings
+) -> list[Any]:
+    """Mark a batch of due emails `sending` (committed before any is sent) and return them.
+
+    A `sending` row is due again only once its lease is over: its sender died."""
+    now = datetime.now(UTC)
+    e = Email
+    due = (
+        sa.select(col(e.id))
+        .where(col(e.status).in_([s.value for s in _DUE]), col(e.next_attempt_at) <= now)
+        .order_by(col(e.next_attempt_at))
+        .limit(settings.email_batch)
+        .with_for_update(skip_locked=True)
+    )
+    async with sessionmaker() as session, session.begin():
+        result = await session.execute(
+            sa.update(e)
+            .where(col(e.id).in_(due.scalar_subquery()))
+            .values(
+                status=EmailStatus.sending.value,
+                attempts=col(e.attempts) + 1,
+                next_attempt_at=now + timedelta(seconds=settings.email_lease_seconds),
+                updated_at=now,
+            )
+            .returning(
+                col(e.id),
+                col(e.message_id),
+                col(e.to_address),
+                col(e.language),
+                col(e.subject),
+                col(e.text_body),
+                col(e.html_body),
+                col(e.attempts),
+                col(e.created_at),
+            )
+        )
+        return list(result.all())
+
+
+def _refused(email_id: UUID, exc: aiosmtplib.SMTPException) -> Outcome | None:
+    """The outcome of a reply about this one message (5xx permanent, else temporary), or
+    None when the connection itself failed."""
+    if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
+        codes = [r.code for r in exc.recipients]
+        permanent = bool(codes) and all(code >= 500 for code in codes)
+        error = str(exc)
+    elif isinstance(exc, aiosmtplib.SMTPResponseException) and not isinstance(
+        exc, aiosmtplib.SMTPServerDisconnected
+    ):
+        permanent = exc.code >= 500
+        error = f"{exc.code} {exc.message}"
+    else:
+        return None
+    status = EmailStatus.permanent_failure if permanent else EmailStatus.temporary_failure
+    return Outcome(email_id, status, error[:500])
+
+
+async def _deliver(
+    rows: Sequence[Any], settings: NotificationsSettings
+) -> tuple[list[Outcome], bool]:
+    """Send the rows over one SMTP connection; a connection lost fails the rest temporarily.
+    Also says whether the server could be reached at all."""
+    outcomes: list[Outcome] = []
+    smtp = aiosmtplib.SMTP(
+        hostname=settings.smtp_host,
+        port=settings.smtp_port,
+        username=settings.smtp_username,
+        password=settings.smtp_password,
+        start_tls=settings.smtp_starttls,
+        timeout=settings.smtp_timeout,
+    )
+    try:
+        await smtp.connect()
+    except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+        log.warning("smtp_unavailable", error=repr(exc), waiting=len(rows))
+        return [Outcome(r.id, EmailStatus.temporary_failure, repr(exc)[:500]) for r in rows], False
+    try:
+        for index, row in enumerate(rows):
+            try:
+                await smtp.send_message(build_message(row, settings.email_from))
+                outcomes.append(Outcome(row.id, EmailStatus.delivered))
+            except aiosmtplib.SMTPException as exc:
+                refused = _refused(row.id, exc)
+                if refused is not None:
+                    outcomes.append(refused)
+                    continue
+                error = repr(exc)[:500]
+                outcomes += [
+                    Outcome(r.id, EmailStatus.temporary_failure, error) for r in rows[index:]
+                ]
+                break
+            except (OSError, TimeoutError) as exc:
+                error = repr(exc)[:500]
+                outcomes += [
+                    Outcome(r.id, EmailStatus.temporary_failure, error) for r in rows[index:]
+                ]
+                break
+    finally:
+        if smtp.is_connected:
+            try:
+                await smtp.quit()
+            except (aiosmtplib.SMTPException, OSError, TimeoutError):
+                smtp.close()
+    return outcomes, True
+
+
+def backoff(attempts: int, settings: NotificationsSettings) -> float:
+    """Seconds before the next try after `attempts` failed ones: doubling, capped."""
+    delay = settings.email_backoff_seconds * 2 ** max(attempts - 1, 0)
+    return float(min(delay, settings.email_backoff_max_seconds))
+
+
+async def _mark(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    rows: Sequence[Any],
+    outcomes: Sequence[Outcome],
+    settings: NotificationsSettings,
+) -> None:
+    now = datetime.now(UTC)
+    by_id = {r.id: r for r in rows}
+    e = Email
+    async with sessionmaker() as session, session.begin():
+        for outcome in outcomes:
+            row = by_id[outcome.id]
+            status = outcome.status
+            values: dict[str, Any] = {"status": status.value, "updated_at": now}
+            if status is EmailStatus.delivered:
+                values["delivered_at"] = now
+                values["last_error"] = None
+            else:
+                values["last_error"] = outcome.error
+            if status is EmailStatus.temporary_failure:
+                age = (now - row.created_at).total_seconds()
+                if age > settings.email_give_up_seconds:
+                    values["status"] = EmailStatus.permanent_failure.value
+                else:
+                    wait = backoff(row.attempts, settings)
+                    values["next_attempt_at"] = now + timedelta(seconds=wait)
+            EMAILS.labels(values["status"]).inc()
+            # Only the claim this sender holds is marked: a row whose lease ran out and
+            # that another sender took meanwhile is left to it.
+            await session.execute(
+                sa.update(e)
+                .where(
+                    col(e.id) == outcome.id,
+                    col(e.status) == EmailStatus.sending.value,
+                    col(e.attempts) == row.attempts,
+                )
+                .values(**values)
+            )
+
+
+@dataclass
+class _Server:
+    """What this process knows of the SMTP server: while it cannot be reached, the sender
+    waits (doubling, capped) before it claims again, rather than churning every due row."""
+
+    failures: int = 0
+    retry_at: float = 0.0
+
+
+async def send_due(app: FastAPI) -> None:
+    """Send every email due now, batch after batch (a periodic job of the service)."""
+    settings: NotificationsSettings = app.state.settings
+    sessionmaker: async_sessionmaker[AsyncSession] = app.state.sessionmaker
+    server: _Server | None = getattr(app.state, "smtp_server", None)
+    if server is None:
+        server = app.state.smtp_server = _Server()
+    if time.monotonic() < server.retry_at:
+        return
+    while True:
+        rows = await _claim(sessionmaker, settings)
+        if not rows:
+            return
+        outcomes, reached = await _deliver(rows, settings)
+        await _mark(sessionmaker, rows, outcomes, settings)
+        if not reached:
+            server.failures += 1
+            server.retry_at = time.monotonic() + backoff(server.failures, settings)
+            return
+        server.failures = 0
+        if len(rows) < settings.email_batch or any(
+            o.status is EmailStatus.temporary_failure for o in outcomes
+        ):
+            return

@@ -1,0 +1,392 @@
+"""Use cases of the notifications service: local copies kept from events, the inbox, the
+preferences, and turning a request event into an inbox message (and an email to send).
+
+They run in the caller's session (the request's, or the consumer's transaction that
+also records the event's id) and raise typed errors rendered as problem+json.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+import sqlalchemy as sa
+import structlog
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from notifications.errors import NotificationNotFound
+from notifications.messages import OFFICER_OVERDUE, MessageContext, Rendered, render
+from notifications.models import Email, Notification, Preference, Recipient, StateServiceCopy
+from notifications.schemas import (
+    EmailStatus,
+    Language,
+    NotificationPage,
+    NotificationRead,
+    Preferences,
+    RequestEventData,
+    StateServiceData,
+    UserEventData,
+)
+from portal_shared.events import CloudEvent
+from portal_shared.paging import CursorCodec
+
+log = structlog.get_logger(__name__)
+
+# Message-IDs are uuid5s under this namespace of the event id and the person.
+MESSAGE_ID_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:baikonur-portal:notifications:email")
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+# Local copies ----------------------------------------------------------------------------
+
+
+async def apply_user(session: AsyncSession, data: dict[str, Any], *, disabled: bool) -> bool:
+    """Keep identity's account if `data` is newer than the copy. Returns whether it changed."""
+    user = UserEventData.model_validate(data)
+    copy = await session.get(Recipient, user.id, with_for_update=True)
+    if copy is not None and copy.version >= user.version:
+        return False
+    status = "disabled" if disabled else user.status
+    if copy is None:
+        copy = Recipient(id=user.id, version=user.version, status=status, roles=[])
+        session.add(copy)
+    copy.roles = list(user.roles)
+    copy.agency_id = user.agency_id
+    copy.status = status
+    copy.email = user.email
+    copy.version = user.version
+    copy.updated_at = _now()
+    await session.flush()
+    return True
+
+
+async def apply_state_service(session: AsyncSession, data: dict[str, Any]) -> None:
+    """Keep a published version's name and refusal grounds (a version never changes them)."""
+    offering = StateServiceData.model_validate(data)
+    values = {
+        "id": offering.id,
+        "version": offering.version,
+        "name": offering.name,
+        "refusal_grounds": [g.model_dump() for g in offering.refusal_grounds],
+    }
+    statement = insert(StateServiceCopy).values(**values)
+    await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["id", "version"],
+            set_={
+                "name": statement.excluded.name,
+                "refusal_grounds": statement.excluded.refusal_grounds,
+            },
+        )
+    )
+
+
+# Request events -> messages --------------------------------------------------------------
+
+
+STAFF_ROLES = frozenset({"officer", "admin"})
+
+
+async def preferences_of(session: AsyncSession, account_id: UUID) -> Preferences:
+    """What the person chose; until they choose, Kazakh, and email only for staff: a
+    resident's email needs their consent, an officer's is their work address."""
+    row = await session.get(Preference, account_id)
+    if row is not None:
+        return Preferences.model_validate({"language": row.language, "email": row.email})
+    recipient = await session.get(Recipient, account_id)
+    staff = recipient is not None and bool(STAFF_ROLES & set(recipient.roles))
+    return Preferences(email=staff)
+
+
+def message_id(event_id: str, account_id: UUID, domain: str) -> str:
+    """The email's Message-ID: the same for every redelivery of the same event to the same
+    person, so even a resend after a crash is recognisably one message."""
+    return f"<{uuid.uuid5(MESSAGE_ID_NAMESPACE, f'{event_id}/{account_id}')}@{domain}>"
+
+
+async def notify_applicant(
+    session: AsyncSession,
+    event: CloudEvent,
+    name: str,
+    *,
+    public_url: str,
+    mail_domain: str,
+) -> None:
+    """Put `event`'s message in the applicant's inbox, in their language, and record its
+    email (to be sent by the sender) if they consented and identity gave an address."""
+    data = RequestEventData.model_validate(event.data)
+    if data.applicant_id is None:
+        # Events from before the applicant's id was published name nobody to tell.
+        log.info("request_event_without_applicant", event_id=event.id, type=event.type)
+        return
+    account_id = data.applicant_id
+    # The person's choices, address and the service's texts in one round trip: this runs
+    # once per event, and the consumer's pace is what the email's latency rests on.
+    p, r, s = Preference, Recipient, StateServiceCopy
+    anchor = sa.select(sa.literal(1).label("one")).subquery()
+    row: Any = (
+        await session.execute(
+            sa.select(
+                col(p.language).label("language"),
+                col(p.email).label("wants_email"),
+                col(r.email).label("address"),
+                col(r.status).label("status"),
+                col(r.roles).label("roles"),
+                col(s.name).label("service_name"),
+                col(s.refusal_grounds).label("grounds"),
+            )
+            .select_from(anchor)
+            .outerjoin(p, col(p.account_id) == account_id)
+            .outerjoin(r, col(r.id) == account_id)
+            .outerjoin(
+                s, sa.and_(col(s.id) == data.service_id, col(s.version) == data.service_version)
+            )
+        )
+    ).one()
+    if row.language is not None:
+        prefs = Preferences.model_validate({"language": row.language, "email": row.wants_email})
+    else:
+        prefs = Preferences(email=bool(STAFF_ROLES & set(row.roles or [])))
+    language: Language = prefs.language
+    ground: str | None = None
+    if data.reason_code is not None:
+        ground = data.reason_code
+        for g in row.grounds or []:
+            if g.get("code") == data.reason_code:
+                ground = str(g.get("text", {}).get(language) or data.reason_code)
+    base = public_url.rstrip("/")
+    link = f"{base}/api/v1/requests/{data.id}"
+    if name == "completed":
+        link += "/documents"
+    context = MessageContext(
+        number=data.number,
+        service_name=(row.service_name or {}).get(language, ""),
+        due_date=data.due_date,
+        link=link,
+        comment=data.comment,
+        ground=ground,
+    )
+    rendered = render(name, language, context)
+    writable = prefs.email and row.status == "active" and row.address
+    await _deliver(
+        session,
+        event,
+        name,
+        account_id,
+        data.id,
+        language,
+        rendered,
+        address=row.address if writable else None,
+        mail_domain=mail_domain,
+    )
+
+
+async def notify_officers(
+    session: AsyncSession, event: CloudEvent, *, public_url: str, mail_domain: str
+) -> int:
+    """Tell every active officer of the responsible agency that a request went overdue, in
+    their own language. Returns how many officers were told."""
+    data = RequestEventData.model_validate(event.data)
+    officers = [
+        r
+        for r in (
+            await session.execute(
+                sa.select(Recipient).where(
+                    col(Recipient.agency_id) == data.agency_id, col(Recipient.status) == "active"
+                )
+            )
+        ).scalars()
+        if "officer" in r.roles
+    ]
+    offering = await session.get(StateServiceCopy, (data.service_id, data.service_version))
+    for officer in officers:
+        prefs = await preferences_of(session, officer.id)
+        context = MessageContext(
+            number=data.number,
+            service_name=offering.name.get(prefs.language, "") if offering is not None else "",
+            due_date=data.due_date,
+            link=f"{public_url.rstrip('/')}/api/v1/requests/{data.id}",
+        )
+        rendered = render(OFFICER_OVERDUE, prefs.language, context)
+        await _deliver(
+            session,
+            event,
+            "overdue",
+            officer.id,
+            data.id,
+            prefs.language,
+            rendered,
+            address=officer.email if prefs.email else None,
+            mail_domain=mail_domain,
+        )
+    return len(officers)
+
+
+_NOTIFICATION_ONLY = sa.text(
+    """
+    INSERT INTO notifications
+        (id, account_id, request_id, event_id, event_type, language, title, body, created_at)
+    VALUES
+        (:id, :account_id, :request_id, :event_id, :event_type, :language, :title, :body, :now)
+    ON CONFLICT (event_id, account_id) DO NOTHING
+    """
+).bindparams(sa.bindparam("now", type_=sa.DateTime(timezone=True)))
+# The same message, and its email only if the message was new: a replay adds neither.
+_NOTIFICATION_AND_EMAIL = sa.text(
+    """
+    WITH inserted AS (
+        INSERT INTO notifications
+            (id, account_id, request_id, event_id, event_type, language, title, body, created_at)
+        VALUES
+            (:id, :account_id, :request_id, :event_id, :event_type, :language, :title, :body,
+             :now)
+        ON CONFLICT (event_id, account_id) DO NOTHING
+        RETURNING id
+    )
+    INSERT INTO emails
+        (id, notification_id, message_id, to_address, language, subject, text_body,
+         html_body, status, attempts, next_attempt_at, created_at, updated_at)
+    SELECT CAST(:email_id AS uuid), inserted.id, :message_id, :address, :language, :title,
+           :body, :html, 'created', 0, :now, :now, :now
+    FROM inserted
+    """
+).bindparams(sa.bindparam("now", type_=sa.DateTime(timezone=True)))
+
+
+async def _deliver(
+    session: AsyncSession,
+    event: CloudEvent,
+    name: str,
+    account_id: UUID,
+    request_id: UUID,
+    language: Language,
+    rendered: Rendered,
+    *,
+    address: str | None,
+    mail_domain: str,
+) -> None:
+    """Put the message in the person's inbox, once per event, and with an `address` record
+    its email for the sender, in one statement."""
+    values: dict[str, Any] = {
+        "id": uuid.uuid4(),
+        "account_id": account_id,
+        "request_id": request_id,
+        "event_id": event.id,
+        "event_type": name,
+        "language": language,
+        "title": rendered.subject,
+        "body": rendered.text,
+        "now": _now(),
+    }
+    if address is None:
+        await session.execute(_NOTIFICATION_ONLY, values)
+        return
+    values.update(
+        email_id=uuid.uuid4(),
+        message_id=message_id(event.id, account_id, mail_domain),
+        address=address,
+        html=rendered.html,
+    )
+    await session.execute(_NOTIFICATION_AND_EMAIL, values)
+
+
+# The inbox -------------------------------------------------------------------------------
+
+
+def _read(notification: Notification, email_status: str | None) -> NotificationRead:
+    return NotificationRead(
+        id=notification.id,
+        request_id=notification.request_id,
+        event_type=notification.event_type,
+        title=notification.title,
+        body=notification.body,
+        created_at=notification.created_at,
+        read_at=notification.read_at,
+        email_status=EmailStatus(email_status) if email_status is not None else None,
+    )
+
+
+def _with_email_status() -> sa.Select[Notification, str]:
+    # The email's status is NULL (None) for a message that was not emailed.
+    return sa.select(Notification, col(Email.status)).outerjoin(
+        Email, col(Email.notification_id) == col(Notification.id)
+    )
+
+
+async def list_notifications(
+    session: AsyncSession,
+    account_id: UUID,
+    *,
+    unread: bool,
+    limit: int,
+    cursor: str | None,
+    cursors: CursorCodec,
+) -> NotificationPage:
+    """The person's messages, newest first; keyset-paged on (created_at, id)."""
+    # Bound to the person too: an admin's cursor of one inbox is no key to another's.
+    kind = f"notifications:{account_id}:-created_at" + (":unread" if unread else "")
+    n = Notification
+    query = _with_email_status().where(col(n.account_id) == account_id)
+    if unread:
+        query = query.where(col(n.read_at).is_(None))
+    if cursor is not None:
+        created_at, last_id = cursors.decode(kind, cursor, (datetime, UUID))
+        query = query.where(
+            sa.tuple_(col(n.created_at), col(n.id)) < sa.tuple_(created_at, last_id)
+        )
+    query = query.order_by(col(n.created_at).desc(), col(n.id).desc()).limit(limit + 1)
+    rows = list((await session.execute(query)).all())
+    items = [_read(row[0], row[1]) for row in rows[:limit]]
+    next_cursor = None
+    if len(rows) > limit:
+        last = items[-1]
+        next_cursor = cursors.encode(kind, (last.created_at, last.id))
+    return NotificationPage(items=items, next_cursor=next_cursor)
+
+
+async def mark_read(
+    session: AsyncSession, account_id: UUID, notification_id: UUID
+) -> NotificationRead:
+    """Mark the person's message read (once: the first reading's time is kept)."""
+    n = Notification
+    row = (
+        await session.execute(
+            _with_email_status()
+            .where(col(n.id) == notification_id, col(n.account_id) == account_id)
+            .with_for_update(of=Notification)
+        )
+    ).first()
+    if row is None:
+        # Another person's message is as absent as one that never existed.
+        raise NotificationNotFound(f"No notification {notification_id} in your inbox")
+    notification, email_status = row
+    if notification.read_at is None:
+        notification.read_at = _now()
+        await session.flush()
+    return _read(notification, email_status)
+
+
+async def set_preferences(
+    session: AsyncSession, account_id: UUID, prefs: Preferences
+) -> Preferences:
+    statement = insert(Preference).values(
+        account_id=account_id, language=prefs.language, email=prefs.email, updated_at=_now()
+    )
+    await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["account_id"],
+            set_={
+                "language": statement.excluded.language,
+                "email": statement.excluded.email,
+                "updated_at": statement.excluded.updated_at,
+            },
+        )
+    )
+    return prefs

@@ -1,0 +1,42 @@
+"""The notifications service's settings: the shared variables, this service's defaults,
+and where and how it sends email."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import Field
+
+from portal_shared.settings import ServiceSettings
+
+
+class NotificationsSettings(ServiceSettings):
+    service_name: str = "notifications"
+    port: int = 8005
+    database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:55432/notifications"
+
+    # The SMTP relay every email goes to (make run: the runner's local sink).
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = Field(default=8025, ge=1, le=65535)
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = False
+    smtp_timeout: float = Field(default=10.0, gt=0)
+    email_from: str = "Baikonur portal <no-reply@portal.baikonur.kz>"
+    # A replica can serve the inbox only, with the sender in a worker process.
+    run_sender: bool = True
+    # How often the sender looks for due emails, and how many it takes at once.
+    email_poll_seconds: float = Field(default=0.2, gt=0, le=60)
+    email_batch: int = Field(default=100, ge=1, le=1000)
+    # A temporary failure is retried after base * 2^(attempts-1) seconds, at most max...
+    email_backoff_seconds: float = Field(default=1.0, gt=0)
+    email_backoff_max_seconds: float = Field(default=60.0, gt=0)
+    # ...until the email is this old; then it is a permanent failure.
+    email_give_up_seconds: float = Field(default=72 * 3600.0, gt=0)
+    # A `sending` row whose sender vanished is tried again after this long.
+    email_lease_seconds: float = Field(default=60.0, gt=0)
+
+
+@lru_cache
+def get_settings() -> NotificationsSettings:
+    return NotificationsSettings()
