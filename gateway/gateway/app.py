@@ -25,7 +25,7 @@ import structlog
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, generate_latest
 from starlette.types import Message, Receive, Scope, Send
 
-from gateway.docs import DOCS_CSP, DOCS_HTML, Documents
+from gateway.docs import DOCS_ASSETS, DOCS_CSP, DOCS_HTML, Documents
 from gateway.errors import (
     BadGateway,
     ClientGone,
@@ -106,7 +106,7 @@ CORS_EXPOSE = b"x-request-id, retry-after, location, etag, www-authenticate"
 CSP_STRICT = (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'")
 CSP_HTML = (b"content-security-policy", b"frame-ancestors 'none'")
 LOCAL_PATHS = frozenset(
-    {"/healthz", "/readyz", "/metrics", "/openapi.json", "/asyncapi.json", "/docs"}
+    {"/healthz", "/readyz", "/metrics", "/openapi.json", "/asyncapi.json", "/docs", *DOCS_ASSETS}
 )
 
 
@@ -598,6 +598,7 @@ class Gateway:
             "/openapi.json": self._openapi,
             "/asyncapi.json": self._asyncapi,
             "/docs": self._docs,
+            **dict.fromkeys(DOCS_ASSETS, self._docs_asset),
         }
         await handlers[path](scope, reply)
 
@@ -664,6 +665,15 @@ class Gateway:
             (b"content-security-policy", DOCS_CSP.encode()),
         ]
         await _send_whole(reply, 200, headers, DOCS_HTML)
+
+    async def _docs_asset(self, scope: Scope, reply: Send) -> None:
+        asset = DOCS_ASSETS[scope["path"]]
+        headers = [
+            (b"content-type", asset.content_type.encode()),
+            (b"content-security-policy", DOCS_CSP.encode()),
+            (b"cache-control", b"public, max-age=3600"),
+        ]
+        await _send_whole(reply, 200, headers, asset.body)
 
 
 def _content_length(value: bytes) -> int:
