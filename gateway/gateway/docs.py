@@ -27,7 +27,7 @@ import swagger_ui_bundle
 
 from gateway.settings import GatewaySettings
 from portal_shared.errors import PROBLEM_JSON
-from portal_shared.openapi import PROBLEM_REF, security_schemes
+from portal_shared.openapi import PROBLEM_REF, security_schemes, unique_titles
 
 log = structlog.get_logger(__name__)
 
@@ -174,7 +174,14 @@ def merge_openapi(
                         operation["operationId"] = _prefixed(service, operation["operationId"])
                     seen_operations.add(operation["operationId"])
                 for status, response in GATEWAY_RESPONSES.items():
-                    operation["responses"].setdefault(status, copy.deepcopy(response))
+                    own = operation["responses"].setdefault(status, copy.deepcopy(response))
+                    if PROBLEM_JSON not in own.setdefault("content", {}):
+                        # The service answers this status its own way (identity's sign-in
+                        # form); the gateway's answer is a problem all the same.
+                        own["content"][PROBLEM_JSON] = copy.deepcopy(
+                            response["content"][PROBLEM_JSON]
+                        )
+                        own["description"] += f"; from the gateway: {response['description']}"
                 operation["responses"] = dict(sorted(operation["responses"].items()))
             merged["paths"][path] = item
         for tag in document.get("tags") or []:
@@ -184,6 +191,7 @@ def merge_openapi(
     merged["paths"] = dict(sorted(merged["paths"].items()))
     # The services' documents name their own issuer; outside, it is the gateway's /auth.
     components["securitySchemes"] = security_schemes(public_url.rstrip("/") + "/auth")
+    unique_titles(components.get("schemas", {}))
     return merged
 
 
@@ -199,11 +207,14 @@ def merge_asyncapi(documents: dict[str, dict[str, Any]]) -> dict[str, Any]:
                 " mode; delivery is at least once, in order per key."
             ),
         },
+        "servers": {},
         "channels": {},
         "operations": {},
         "components": {},
     }
     for service, document in documents.items():
+        # Every service names the one broker, so the servers merge as one.
+        merged["servers"].update(document.get("servers") or {})
         renames = _merge_components(
             merged["components"], document.get("components") or {}, service, "#/components"
         )

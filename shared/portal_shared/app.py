@@ -13,7 +13,7 @@ import functools
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping, Sequence
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import structlog
 import swagger_ui_bundle
@@ -21,7 +21,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse
-from fastapi.routing import APIRoute
+from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -44,9 +44,11 @@ from portal_shared.observability import (
 from portal_shared.openapi import (
     PROBLEM_REF,
     PROBLEM_SCHEMA,
+    RouteLike,
     document_operation,
     operation_id,
     security_schemes,
+    unique_titles,
 )
 from portal_shared.paging import CursorCodec
 from portal_shared.settings import ServiceSettings
@@ -233,7 +235,9 @@ def create_service_app(spec: ServiceSpec) -> FastAPI:
     for router in spec.routers:
         app.include_router(router)
     document = asyncapi_fragment(
-        title=spec.title, topics={spec.produces[0]: spec.events} if spec.produces else {}
+        title=spec.title,
+        topics={spec.produces[0]: spec.events} if spec.produces else {},
+        bootstrap_servers=settings.kafka_bootstrap_servers,
     )
 
     @app.get("/asyncapi.json", include_in_schema=False)
@@ -322,11 +326,12 @@ def _document_problems(app: FastAPI) -> None:
         schema["components"]["securitySchemes"] = security_schemes(app.state.settings.issuer)
         components = schema["components"].setdefault("schemas", {})
         components["Problem"] = PROBLEM_SCHEMA
+        # The effective routes, through FastAPI's included routers (as get_openapi walks them).
         routes = {
-            (method.lower(), route.path_format): route
-            for route in app.routes
-            if isinstance(route, APIRoute)
-            for method in route.methods or ()
+            (method.lower(), context.path_format): cast(RouteLike, context)
+            for context in iter_route_contexts(app.routes)
+            if isinstance(context.original_route, APIRoute)
+            for method in context.methods or ()
         }
         components.pop("HTTPValidationError", None)
         components.pop("ValidationError", None)
@@ -360,6 +365,7 @@ def _document_problems(app: FastAPI) -> None:
                         "content": {PROBLEM_JSON: {"schema": {"$ref": PROBLEM_REF}}},
                     }
                 document_operation(operation, routes.get((method, path)))
+        unique_titles(components)
         app.openapi_schema = schema
         return schema
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
@@ -132,9 +132,37 @@ def needs_scopes(*scopes: str) -> dict[str, Any]:
     return {SCOPES_KEY: list(scopes)}
 
 
+def unique_titles(schemas: dict[str, Any]) -> None:
+    """Give every schema whose `title` another schema shares its own name as title.
+
+    pydantic titles a model's input and output schemas (`Fee-Input`, `Fee-Output`) alike,
+    and client generators name their types by title, so two types would get one name.
+    """
+    holders: dict[str, list[str]] = {}
+    for name, schema in schemas.items():
+        if isinstance(schema, dict) and isinstance(schema.get("title"), str):
+            holders.setdefault(schema["title"], []).append(name)
+    for names in holders.values():
+        if len(names) > 1:
+            for name in names:
+                schemas[name]["title"] = re.sub(r"[^A-Za-z0-9]", "", name)
+
+
 def camel_case(name: str) -> str:
     head, *rest = [part for part in re.split(r"[_\W]+", name) if part]
     return head[:1].lower() + head[1:] + "".join(p[:1].upper() + p[1:] for p in rest)
+
+
+class RouteLike(Protocol):
+    """An API route as FastAPI documents it (an APIRoute or its context in an included
+    router)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def dependant(self) -> Dependant: ...
+    @property
+    def openapi_extra(self) -> dict[str, Any] | None: ...
 
 
 def operation_id(route: APIRoute) -> str:
@@ -148,7 +176,7 @@ def _calls(dependant: Dependant) -> Iterable[Any]:
         yield from _calls(sub)
 
 
-def access(route: APIRoute) -> Access:
+def access(route: RouteLike) -> Access:
     """Whether the route needs a token, takes one if given, or never looks at one."""
     calls = set(_calls(route.dependant))
     if auth._principal in calls:
@@ -162,7 +190,7 @@ def _problem(description: str) -> dict[str, Any]:
     return {"description": description, "content": problem_content()}
 
 
-def document_operation(operation: dict[str, Any], route: APIRoute | None) -> None:
+def document_operation(operation: dict[str, Any], route: RouteLike | None) -> None:
     """Security, the token statuses and problem bodies for one operation of a service."""
     if "operationId" in operation:
         operation["operationId"] = camel_case(operation["operationId"])
