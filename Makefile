@@ -67,8 +67,14 @@ fmt: install ## Format and autofix
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
+# The browser tests (tests/api's docs page) drive Debian's Chromium with Playwright; a
+# browser build of Playwright's own is never downloaded.
+.PHONY: browser
+browser: ## Install Chromium from Debian for the browser tests, when it is missing
+	@command -v chromium >/dev/null || { apt-get update && apt-get install -y chromium; }
+
 .PHONY: test
-test: lint ## Lint, type-check, then run every test against embedded PostgreSQL and Kafka
+test: lint browser ## Lint, type-check, then run every test against embedded PostgreSQL and Kafka
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 .PHONY: bench
