@@ -318,8 +318,10 @@ DOCS_HTML = (
     b"<title>Baikonur portal API</title>"
     b"<link rel=icon type=image/png href=/docs/favicon-32x32.png>"
     b"<link rel=stylesheet href=/docs/swagger-ui.css>"
-    b"<link rel=stylesheet href=/docs/portal.css></head>"
-    b"<body><div id=swagger-ui></div>"
+    b"<link rel=stylesheet href=/docs/portal.css>"
+    b"<link rel=alternate type=application/vnd.oai.openapi+json href=/openapi.json></head>"
+    b"<body><noscript>This reference needs JavaScript; the API's document itself is"
+    b" <a href=/openapi.json>/openapi.json</a>.</noscript><div id=swagger-ui></div>"
     b"<script src=/docs/swagger-ui-bundle.js></script>"
     b"<script src=/docs/init.js></script></body></html>"
 )

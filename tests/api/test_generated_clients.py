@@ -11,6 +11,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate
 
 from gateway.docs import GATEWAY_RESPONSES, operation_id_collisions
@@ -213,3 +214,16 @@ def test_the_asyncapi_document_is_accepted_by_the_asyncapi_parser(
     done = run([str(BIN / "node"), "validate-asyncapi.mjs", str(source)], CLIENTS)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "valid: 4 channels" in done.stdout
+
+
+def test_every_example_matches_its_schema(merged_openapi: dict[str, Any]) -> None:
+    schemas = merged_openapi["components"]["schemas"]
+    checked = []
+    for name, schema in schemas.items():
+        for example in schema.get("examples", []):
+            root = {"$ref": f"#/components/schemas/{name}", "components": {"schemas": schemas}}
+            errors = [e.message for e in Draft202012Validator(root).iter_errors(example)]
+            assert not errors, f"{name}: {errors}"
+            checked.append(name)
+    # Bodies sent and answered by the directory and the catalog carry examples.
+    assert {"AgencyCreate", "AgencyRead", "StateServiceCreate", "DraftRead"} <= set(checked)
