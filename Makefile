@@ -77,8 +77,14 @@ system-deps: ## Install the Debian packages the tests need (clamav-daemon), when
 		apt-get install -y -qq --no-install-recommends clamav-daemon >/dev/null 2>&1 || \
 		{ apt-get update -qq >/dev/null && apt-get install -y -qq --no-install-recommends clamav-daemon >/dev/null; }; }
 
+# The browser tests (tests/api's docs page) drive Debian's Chromium with Playwright; a
+# browser build of Playwright's own is never downloaded.
+.PHONY: browser
+browser: ## Install Chromium from Debian for the browser tests, when it is missing
+	@command -v chromium >/dev/null || { apt-get update && apt-get install -y chromium; }
+
 .PHONY: test
-test: lint system-deps ## Lint, type-check, then run every test against embedded PostgreSQL and Kafka
+test: lint system-deps browser ## Lint, type-check, then run every test against embedded PostgreSQL and Kafka
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 .PHONY: bench

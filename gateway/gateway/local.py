@@ -18,14 +18,14 @@ import httpx
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.types import Scope, Send
 
-from gateway.docs import DOCS_CSP, DOCS_HTML, Documents
+from gateway.docs import DOCS_ASSETS, DOCS_CSP, DOCS_HTML, Documents
 from gateway.errors import MethodNotAllowed, RouteNotFound
 from gateway.responses import PROBLEM_TYPE, send_json, send_whole
 from gateway.settings import GatewaySettings
 from portal_shared.errors import problem_body
 
 LOCAL_PATHS = frozenset(
-    {"/healthz", "/readyz", "/metrics", "/openapi.json", "/asyncapi.json", "/docs"}
+    {"/healthz", "/readyz", "/metrics", "/openapi.json", "/asyncapi.json", "/docs", *DOCS_ASSETS}
 )
 # Seconds one round of readiness checks is reused for.
 READY_TTL = 1.0
@@ -47,6 +47,7 @@ class LocalEndpoints:
             "/openapi.json": self._openapi,
             "/asyncapi.json": self._asyncapi,
             "/docs": self._docs,
+            **dict.fromkeys(DOCS_ASSETS, self._docs_asset),
         }
 
     async def answer(self, scope: Scope, reply: Send, *, internal: bool) -> None:
@@ -126,3 +127,12 @@ class LocalEndpoints:
             (b"content-security-policy", DOCS_CSP.encode()),
         ]
         await send_whole(reply, 200, headers, DOCS_HTML)
+
+    async def _docs_asset(self, scope: Scope, reply: Send, internal: bool) -> None:
+        asset = DOCS_ASSETS[scope["path"]]
+        headers = [
+            (b"content-type", asset.content_type.encode()),
+            (b"content-security-policy", DOCS_CSP.encode()),
+            (b"cache-control", b"public, max-age=3600"),
+        ]
+        await send_whole(reply, 200, headers, asset.body)

@@ -14,11 +14,16 @@ import functools
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping, Sequence
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import structlog
+import swagger_ui_bundle
 from fastapi import APIRouter, FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
 from fastapi.openapi.utils import get_openapi
+from fastapi.responses import HTMLResponse
+from fastapi.routing import APIRoute, iter_route_contexts
+from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -37,33 +42,22 @@ from portal_shared.observability import (
     install_observability,
     kafka_check,
 )
+from portal_shared.openapi import (
+    PROBLEM_REF,
+    PROBLEM_SCHEMA,
+    RouteLike,
+    document_operation,
+    operation_id,
+    security_schemes,
+    unique_titles,
+)
 from portal_shared.paging import CursorCodec
 from portal_shared.revocation import FEED_TOPICS, RevocationFeed, RevocationList
 from portal_shared.settings import ServiceSettings
 
 log = structlog.get_logger(__name__)
 
-PROBLEM_SCHEMA: dict[str, Any] = {
-    "title": "Problem",
-    "description": "RFC 9457 problem details",
-    "type": "object",
-    "required": ["type", "title", "status", "detail"],
-    "properties": {
-        "type": {"type": "string"},
-        "title": {"type": "string"},
-        "status": {"type": "integer"},
-        "detail": {"type": "string"},
-        "instance": {"type": "string"},
-        "errors": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "properties": {"location": {"type": "string"}, "message": {"type": "string"}},
-            },
-        },
-    },
-    "additionalProperties": True,
-}
+SWAGGER_UI = swagger_ui_bundle.swagger_ui_path
 
 
 @dataclass(frozen=True)
@@ -249,8 +243,10 @@ def create_service_app(spec: ServiceSpec) -> FastAPI:
         version="1.0.0",
         lifespan=lifespan,
         openapi_tags=list(spec.tags) or None,
-        docs_url="/docs",
+        # The docs page is served below from the pinned Swagger UI assets, not from a CDN.
+        docs_url=None,
         redoc_url=None,
+        generate_unique_id_function=operation_id,
     )
     app.state.settings = settings
     install_error_handlers(app)
@@ -270,6 +266,7 @@ def create_service_app(spec: ServiceSpec) -> FastAPI:
             topic: {t: m for t, m in spec.events.items() if t.startswith(f"{topic}.")}
             for topic in spec.produces
         },
+        bootstrap_servers=settings.kafka_bootstrap_servers,
     )
 
     @app.get("/asyncapi.json", include_in_schema=False)
@@ -277,7 +274,30 @@ def create_service_app(spec: ServiceSpec) -> FastAPI:
         return document
 
     _document_problems(app)
+    _serve_docs(app)
     return app
+
+
+def _serve_docs(app: FastAPI) -> None:
+    """Swagger UI at /docs, its script and style from the swagger-ui-bundle package."""
+    app.mount("/docs/assets", StaticFiles(directory=str(SWAGGER_UI)), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title=f"{app.title}: API reference",
+            swagger_js_url="/docs/assets/swagger-ui-bundle.js",
+            swagger_css_url="/docs/assets/swagger-ui.css",
+            swagger_favicon_url="/docs/assets/favicon-32x32.png",
+            oauth2_redirect_url="/docs/oauth2-redirect",
+            init_oauth={"usePkceWithAuthorizationCodeGrant": True},
+            swagger_ui_parameters={"validatorUrl": None},
+        )
+
+    @app.get("/docs/oauth2-redirect", include_in_schema=False)
+    async def oauth2_redirect() -> HTMLResponse:
+        return get_swagger_ui_oauth2_redirect_html()
 
 
 def json_limits(settings: ServiceSettings) -> JsonLimits:
@@ -317,8 +337,9 @@ class NoStoreWhenAuthenticated:
 
 
 def _document_problems(app: FastAPI) -> None:
-    """Add the Problem schema, make FastAPI's 422 responses point at it, and declare the 400
-    that FastAPI answers to an undecodable body."""
+    """Add the Problem schema, make FastAPI's 422 responses point at it, declare the 400
+    that FastAPI answers to an undecodable body, and the security of each operation
+    (portal_shared.openapi)."""
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema:
@@ -330,12 +351,21 @@ def _document_problems(app: FastAPI) -> None:
             routes=app.routes,
             tags=app.openapi_tags,
         )
-        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        schema["components"] = schema.get("components") or {}
+        schema["components"]["securitySchemes"] = security_schemes(app.state.settings.issuer)
+        components = schema["components"].setdefault("schemas", {})
         components["Problem"] = PROBLEM_SCHEMA
+        # The effective routes, through FastAPI's included routers (as get_openapi walks them).
+        routes = {
+            (method.lower(), context.path_format): cast(RouteLike, context)
+            for context in iter_route_contexts(app.routes)
+            if isinstance(context.original_route, APIRoute)
+            for method in context.methods or ()
+        }
         components.pop("HTTPValidationError", None)
         components.pop("ValidationError", None)
-        for path in schema.get("paths", {}).values():
-            for operation in path.values():
+        for path, item in schema.get("paths", {}).items():
+            for method, operation in item.items():
                 responses = operation.get("responses", {})
                 if "requestBody" in operation:
                     # A body that is not even decodable is refused before validation, and
@@ -361,10 +391,10 @@ def _document_problems(app: FastAPI) -> None:
                 if "422" in responses:
                     responses["422"] = {
                         "description": "Validation failed",
-                        "content": {
-                            PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}
-                        },
+                        "content": {PROBLEM_JSON: {"schema": {"$ref": PROBLEM_REF}}},
                     }
+                document_operation(operation, routes.get((method, path)))
+        unique_titles(components)
         app.openapi_schema = schema
         return schema
 

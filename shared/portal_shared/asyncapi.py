@@ -33,8 +33,30 @@ def _message_name(event_type: str) -> str:
     return event_type.replace(".", "_")
 
 
+def kafka_servers(bootstrap_servers: str) -> dict[str, Any]:
+    """The broker as an AsyncAPI server. Its listener has no authentication and no TLS: it
+    is reachable only inside the deployment's network, and systems outside the portal get
+    events as signed webhooks instead, so the server declares no security scheme."""
+    host = bootstrap_servers.split(",")[0].strip()
+    return {
+        "kafka": {
+            "host": host,
+            "protocol": "kafka",
+            "description": (
+                "The portal's Kafka broker (bootstrap servers: "
+                f"{bootstrap_servers}). PLAINTEXT, no authentication: reachable only inside"
+                " the deployment's network, never from the Internet."
+            ),
+            "security": [],
+        }
+    }
+
+
 def asyncapi_fragment(
-    *, title: str, topics: Mapping[str, Mapping[str, type[BaseModel]]]
+    *,
+    title: str,
+    topics: Mapping[str, Mapping[str, type[BaseModel]]],
+    bootstrap_servers: str = "localhost:9092",
 ) -> dict[str, Any]:
     """`topics` maps a topic to its event types and each type's payload model."""
     channels: dict[str, Any] = {}
@@ -61,6 +83,7 @@ def asyncapi_fragment(
             refs[name] = {"$ref": f"#/components/messages/{name}"}
         channels[channel_id] = {
             "address": topic,
+            "servers": [{"$ref": "#/servers/kafka"}],
             "description": f"Events of the {topic} aggregate; dead letters go to {topic}.dlq",
             "messages": refs,
         }
@@ -72,6 +95,7 @@ def asyncapi_fragment(
     return {
         "asyncapi": "3.0.0",
         "info": {"title": title, "version": "1.0.0"},
+        "servers": kafka_servers(bootstrap_servers),
         "channels": channels,
         "operations": operations,
         "components": {"messages": messages, "schemas": schemas},

@@ -213,7 +213,7 @@ async def get_service(
         *WRITE_ERRORS,
     ),
 )
-async def update_draft(
+async def update_service_draft(
     service_id: ServiceId,
     body: StateServiceUpdate,
     session: SessionDep,
@@ -232,7 +232,7 @@ async def update_draft(
     summary="Read the draft (admins)",
     responses=problem_responses(StateServiceNotFound, Unauthorized),
 )
-async def get_draft(
+async def get_service_draft(
     request: Request, service_id: ServiceId, session: SessionDep, principal: OptionalPrincipalDep
 ) -> Response:
     draft = await service.get_draft(session, service_id, admin=_is_admin(principal))
@@ -254,7 +254,7 @@ async def get_draft(
         *WRITE_ERRORS,
     ),
 )
-async def publish(
+async def publish_service(
     service_id: ServiceId, session: SessionDep, admin: AdminDep, if_match: IfMatch = None
 ) -> StateServiceRead:
     return await service.publish(session, service_id, by=admin.subject, if_match=if_match)
@@ -266,7 +266,7 @@ async def publish(
     summary="Withdraw: no new applications; existing ones keep their version",
     responses=problem_responses(StateServiceNotFound, NotPublished, *WRITE_ERRORS),
 )
-async def withdraw(
+async def withdraw_service(
     service_id: ServiceId,
     session: SessionDep,
     admin: AdminDep,
@@ -282,7 +282,7 @@ async def withdraw(
     summary="Every published version, oldest first",
     responses=problem_responses(StateServiceNotFound, InvalidCursor, Unauthorized),
 )
-async def list_versions(
+async def list_service_versions(
     request: Request,
     service_id: ServiceId,
     session: SessionDep,
@@ -316,7 +316,7 @@ async def list_versions(
     summary="One published version (the one a request was made under)",
     responses=problem_responses(StateServiceNotFound, VersionNotFound, Unauthorized),
 )
-async def get_version(
+async def get_service_version(
     request: Request,
     service_id: ServiceId,
     number: Annotated[int, Path(ge=1, le=2**31 - 1)],
@@ -341,7 +341,7 @@ async def get_version(
     summary="The audit trail (admins)",
     responses=problem_responses(StateServiceNotFound, InvalidCursor, Unauthorized),
 )
-async def list_audit(
+async def list_service_audit(
     service_id: ServiceId,
     session: SessionDep,
     principal: OptionalPrincipalDep,

@@ -15,6 +15,7 @@ from pydantic import (
     field_validator,
 )
 
+from catalog import examples
 from portal_shared.text import STORABLE, PublishableJSON
 
 Status = Literal["draft", "published", "withdrawn"]
@@ -102,11 +103,15 @@ class StandardFields(Strict):
 
 
 class StateServiceCreate(StandardFields):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.SERVICE_CREATE]})
+
     code: Code
 
 
 class StateServiceUpdate(Strict):
     """A partial edit of the draft; an absent field is left as it is."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.SERVICE_UPDATE]})
 
     name: Localized | None = None
     description: Localized | None = None
@@ -123,6 +128,8 @@ class StateServiceUpdate(Strict):
 class StateServiceRead(StandardFields):
     """A service as one version of its standard describes it (or its draft, for admins)."""
 
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.SERVICE_READ]})
+
     id: UUID
     code: Code
     status: Status
@@ -134,6 +141,8 @@ class StateServiceRead(StandardFields):
 class DraftRead(StateServiceRead):
     """The draft an administrator edits; its `revision` is the ETag that If-Match names."""
 
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.DRAFT_READ]})
+
     revision: int
     has_unpublished_changes: bool
 
@@ -144,6 +153,8 @@ class StateServicePage(BaseModel):
 
 
 class WithdrawBody(Strict):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.WITHDRAW]})
+
     reason: Annotated[str, Field(max_length=1000), STORABLE] | None = None
 
 

@@ -117,7 +117,7 @@ async def get_agency(session: SessionDep, response: Response, agency_id: AgencyI
 
 
 @router.get("/{agency_id}/subtree", responses=problem_responses(AgencyNotFound))
-async def get_subtree(session: SessionDep, agency_id: AgencyId) -> AgencyNode:
+async def get_agency_subtree(session: SessionDep, agency_id: AgencyId) -> AgencyNode:
     """The agency with every agency below it, nested, active and inactive alike."""
     return await service.subtree(session, agency_id)
 
@@ -210,7 +210,7 @@ async def activate_agency(
     "/{agency_id}/audit",
     responses=problem_responses(*_WRITE_ERRORS, AgencyNotFound, InvalidCursor),
 )
-async def agency_audit(
+async def list_agency_audit(
     agency_id: AgencyId,
     session: SessionDep,
     admin: AdminDep,

@@ -24,6 +24,7 @@ from pydantic import (
     model_validator,
 )
 
+from directory import examples
 from directory.bin_number import bin_problem
 from portal_shared.text import SINGLE_LINE
 
@@ -210,6 +211,8 @@ class Contacts(Strict):
 
 
 class AgencyCreate(Strict):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.AGENCY_CREATE]})
+
     code: Code
     name: AgencyName
     kind: AgencyKind
@@ -228,6 +231,8 @@ class AgencyUpdate(Strict):
     The code is the agency's stable identifier and the status changes only through
     deactivate/activate, so neither is here.
     """
+
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.AGENCY_UPDATE]})
 
     name: AgencyName | None = None
     kind: AgencyKind | None = None
@@ -259,6 +264,8 @@ class AgencyUpdate(Strict):
 
 
 class Deactivation(Strict):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.DEACTIVATION]})
+
     cascade: bool = Field(
         default=False,
         description=(
@@ -271,6 +278,8 @@ class Deactivation(Strict):
 
 class AgencyRead(BaseModel):
     """The public agency: what GET returns and what every event carries in `data`."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.AGENCY_READ]})
 
     id: uuid.UUID
     code: str
@@ -298,6 +307,8 @@ class AgencyPage(BaseModel):
 
 class AgencyNode(AgencyRead):
     """An agency with the agencies directly below it, each with theirs."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.AGENCY_NODE]})
 
     children: list[AgencyNode]
 

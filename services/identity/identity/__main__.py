@@ -22,7 +22,13 @@ SERVICE_ROOT = Path(__file__).resolve().parent.parent
 
 DEMO_AGENCY_CODE = "BKR-MIGRATION"
 DEMO_AGENCY_ID = uuid.uuid5(uuid.NAMESPACE_URL, f"urn:baikonur-portal:agency:{DEMO_AGENCY_CODE}")
-WEB_REDIRECTS = ["http://localhost:8000/callback", "http://127.0.0.1:8000/callback"]
+# The web app's callback, and Swagger UI's at the gateway's /docs (sign-in from the API docs).
+WEB_REDIRECTS = [
+    "http://localhost:8000/callback",
+    "http://127.0.0.1:8000/callback",
+    "http://localhost:8000/docs/oauth2-redirect",
+    "http://127.0.0.1:8000/docs/oauth2-redirect",
+]
 
 
 async def seed_admin_and_clients(

@@ -1,0 +1,228 @@
+"""What every service's OpenAPI document says beyond FastAPI's defaults, derived in one place.
+
+Client generators name methods after operationIds, types after schema names, and
+learn from `securitySchemes` and `security` how to authenticate; a client team
+also has to know every status it may be answered. So:
+
+- operationIds are the handler's name in camelCase (`list_agencies` ->
+  `listAgencies`), set as FastAPI's `generate_unique_id_function`;
+- `security` is derived from each route's dependencies: a route that needs a
+  principal (PrincipalDep, AdminDep, require_role) takes the OAuth2 scheme or a
+  bearer token, and one that only looks at an optional principal also takes no
+  credentials at all (`{}`);
+- the scopes an operation needs are declared on its route with
+  `openapi_extra=needs_scopes(...)` (empty until scopes are enforced);
+- every error status is answered as application/problem+json, and a token-taking
+  operation documents 401 and 403.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Any, Literal, Protocol
+
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
+
+from portal_shared import auth
+from portal_shared.errors import PROBLEM_JSON
+
+PROBLEM_REF = "#/components/schemas/Problem"
+
+
+def problem_content() -> dict[str, Any]:
+    return {PROBLEM_JSON: {"schema": {"$ref": PROBLEM_REF}}}
+
+
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "title": "Problem",
+    "description": "RFC 9457 problem details",
+    "type": "object",
+    "required": ["type", "title", "status", "detail"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "instance": {"type": "string"},
+        "code": {"type": "string", "description": "Stable, machine-readable"},
+        "errors": {
+            "type": "array",
+            "items": {
+                "title": "ProblemError",
+                "type": "object",
+                "properties": {
+                    "pointer": {"type": "string", "description": "JSON Pointer into the body"},
+                    "location": {"type": "string"},
+                    "code": {"type": "string"},
+                    "message": {"type": "string"},
+                },
+            },
+        },
+    },
+    "additionalProperties": True,
+    "examples": [
+        {
+            "type": "https://portal.gov.kz/problems/not-found",
+            "title": "Not found",
+            "status": 404,
+            "detail": "No agency has this id",
+        }
+    ],
+}
+
+# The scopes identity's clients are registered with today (services/identity's demo seed).
+SCOPES: dict[str, str] = {
+    "openid": "OpenID Connect sign-in: an ID token and /auth/userinfo",
+    "profile": "The person's name",
+    "email": "The person's email address",
+    "phone": "The person's phone number",
+    "offline_access": "A refresh token",
+    "requests:read": "Read residents' requests (agency systems)",
+    "requests:write": "Act on residents' requests (agency systems)",
+}
+
+OAUTH2 = "oauth2"
+BEARER = "bearer"
+# The key under a route's `openapi_extra` that lists the scopes it needs.
+SCOPES_KEY = "x-required-scopes"
+
+Access = Literal["required", "optional", "none"]
+
+
+def security_schemes(issuer: str) -> dict[str, Any]:
+    """The OAuth2 flows identity offers, with their endpoints under `issuer`, and the plain
+    bearer scheme for a client that already holds an access token."""
+    issuer = issuer.rstrip("/")
+    return {
+        OAUTH2: {
+            "type": "oauth2",
+            "description": (
+                "Access tokens from the portal's identity service (OpenID Connect discovery at"
+                f" {issuer}/.well-known/openid-configuration). The authorization code flow"
+                " requires PKCE with S256 for every client, public or confidential; agency"
+                " systems use client credentials. Refresh tokens rotate on every use."
+            ),
+            "flows": {
+                "authorizationCode": {
+                    "authorizationUrl": f"{issuer}/authorize",
+                    "tokenUrl": f"{issuer}/token",
+                    "refreshUrl": f"{issuer}/token",
+                    "scopes": dict(SCOPES),
+                },
+                "clientCredentials": {"tokenUrl": f"{issuer}/token", "scopes": dict(SCOPES)},
+            },
+        },
+        BEARER: {
+            "type": "http",
+            "scheme": "bearer",
+            "bearerFormat": "JWT",
+            "description": "An access token (RFC 9068 JWT, audience portal-api)",
+        },
+    }
+
+
+def needs_scopes(*scopes: str) -> dict[str, Any]:
+    """`openapi_extra` for a route that needs these scopes; the document lists them in the
+    operation's OAuth2 security requirement."""
+    unknown = set(scopes) - set(SCOPES)
+    if unknown:
+        raise ValueError(f"unknown scopes {sorted(unknown)}")
+    return {SCOPES_KEY: list(scopes)}
+
+
+def unique_titles(schemas: dict[str, Any]) -> None:
+    """Give every schema whose `title` another schema shares its own name as title.
+
+    pydantic titles a model's input and output schemas (`Fee-Input`, `Fee-Output`) alike,
+    and client generators name their types by title, so two types would get one name.
+    """
+    holders: dict[str, list[str]] = {}
+    for name, schema in schemas.items():
+        if isinstance(schema, dict) and isinstance(schema.get("title"), str):
+            holders.setdefault(schema["title"], []).append(name)
+    for names in holders.values():
+        if len(names) > 1:
+            for name in names:
+                schemas[name]["title"] = re.sub(r"[^A-Za-z0-9]", "", name)
+
+
+def camel_case(name: str) -> str:
+    head, *rest = [part for part in re.split(r"[_\W]+", name) if part]
+    return head[:1].lower() + head[1:] + "".join(p[:1].upper() + p[1:] for p in rest)
+
+
+class RouteLike(Protocol):
+    """An API route as FastAPI documents it (an APIRoute or its context in an included
+    router)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def dependant(self) -> Dependant: ...
+    @property
+    def openapi_extra(self) -> dict[str, Any] | None: ...
+
+
+def operation_id(route: APIRoute) -> str:
+    """FastAPI's `generate_unique_id_function`: the handler's name in camelCase."""
+    return camel_case(route.name)
+
+
+def _calls(dependant: Dependant) -> Iterable[Any]:
+    for sub in dependant.dependencies:
+        yield sub.call
+        yield from _calls(sub)
+
+
+def access(route: RouteLike) -> Access:
+    """Whether the route needs a token, takes one if given, or never looks at one."""
+    calls = set(_calls(route.dependant))
+    if auth._principal in calls:
+        return "required"
+    if auth._optional_principal in calls:
+        return "optional"
+    return "none"
+
+
+def _problem(description: str) -> dict[str, Any]:
+    return {"description": description, "content": problem_content()}
+
+
+def document_operation(operation: dict[str, Any], route: RouteLike | None) -> None:
+    """Security, the token statuses and problem bodies for one operation of a service."""
+    if "operationId" in operation:
+        operation["operationId"] = camel_case(operation["operationId"])
+    responses: dict[str, Any] = operation.setdefault("responses", {})
+    if route is not None:
+        how = access(route)
+        scopes = list((route.openapi_extra or {}).get(SCOPES_KEY, []))
+        operation.pop(SCOPES_KEY, None)
+        if how != "none":
+            operation["security"] = [{OAUTH2: scopes}, {BEARER: []}]
+            if how == "optional":
+                operation["security"].append({})
+            responses.setdefault("401", _problem("The access token is missing, invalid or expired"))
+            responses.setdefault("403", _problem("The token does not allow this"))
+    for status, response in responses.items():
+        if status[:1] in ("4", "5") and not response.get("content"):
+            response["content"] = problem_content()
+    # A repeat of a write with the same Idempotency-Key and body is answered as the first
+    # was, but 200 rather than 201: the client must be ready for both.
+    takes_key = any(
+        p.get("in") == "header" and str(p.get("name", "")).lower() == "idempotency-key"
+        for p in operation.get("parameters", [])
+    )
+    created = responses.get("201")
+    if takes_key and created and "200" not in responses:
+        responses["200"] = {
+            **created,
+            "description": "A replay: the request this Idempotency-Key and body created before",
+            "headers": {
+                "Idempotent-Replayed": {
+                    "description": "Says the answer is a replay",
+                    "schema": {"type": "string", "enum": ["true"]},
+                }
+            },
+        }
