@@ -100,7 +100,7 @@ class GatewaySettings(ServiceSettings):
     limit_store_timeout: float = Field(default=0.25, gt=0)
     # Rates in `limits` notation ("N/second|minute|hour|day", "N per M minutes"); sliding
     # windows. The figures are argued in gateway/README.md.
-    limit_per_address: str = "6000/minute"
+    limit_per_address: str = "20000/minute"
     limit_registration_per_address: str = "300/hour"
     limit_writes_per_subject: str = "120/minute"
     limit_submissions_per_subject: str = "60/hour"

@@ -202,10 +202,13 @@ def portal(
     services: dict[str, Process],
     echoes: dict[str, Process],
     kafka_bootstrap: str,
+    redis_url: str,
 ) -> Process:
+    """The portal as deployed: the default limits, counted in Redis."""
     port = free_port()
     upstreams = {name: p.url for name, p in services.items()}
     env = gateway_env(port, upstreams, f"{echoes['identity'].url}/auth/jwks", kafka_bootstrap)
+    env["REDIS_URL"] = redis_url
     return processes.start("gateway-portal", ["-m", "gateway", "serve"], env, port)
 
 
