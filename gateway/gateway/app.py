@@ -81,6 +81,7 @@ class Gateway:
 
     async def shutdown(self) -> None:
         await self.proxy.close()
+        await self.limits.counters.aclose()
         if self.verifier is not None:
             await self.verifier.aclose()
         if self.http is not None:

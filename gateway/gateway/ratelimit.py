@@ -23,6 +23,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import structlog
 from limits import RateLimitItem, parse
@@ -154,6 +155,12 @@ class SharedCounters:
         outcome = "allowed" if policy.fail_open else "refused"
         STORE_ERRORS.labels(policy.name, outcome).inc()
         return Verdict(policy.fail_open, STORE_RETRY_AFTER, store_down=True)
+
+    async def aclose(self) -> None:
+        """Close the Redis client's connections (the memory store holds none)."""
+        client: Any = getattr(getattr(self.storage, "bridge", None), "storage", None)
+        if client is not None:
+            await client.aclose()
 
     async def ping(self) -> bool:
         try:
