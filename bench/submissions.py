@@ -45,16 +45,15 @@ from portal_testing.service import TestIssuer, serve_jwks
 RESIDENTS = int(os.environ.get("BENCH_RESIDENTS", "64"))
 # The aim: submissions per second through the gateway on 2 cores.
 AIM_PER_SECOND = 1000.0
-GATEWAY_LIMITS = {
-    "STRICT_LIMIT_IP_PER_SECOND": "1000000",
-    "STRICT_LIMIT_IP_BURST": "1000000",
-    "STRICT_LIMIT_SUBJECT_PER_SECOND": "1000000",
-    "STRICT_LIMIT_SUBJECT_BURST": "1000000",
-    "RATE_LIMIT_IP_PER_SECOND": "1000000",
-    "RATE_LIMIT_IP_BURST": "1000000",
-    "RATE_LIMIT_SUBJECT_PER_SECOND": "1000000",
-    "RATE_LIMIT_SUBJECT_BURST": "1000000",
-}
+GATEWAY_LIMITS = dict.fromkeys(
+    (
+        "LIMIT_PER_ADDRESS",
+        "LIMIT_REGISTRATION_PER_ADDRESS",
+        "LIMIT_WRITES_PER_SUBJECT",
+        "LIMIT_SUBMISSIONS_PER_SUBJECT",
+    ),
+    "1000000000/minute",
+)
 
 # Each wrk thread has its own Lua state: `setup` numbers the threads so that keys and
 # notes never collide between them; the counter makes every body and key distinct.

@@ -166,3 +166,15 @@ def test_the_gateway_starts_after_every_service_is_healthy(model: dict[str, Any]
     env = model["services"][GATEWAY.name]["environment"]
     for s in SERVICES:
         assert env[f"{s.name.upper()}_URL"] == f"http://{s.name}:{s.default_port}"
+
+
+def test_every_gateway_replica_counts_its_limits_in_the_one_redis(model: dict[str, Any]) -> None:
+    redis = model["services"]["redis"]
+    assert redis["image"].startswith("valkey/valkey:")
+    # Counters only: nothing persisted, nothing published.
+    command = redis["command"]
+    assert command[command.index("--save") + 1] == ""
+    assert command[command.index("--appendonly") + 1] == "no"
+    assert "ports" not in redis
+    env = model["services"][GATEWAY.name]["environment"]
+    assert env["REDIS_URL"] == "redis://redis:6379/0"

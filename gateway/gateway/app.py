@@ -73,10 +73,15 @@ class Gateway:
         self.http = httpx.AsyncClient(timeout=5.0)
         self.local = LocalEndpoints(settings, self.http)
         routes = [r.prefix for r in self.proxy.routes]
-        log.info("gateway_started", port=settings.port, routes=routes)
+        shared = self.limits.counters.shared
+        if shared and not await self.limits.counters.ping():
+            # Not fatal: each limit's outage rule applies until Redis answers.
+            log.warning("limit_store_unreachable_at_start")
+        log.info("gateway_started", port=settings.port, routes=routes, shared_limits=shared)
 
     async def shutdown(self) -> None:
         await self.proxy.close()
+        await self.limits.counters.aclose()
         if self.verifier is not None:
             await self.verifier.aclose()
         if self.http is not None:
@@ -187,13 +192,12 @@ class Gateway:
             label = route.prefix
             length = None if raw_length is None else content_length(raw_length, route.max_body)
             client = self.addresses.client(peer, forwarded_for)
-            strict = self.limits.is_strict(method, path)
-            self.limits.address(client, strict=strict)
+            await self.limits.address(method, path, client)
             principal = await edge_principal(
                 self._started(self.verifier), authorization, public=route.is_public(method)
             )
             if principal is not None:
-                self.limits.subject(principal.subject, strict=strict)
+                await self.limits.subject(method, path, principal.subject)
             caller = Caller(
                 rid=rid,
                 client=client,

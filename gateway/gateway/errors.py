@@ -17,6 +17,14 @@ class UpstreamDown(AppError):
     title = "Service unavailable"
 
 
+class LimitStoreDown(AppError):
+    """A fail-closed limit whose shared store (Redis) cannot be reached."""
+
+    status = 503
+    slug = "limit-unavailable"
+    title = "Service unavailable"
+
+
 class GatewayTimeout(AppError):
     status = 504
     slug = "gateway-timeout"

@@ -1,8 +1,24 @@
 """The edge's limits: body size, and request rates per client address and per token subject.
 
-Login, registration and submission (`STRICT_ENDPOINTS`) have their own, stricter
-buckets. A body over the route's limit is refused from `Content-Length` alone,
-or as soon as a chunked body passes it, so no service ever reads it.
+The policy (figures in gateway/README.md, where they are argued):
+
+- `per-address`: every request, counted by client address. Generous, because a
+  carrier NAT or a public-service office puts thousands of residents behind one
+  address; it stops a single machine flooding the portal, nothing finer.
+- `per-address-registration`: anonymous registration (`REGISTRATION_ENDPOINTS`),
+  by address: each one creates an account and costs an argon2 hash.
+- `per-subject-writes`: every write (not GET/HEAD/OPTIONS) with a verified token,
+  by the token's subject (resident, officer or machine client), wherever it
+  comes from.
+- `per-subject-submissions`: submissions (`SUBMISSION_ENDPOINTS`), by subject.
+
+Password guessing is not an edge limit: the identity service counts failed
+sign-ins per account and per address, and failed client authentications per
+client id, where it knows which attempts failed. A refusal is a 429 with
+`Retry-After` and the limit's name as `limit` in the problem.
+
+A body over the route's limit is refused from `Content-Length` alone, or as
+soon as a chunked body passes it, so no service ever reads it.
 """
 
 from __future__ import annotations
@@ -11,47 +27,75 @@ from collections.abc import AsyncIterator
 
 from starlette.types import Receive
 
-from gateway.errors import ClientGone
-from gateway.ratelimit import Limit, TokenBuckets, retry_after
+from gateway.errors import ClientGone, LimitStoreDown
+from gateway.ratelimit import Policy, SharedCounters, retry_after
 from gateway.settings import GatewaySettings
 from portal_shared.errors import BadRequest, PayloadTooLarge, TooManyRequests
+
+# Methods that change nothing: not counted per subject.
+READS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def _endpoints(entries: tuple[str, ...]) -> frozenset[tuple[str, str]]:
+    return frozenset(
+        (m.upper(), p.rstrip("/") or "/") for m, _, p in (e.partition(" ") for e in entries)
+    )
 
 
 class EdgeLimits:
     def __init__(self, settings: GatewaySettings) -> None:
-        self.strict = frozenset(
-            (m.upper(), p.rstrip("/") or "/")
-            for m, _, p in (e.partition(" ") for e in settings.strict_endpoints)
-        )
         s = settings
-        self.per_address = TokenBuckets(Limit(s.rate_limit_ip_per_second, s.rate_limit_ip_burst))
-        self.per_subject = TokenBuckets(
-            Limit(s.rate_limit_subject_per_second, s.rate_limit_subject_burst)
+        self.counters = SharedCounters(s.redis_url, timeout=s.limit_store_timeout)
+        # Redis down: the generous ceilings let traffic through (the services and identity's
+        # own throttles still stand); account creation, the costliest anonymous act, waits.
+        self.per_address = Policy.of(
+            "per-address", s.limit_per_address, fail_open=True, approximate=True
         )
-        self.strict_per_address = TokenBuckets(
-            Limit(s.strict_limit_ip_per_second, s.strict_limit_ip_burst)
+        self.registration = Policy.of(
+            "per-address-registration", s.limit_registration_per_address, fail_open=False
         )
-        self.strict_per_subject = TokenBuckets(
-            Limit(s.strict_limit_subject_per_second, s.strict_limit_subject_burst)
+        self.writes = Policy.of("per-subject-writes", s.limit_writes_per_subject, fail_open=True)
+        self.submissions = Policy.of(
+            "per-subject-submissions", s.limit_submissions_per_subject, fail_open=True
         )
+        self.registration_endpoints = _endpoints(s.registration_endpoints)
+        self.submission_endpoints = _endpoints(s.submission_endpoints)
 
-    def is_strict(self, method: str, path: str) -> bool:
-        return (method, path.rstrip("/") or "/") in self.strict
+    async def address(self, method: str, path: str, client: str) -> None:
+        await self._take(self.per_address, client, "address")
+        if (method, path.rstrip("/") or "/") in self.registration_endpoints:
+            await self._take(self.registration, client, "address")
 
-    def address(self, client: str, *, strict: bool) -> None:
-        _take(self.strict_per_address if strict else self.per_address, client, "address")
+    async def subject(self, method: str, path: str, subject: str) -> None:
+        if method in READS:
+            return
+        await self._take(self.writes, subject, "account")
+        if (method, path.rstrip("/") or "/") in self.submission_endpoints:
+            await self._take(self.submissions, subject, "account")
 
-    def subject(self, subject: str, *, strict: bool) -> None:
-        _take(self.strict_per_subject if strict else self.per_subject, subject, "account")
-
-
-def _take(buckets: TokenBuckets, key: str, who: str) -> None:
-    wait = buckets.take(key)
-    if wait:
+    async def _take(self, policy: Policy, key: str, who: str) -> None:
+        verdict = await self.counters.hit(policy, key)
+        if verdict.allowed:
+            return
+        wait = retry_after(verdict.retry_after)
+        if verdict.store_down:
+            raise LimitStoreDown(
+                f"The {policy.name} limit cannot be checked right now; retry after {wait} s",
+                headers={"Retry-After": wait},
+                limit=policy.name,
+            )
         raise TooManyRequests(
-            f"Too many requests from this {who}; retry after {retry_after(wait)} s",
-            headers={"Retry-After": retry_after(wait)},
+            f"Too many requests from this {who} ({policy.name}: {_rate(policy)});"
+            f" retry after {wait} s",
+            headers={"Retry-After": wait},
+            limit=policy.name,
         )
+
+
+def _rate(policy: Policy) -> str:
+    rate = policy.rate
+    per = "" if rate.multiples == 1 else f"{rate.multiples} "
+    return f"{rate.amount} per {per}{rate.GRANULARITY.name}"
 
 
 def content_length(value: bytes, limit: int) -> int:

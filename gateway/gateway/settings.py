@@ -3,7 +3,7 @@
 Everything is configurable from the environment: `IDENTITY_URL`, `DIRECTORY_URL`,
 `CATALOG_URL`, `REQUESTS_URL` for the four services (`EXTRA_UPSTREAMS` as JSON for
 more), flat variables for the knobs (`MAX_BODY_BYTES`, `CORS_ORIGINS` as a JSON
-list, `RATE_LIMIT_IP_BURST`...), and the whole route table as JSON in `ROUTES`
+list, `REDIS_URL`, `LIMIT_PER_ADDRESS`...), and the whole route table as JSON in `ROUTES`
 when a deployment needs another shape.
 """
 
@@ -13,6 +13,7 @@ from functools import lru_cache
 from ipaddress import ip_network
 from typing import ClassVar
 
+from limits import parse
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from portal_shared.settings import ServiceSettings
@@ -58,13 +59,18 @@ DEFAULT_ROUTES = (
     RouteConfig(prefix="/api/v1/notifications", upstream="notifications"),
 )
 
-# Login, registration and submission: where abuse costs the most.
-DEFAULT_STRICT_ENDPOINTS = (
-    "POST /auth/authorize",
-    "POST /auth/token",
-    "POST /api/v1/residents",
-    "POST /api/v1/requests",
-)
+# Anonymous account creation: limited per address more strictly than everything else.
+DEFAULT_REGISTRATION_ENDPOINTS = ("POST /api/v1/residents",)
+# Submissions: limited per token subject besides the limit on all writes.
+DEFAULT_SUBMISSION_ENDPOINTS = ("POST /api/v1/requests",)
+
+
+def _rate(value: str) -> str:
+    try:
+        parse(value)
+    except ValueError as exc:
+        raise ValueError(f"{value!r} is not a rate such as '6000/minute'") from exc
+    return value
 
 
 class GatewaySettings(ServiceSettings):
@@ -81,7 +87,8 @@ class GatewaySettings(ServiceSettings):
     notifications_url: str = "http://127.0.0.1:8005"
     extra_upstreams: dict[str, str] = Field(default_factory=dict)
     routes: tuple[RouteConfig, ...] = DEFAULT_ROUTES
-    strict_endpoints: tuple[str, ...] = DEFAULT_STRICT_ENDPOINTS
+    registration_endpoints: tuple[str, ...] = DEFAULT_REGISTRATION_ENDPOINTS
+    submission_endpoints: tuple[str, ...] = DEFAULT_SUBMISSION_ENDPOINTS
 
     upstream_timeout: float = Field(default=30.0, gt=0)
     upstream_connect_timeout: float = Field(default=3.0, gt=0)
@@ -91,16 +98,17 @@ class GatewaySettings(ServiceSettings):
 
     max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=0)
 
-    # Token buckets: a sustained rate per second and a burst, per client address and
-    # per verified token subject; the strict pair applies to login, registration, submission.
-    rate_limit_ip_per_second: float = Field(default=50.0, gt=0)
-    rate_limit_ip_burst: int = Field(default=200, ge=1)
-    rate_limit_subject_per_second: float = Field(default=20.0, gt=0)
-    rate_limit_subject_burst: int = Field(default=100, ge=1)
-    strict_limit_ip_per_second: float = Field(default=0.2, gt=0)
-    strict_limit_ip_burst: int = Field(default=10, ge=1)
-    strict_limit_subject_per_second: float = Field(default=0.2, gt=0)
-    strict_limit_subject_burst: int = Field(default=10, ge=1)
+    # Where the limits are counted, shared by every replica; unset: this process's memory
+    # (right for one gateway only). redis://, rediss:// or valkey:// URLs.
+    redis_url: str | None = None
+    # Seconds a limit check may wait for Redis before the limit's outage rule applies.
+    limit_store_timeout: float = Field(default=0.25, gt=0)
+    # Rates in `limits` notation ("N/second|minute|hour|day", "N per M minutes"); sliding
+    # windows. The figures are argued in gateway/README.md.
+    limit_per_address: str = "20000/minute"
+    limit_registration_per_address: str = "300/hour"
+    limit_writes_per_subject: str = "120/minute"
+    limit_submissions_per_subject: str = "60/hour"
 
     # Frontend origins allowed to call the API from a browser (exact matches).
     cors_origins: tuple[str, ...] = ("http://localhost:3000",)
@@ -127,6 +135,16 @@ class GatewaySettings(ServiceSettings):
             "notifications": self.notifications_url,
             **self.extra_upstreams,
         }
+
+    @field_validator(
+        "limit_per_address",
+        "limit_registration_per_address",
+        "limit_writes_per_subject",
+        "limit_submissions_per_subject",
+    )
+    @classmethod
+    def _rates(cls, value: str) -> str:
+        return _rate(value)
 
     @field_validator("trusted_proxies", "internal_networks")
     @classmethod

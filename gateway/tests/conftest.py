@@ -4,6 +4,8 @@
   tight limits, an upstream that is down, a route that times out after 1 s, an
   upload route with a large body limit, and a trusted proxy (from
   127.0.0.200/31) in front of it; only 127.0.0.1 and that proxy are internal.
+- `edge_replica`: a second gateway configured as `edge`; both count their limits
+  in the test Redis (`redis_url`), as production's replicas share one.
 - `portal`: a gateway in front of the real identity, directory, catalog and
   requests processes (migrated into the test PostgreSQL, on the test broker).
 
@@ -92,12 +94,18 @@ INGRESS_NETWORK = "127.0.0.200/31"
 UPLOAD_MAX_BODY = 1024**3
 
 
-@pytest.fixture(scope="session")
-def edge(processes: Processes, echoes: dict[str, Process], kafka_bootstrap: str) -> Process:
-    garbage_port = free_port()
-    processes.start(
-        "garbage", [str(HERE / "garbage_upstream.py"), str(garbage_port)], {}, garbage_port
-    )
+# Tight where the tests spend them (registration, submissions), loose elsewhere.
+EDGE_LIMITS = {
+    "LIMIT_PER_ADDRESS": "100000/minute",
+    "LIMIT_REGISTRATION_PER_ADDRESS": "5/hour",
+    "LIMIT_WRITES_PER_SUBJECT": "1000/minute",
+    "LIMIT_SUBMISSIONS_PER_SUBJECT": "3/hour",
+}
+
+
+def _edge_env(
+    echoes: dict[str, Process], kafka_bootstrap: str, redis_url: str, garbage_port: int
+) -> tuple[int, dict[str, str]]:
     port = free_port()
     upstreams = {name: p.url for name, p in echoes.items()}
     env = gateway_env(port, upstreams, f"{echoes['identity'].url}/auth/jwks", kafka_bootstrap)
@@ -127,16 +135,43 @@ def edge(processes: Processes, echoes: dict[str, Process], kafka_bootstrap: str)
         "INTERNAL_NETWORKS": json.dumps(["127.0.0.1/32", INGRESS_NETWORK]),
         "ROUTES": json.dumps(routes),
         "MAX_BODY_BYTES": str(EDGE_MAX_BODY),
-        "RATE_LIMIT_IP_PER_SECOND": "1000",
-        "RATE_LIMIT_IP_BURST": "1000",
-        "RATE_LIMIT_SUBJECT_PER_SECOND": "1000",
-        "RATE_LIMIT_SUBJECT_BURST": "1000",
-        "STRICT_LIMIT_IP_PER_SECOND": "0.01",
-        "STRICT_LIMIT_IP_BURST": "5",
-        "STRICT_LIMIT_SUBJECT_PER_SECOND": "0.01",
-        "STRICT_LIMIT_SUBJECT_BURST": "3",
+        **EDGE_LIMITS,
+        # Both edge replicas count in the one test Redis, as production's replicas do.
+        "REDIS_URL": redis_url,
     }
+    return port, env
+
+
+@pytest.fixture(scope="session")
+def garbage(processes: Processes) -> Process:
+    port = free_port()
+    return processes.start("garbage", [str(HERE / "garbage_upstream.py"), str(port)], {}, port)
+
+
+@pytest.fixture(scope="session")
+def edge(
+    processes: Processes,
+    echoes: dict[str, Process],
+    garbage: Process,
+    kafka_bootstrap: str,
+    redis_url: str,
+) -> Process:
+    port, env = _edge_env(echoes, kafka_bootstrap, redis_url, garbage.port)
     return processes.start("gateway-edge", ["-m", "gateway", "serve"], env, port)
+
+
+@pytest.fixture(scope="session")
+def edge_replica(
+    processes: Processes,
+    echoes: dict[str, Process],
+    garbage: Process,
+    kafka_bootstrap: str,
+    redis_url: str,
+    edge: Process,
+) -> Process:
+    """A second process configured as `edge`, on the same Redis: another replica."""
+    port, env = _edge_env(echoes, kafka_bootstrap, redis_url, garbage.port)
+    return processes.start("gateway-edge-2", ["-m", "gateway", "serve"], env, port)
 
 
 @pytest.fixture(scope="session")
@@ -169,10 +204,13 @@ def portal(
     services: dict[str, Process],
     echoes: dict[str, Process],
     kafka_bootstrap: str,
+    redis_url: str,
 ) -> Process:
+    """The portal as deployed: the default limits, counted in Redis."""
     port = free_port()
     upstreams = {name: p.url for name, p in services.items()}
     env = gateway_env(port, upstreams, f"{echoes['identity'].url}/auth/jwks", kafka_bootstrap)
+    env["REDIS_URL"] = redis_url
     return processes.start("gateway-portal", ["-m", "gateway", "serve"], env, port)
 
 

@@ -8,7 +8,7 @@ import httpx
 from portal_testing.processes import Connect, Process
 
 PROBLEM = "application/problem+json"
-STRICT_IP_BURST = 5
+REGISTRATIONS = 5  # LIMIT_REGISTRATION_PER_ADDRESS of the edge gateway (conftest)
 INGRESS = "127.0.0.200"  # in the edge gateway's TRUSTED_PROXIES (conftest), as is .201
 
 
@@ -54,22 +54,22 @@ async def test_rate_limits_count_the_client_behind_the_proxy(
 ) -> None:
     async with connect(edge, INGRESS) as ingress:
         first = [
-            (await ingress.post("/auth/token", headers={"X-Forwarded-For": "198.51.100.8"}))
-            for _ in range(STRICT_IP_BURST + 1)
+            (await ingress.post("/api/v1/residents", headers={"X-Forwarded-For": "198.51.100.8"}))
+            for _ in range(REGISTRATIONS + 1)
         ]
-        other = await ingress.post("/auth/token", headers={"X-Forwarded-For": "198.51.100.9"})
-    assert [r.status_code for r in first] == [200] * STRICT_IP_BURST + [429]
+        other = await ingress.post("/api/v1/residents", headers={"X-Forwarded-For": "198.51.100.9"})
+    assert [r.status_code for r in first] == [200] * REGISTRATIONS + [429]
     # Another client behind the same proxy has its own budget.
     assert other.status_code == 200
     # A caller of its own cannot buy a new budget with a new X-Forwarded-For each time.
     async with connect(edge, "127.0.0.52") as direct:
         statuses = [
             (
-                await direct.post("/auth/token", headers={"X-Forwarded-For": f"192.0.2.{n}"})
+                await direct.post("/api/v1/residents", headers={"X-Forwarded-For": f"192.0.2.{n}"})
             ).status_code
-            for n in range(STRICT_IP_BURST + 1)
+            for n in range(REGISTRATIONS + 1)
         ]
-    assert statuses == [200] * STRICT_IP_BURST + [429]
+    assert statuses == [200] * REGISTRATIONS + [429]
 
 
 async def test_metrics_are_for_internal_addresses_only(edge: Process, connect: Connect) -> None:

@@ -479,20 +479,23 @@ def service_body(code: str, agency_id: str, **overrides: Any) -> dict[str, Any]:
 
 
 # The fuzzer's gateway must not throttle it; the edge keeps limits an attack runs into fast.
-UNTHROTTLED = 1_000_000
-EDGE_STRICT_BURST = 3
+UNTHROTTLED = "1000000000/minute"
+EDGE_LIMIT = 3  # registrations per address, submissions per subject, per hour at the edge
 EDGE_MAX_BODY = 64 * 1024
 EDGE_ORIGIN = "https://portal.example.kz"
 GATEWAYS: dict[str, dict[str, Any]] = {
     "gateway": {
-        f"{kind}_limit_{who}_{knob}": UNTHROTTLED
-        for kind in ("rate", "strict")
-        for who in ("ip", "subject")
-        for knob in ("per_second", "burst")
+        f"limit_{name}": UNTHROTTLED
+        for name in (
+            "per_address",
+            "registration_per_address",
+            "writes_per_subject",
+            "submissions_per_subject",
+        )
     },
     "edge": {
-        "strict_limit_ip_burst": EDGE_STRICT_BURST,
-        "strict_limit_subject_burst": EDGE_STRICT_BURST,
+        "limit_registration_per_address": f"{EDGE_LIMIT}/hour",
+        "limit_submissions_per_subject": f"{EDGE_LIMIT}/hour",
         "max_body_bytes": EDGE_MAX_BODY,
         "cors_origins": [EDGE_ORIGIN],
     },

@@ -9,7 +9,9 @@ members `type`, `title`, `status` and `detail`.
 
 from __future__ import annotations
 
+import base64
 from typing import Any
+from urllib.parse import unquote
 
 import orjson
 from authlib.common.urls import add_params_to_uri
@@ -19,7 +21,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlmodel import col, select
 from starlette.concurrency import run_in_threadpool
 
-from identity import keys, login
+from identity import keys, login, throttle
 from identity.deps import PasswordsDep, SettingsDep
 from identity.models import Account, OAuthClient, RefreshToken
 from identity.oauth import (
@@ -185,6 +187,10 @@ def _malformed(request: Request, settings: IdentitySettings, lang: str) -> HTMLR
 
 async def _run_endpoint(fn: Any, *args: Any) -> Response:
     """Run an authlib token-side call; input it cannot even describe is an invalid_request."""
+    return _response(await _call_endpoint(fn, *args))
+
+
+async def _call_endpoint(fn: Any, *args: Any) -> AuthlibResponse:
     try:
         result: AuthlibResponse = await run_in_threadpool(fn, *args)
     except ValueError:
@@ -196,7 +202,7 @@ async def _run_endpoint(fn: Any, *args: Any) -> Response:
             },
             [],
         )
-    return _response(result)
+    return result
 
 
 @router.get("/.well-known/openid-configuration", summary="OpenID Connect discovery")
@@ -327,10 +333,48 @@ async def token(
     request: Request, session: SessionDep, settings: SettingsDep, passwords: PasswordsDep
 ) -> Response:
     items = await _form_items(request)
+    client_key = _client_key(request.headers.get("authorization"), items)
+    if client_key is not None and await throttle.is_locked(session, client_key):
+        return _response(
+            AuthlibResponse(
+                429,
+                {
+                    "error": "invalid_client",
+                    "error_description": "too many failed authentications of this client;"
+                    f" retry after {settings.login_lockout} s",
+                },
+                [("Retry-After", str(settings.login_lockout))],
+            )
+        )
     key = await keys.current_key(session, settings.key_encryption_secret)
     server = PortalAuthorizationServer(OAuthContext(session, settings, passwords, key=key))
     oreq = StarletteOAuth2Request("POST", _uri(settings, request), request.headers, [], items)
-    return await _run_endpoint(server.create_token_response, oreq)
+    result = await _call_endpoint(server.create_token_response, oreq)
+    failed = isinstance(result.body, dict) and result.body.get("error") == "invalid_client"
+    if client_key is not None and failed:
+        # Counted per client id, wherever the attempts come from; a known client's lock
+        # (like an account's) is what stops guessing its secret.
+        await throttle.record_failure(
+            session,
+            client_key,
+            max_failures=settings.client_auth_max_failures,
+            window=settings.login_failure_window,
+            lockout=settings.login_lockout,
+        )
+    return _response(result)
+
+
+def _client_key(authorization: str | None, items: list[tuple[str, str]]) -> str | None:
+    """`client:<id>` for the client the request authenticates as (Basic or form), if any."""
+    client_id = dict(items).get("client_id")
+    scheme, _, credentials = (authorization or "").partition(" ")
+    if scheme.lower() == "basic":
+        try:
+            decoded = base64.b64decode(credentials, validate=True).decode()
+        except (ValueError, UnicodeDecodeError):
+            decoded = ""
+        client_id = unquote(decoded.partition(":")[0]) or client_id
+    return f"client:{client_id[:200]}" if client_id else None
 
 
 async def _endpoint(

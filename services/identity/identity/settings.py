@@ -32,11 +32,17 @@ class IdentitySettings(ServiceSettings):
     # RFC 9700 recommends a short code lifetime; the issue caps it at 60 s.
     authorization_code_ttl: int = Field(default=60, ge=5, le=60)
     client_credentials_ttl: int = Field(default=300, ge=30, le=MAX_TOKEN_LIFETIME)
-    # Failed logins: per account (whether it exists or not) and per client address.
-    login_max_failures: int = Field(default=5, ge=1, le=100)
+    # Failed logins: per account (whether it exists or not) and per client address. The
+    # account lock stops guessing one password; the address count is high because a carrier
+    # NAT or a public-service office puts thousands of residents behind one address, whose
+    # mistyped passwords must not lock the others out (it only stops spraying many accounts).
+    login_max_failures: int = Field(default=10, ge=1, le=100)
     login_failure_window: int = Field(default=900, ge=10)
     login_lockout: int = Field(default=900, ge=1)
-    login_max_failures_per_address: int = Field(default=30, ge=1, le=10_000)
+    login_max_failures_per_address: int = Field(default=100, ge=1, le=10_000)
+    # Failed client authentications at the token endpoint, per client id (same window and
+    # lockout): guessing a machine client's secret, from any number of addresses.
+    client_auth_max_failures: int = Field(default=20, ge=1, le=10_000)
     # Registrations refused because the IIN or email has an account, per client address:
     # the 409 tells whether someone is registered, so probing it is throttled like sign-ins
     # (same window and lockout).

@@ -46,6 +46,7 @@ async def settings(postgres_url: str, kafka_bootstrap: str) -> IdentitySettings:
         login_max_failures=3,
         login_max_failures_per_address=1000,
         registration_max_conflicts_per_address=3,
+        client_auth_max_failures=3,
     )
 
 

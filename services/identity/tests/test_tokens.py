@@ -52,12 +52,16 @@ async def test_refresh_rotates_and_reuse_revokes_the_family(
 
 
 async def _agency_client(
-    client: httpx.AsyncClient, headers: dict[str, str], *, introspection: bool = False
+    client: httpx.AsyncClient,
+    headers: dict[str, str],
+    *,
+    introspection: bool = False,
+    client_id: str = "agency-system",
 ) -> dict[str, Any]:
     created = await client.post(
         "/api/v1/clients",
         json={
-            "client_id": "agency-system",
+            "client_id": client_id,
             "name": "Agency system",
             "client_type": "confidential",
             "grant_types": ["client_credentials"],
@@ -243,3 +247,27 @@ async def test_key_rotation_keeps_old_tokens_valid_and_signs_new_ones_with_the_n
         assert (await fresh.verify(after.access_token)).has_role("admin")
     finally:
         await fresh.aclose()
+
+
+async def test_guessing_a_client_secret_locks_that_client_not_others(
+    client: httpx.AsyncClient, admin_headers: dict[str, str]
+) -> None:
+    guessed = await _agency_client(client, admin_headers, client_id="guessed-system")
+    other = await _agency_client(client, admin_headers, client_id="other-system")
+    form = {"grant_type": "client_credentials", "scope": "requests:read"}
+    wrong = [
+        (await client.post("/auth/token", data=form, auth=("guessed-system", f"guess-{n}")))
+        for n in range(3)  # client_auth_max_failures in the test settings
+    ]
+    # Even the right secret waits now: the guesser cannot tell when it has found it.
+    locked = await client.post(
+        "/auth/token", data=form, auth=("guessed-system", guessed["client_secret"])
+    )
+    unaffected = await client.post(
+        "/auth/token", data=form, auth=("other-system", other["client_secret"])
+    )
+    assert [r.status_code for r in wrong] == [401] * 3
+    assert locked.status_code == 429
+    assert int(locked.headers["retry-after"]) > 0
+    assert locked.json()["error"] == "invalid_client"
+    assert unaffected.status_code == 200, unaffected.text
