@@ -32,6 +32,7 @@ import orjson
 from portal_shared.auth import Principal
 from portal_shared.errors import AppError, Forbidden
 from portal_shared.events.outbox import event_row, new_event
+from portal_shared.tracing import trace_asyncpg
 from service_requests import events
 from service_requests.calendar import DEFAULT_TIMEZONE, CalendarBook, zone
 from service_requests.errors import FormInvalid, IdempotencyKeyReused, ServiceNotAvailable
@@ -57,7 +58,7 @@ FORM_SCHEMA = "SELECT form_schema FROM offering_versions WHERE service_id = $1 A
 # $6 number prefix, $7 year, $8 service, $9 version, $10 agency, $11 form data,
 # $12 time zone, $13 due date, $14 actor id, $15 actor role, then the outbox row:
 # $16 event id, $17 topic, $18 key, $19 type, $20 source, $21 subject, $22 data
-# (its "number" filled in here), $23 HTTP request id.
+# (its "number" filled in here), $23 HTTP request id, $24 traceparent, $25 tracestate.
 # The number is taken only when the key was claimed (or none was sent): a replay leaves
 # no gap. lpad never truncates here: numbers beyond 999999 keep all their digits.
 WRITE = """
@@ -81,9 +82,9 @@ WITH claim AS (
     SELECT id, 'submit', NULL, 'submitted', 1, $14, $15, $5 FROM created
 ), event AS (
     INSERT INTO outbox (event_id, topic, key, type, source, subject, data, request_id,
-        occurred_at)
+        traceparent, tracestate, occurred_at)
     SELECT $16, $17, $18, $19, $20, $21, jsonb_set($22::jsonb, '{number}', to_jsonb(number)),
-        $23, $5
+        $23, $24, $25, $5
     FROM created
 )
 SELECT number FROM created
@@ -147,6 +148,7 @@ async def setup_connection(connection: asyncpg.Connection) -> None:
     await connection.set_type_codec(
         "jsonb", schema="pg_catalog", encoder=json_text, decoder=orjson.loads
     )
+    trace_asyncpg(connection, "requests")  # statement spans, only when tracing is on
 
 
 async def keep_session(connection: asyncpg.Connection) -> None:
@@ -289,6 +291,8 @@ async def submit(
             event["subject"],
             event["data"],
             event["request_id"],
+            event["traceparent"],
+            event["tracestate"],
         )
         if number is None:
             # The key was claimed first by another submission (perhaps one still being
