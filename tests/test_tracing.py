@@ -244,6 +244,7 @@ async def test_one_trace_from_the_gateway_to_the_consumer_that_applies_the_event
         "gateway span",
     )
     assert edge.context is not None
+    assert edge.name == "POST /api/v1/requests"  # the route's prefix: names stay few
     trace_id = edge.context.trace_id
     assert event.traceparent.split("-")[1] == f"{trace_id:032x}"
     in_trace = [s for s in spans() if s.context is not None and s.context.trace_id == trace_id]
