@@ -7,7 +7,8 @@ the gateway's own endpoints (`local`), a prefix match, body size and the rate
 limit per address (`limits`), the token (`tokens`), the limit per subject, and
 the forwarding (`proxy`, over `upstream`'s pooled connections). Every refusal
 is a problem+json (`responses`), and every answer carries the request id and
-the edge's headers.
+the edge's headers. With tracing on (`portal_shared.tracing`), each request is a SERVER
+span that continues the caller's `traceparent`, and the service gets the span's own.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from gateway.proxy import Caller, Proxy
 from gateway.responses import security_headers, send_problem
 from gateway.settings import GatewaySettings, get_settings
 from gateway.tokens import edge_principal
+from portal_shared import tracing
 from portal_shared.auth import TokenVerifier
 from portal_shared.errors import AppError, BadRequest
 from portal_shared.logging import clean_request_id, configure_logging, request_id_var
@@ -55,7 +57,10 @@ class Gateway:
         self.limits = EdgeLimits(settings)
         self.addresses = ClientAddresses(settings.trusted_proxies, settings.internal_networks)
         self.edge_headers = [*security_headers(settings), *self.cors.always]
-        self.proxy = Proxy(settings, security_headers(settings))
+        tracer = tracing.tracer(settings.service_name)
+        self.proxy = Proxy(settings, security_headers(settings), traced=tracer is not None)
+        # Off (the default), requests take the untraced path with no extra call at all.
+        self._traced = None if tracer is None else tracing.TracingMiddleware(self._http, tracer)
         self.verifier: TokenVerifier | None = None
         self.http: httpx.AsyncClient | None = None
         self.local: LocalEndpoints | None = None
@@ -119,7 +124,10 @@ class Gateway:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind == "http":
-            await self._http(scope, receive, send)
+            if self._traced is None:
+                await self._http(scope, receive, send)
+            else:
+                await self._traced(scope, receive, send)
         elif kind == "lifespan":
             await self._lifespan(receive, send)
         else:
@@ -221,6 +229,8 @@ class Gateway:
             await self._problem(reply, failure, path)
         finally:
             self._observe(method, label, status or 500, time.perf_counter() - started)
+            if self._traced is not None:
+                scope[tracing.ROUTE_KEY] = label  # names the span (prefix, not path)
             request_id_var.reset(token)
 
     async def _problem(self, reply: Send, exc: AppError, path: str) -> None:

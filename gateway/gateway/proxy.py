@@ -1,7 +1,8 @@
 """Forwarding: the route table, the headers a service gets, and the answer relayed back.
 
 Paths go on unchanged (services serve them as the public sees them). Hop-by-hop
-headers stop here; the gateway writes `X-Forwarded-*` and the request id itself.
+headers stop here; the gateway writes `X-Forwarded-*` and the request id itself, and,
+when tracing is on, the `traceparent` of its own span.
 Bodies stream both ways through `gateway.upstream`'s pooled connections, except
 a small body of declared size, which is read whole first so that it can be sent
 again if a pooled connection turns out to be dead (see `Pool.request`).
@@ -29,6 +30,7 @@ from gateway.upstream import (
     UpstreamTimeout,
     UpstreamUnreachable,
 )
+from portal_shared.tracing import inject_headers
 
 log = structlog.get_logger(__name__)
 
@@ -102,8 +104,12 @@ class Caller:
 
 
 class Proxy:
-    def __init__(self, settings: GatewaySettings, security_headers: Headers) -> None:
+    def __init__(
+        self, settings: GatewaySettings, security_headers: Headers, *, traced: bool = False
+    ) -> None:
         self.settings = settings
+        # Off, a caller's traceparent goes on untouched like any other header.
+        self.traced = traced
         self.pools: dict[str, Pool] = {}
         self.routes: list[Route] = []
         # The edge's security headers replace a service's copies (each is sent once).
@@ -219,6 +225,8 @@ class Proxy:
         if b"x-forwarded-host" not in kept and caller.host is not None:
             headers.append((b"x-forwarded-host", caller.host))
         headers.append((b"x-request-id", caller.rid.encode()))
+        if self.traced:
+            inject_headers(headers)
         return headers
 
     async def _relay(self, reply: Send, response: UpstreamResponse, route: Route) -> None:

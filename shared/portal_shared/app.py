@@ -1,7 +1,7 @@
 """The one way a service process is assembled: `create_service_app(ServiceSpec(...))`.
 
 It wires settings, logging, the database engine and per-request session, the
-token verifier, problem+json errors, health and metrics, and (in the lifespan)
+token verifier, problem+json errors, health, metrics and traces, and (in the lifespan)
 topic provisioning, the outbox relay, the event consumers and the revocation
 feed (which keeps the token verifier's denylist current) as background tasks
 that stop cleanly with the process.
@@ -24,9 +24,11 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse
 from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.staticfiles import StaticFiles
+from opentelemetry.trace import Tracer
 from pydantic import BaseModel
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from portal_shared import tracing
 from portal_shared.asyncapi import asyncapi_fragment
 from portal_shared.auth import TokenVerifier
 from portal_shared.bodies import InputEdge, JsonLimits
@@ -109,7 +111,9 @@ def periodic(
     return worker
 
 
-def _background(spec: ServiceSpec, app: FastAPI, stop: asyncio.Event) -> list[asyncio.Task[None]]:
+def _background(
+    spec: ServiceSpec, app: FastAPI, stop: asyncio.Event, tracer: Tracer | None
+) -> list[asyncio.Task[None]]:
     settings = spec.settings
 
     def producer() -> Any:
@@ -146,7 +150,7 @@ def _background(spec: ServiceSpec, app: FastAPI, stop: asyncio.Event) -> list[as
 
     tasks: list[asyncio.Task[None]] = []
     if settings.run_relay and spec.produces:
-        relay = OutboxRelay(app.state.engine, producer)
+        relay = OutboxRelay(app.state.engine, producer, tracer=tracer)
         app.state.relay = relay
 
         async def run_relay() -> None:
@@ -170,6 +174,7 @@ def _background(spec: ServiceSpec, app: FastAPI, stop: asyncio.Event) -> list[as
                 session_timeout_ms=settings.kafka_session_timeout_ms,
                 heartbeat_interval_ms=settings.kafka_heartbeat_interval_ms,
                 fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
+                tracer=tracer,
             )
             app.state.consumers.append(consumer)
             tasks.append(
@@ -199,12 +204,15 @@ def _background(spec: ServiceSpec, app: FastAPI, stop: asyncio.Event) -> list[as
 
 def create_service_app(spec: ServiceSpec) -> FastAPI:
     settings = spec.settings
+    tracer = tracing.tracer(spec.name)  # None unless OTEL_* turn traces on
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         configure_logging(spec.name, settings.log_level, json=settings.log_json)
         engine = make_engine(settings.database_url, pool_size=settings.database_pool_size)
         app.state.engine = engine
+        if tracer is not None:
+            tracing.trace_engine(engine, tracer)
         app.state.sessionmaker = make_sessionmaker(engine)
         app.state.revocations = RevocationList()
         app.state.token_verifier = TokenVerifier(
@@ -218,7 +226,7 @@ def create_service_app(spec: ServiceSpec) -> FastAPI:
         app.state.stop = stop
         for hook in spec.on_startup:
             await hook(app)
-        tasks = _background(spec, app, stop)
+        tasks = _background(spec, app, stop, tracer)
         log.info("service_started", port=settings.port)
         try:
             yield
@@ -255,6 +263,9 @@ def create_service_app(spec: ServiceSpec) -> FastAPI:
     app.add_middleware(InputEdge, limits=json_limits(settings))
     app.add_middleware(NoStoreWhenAuthenticated)
     install_observability(app, spec.name)
+    if tracer is not None:
+        # Outermost, so that the span covers every answer, refusals and errors included.
+        app.add_middleware(tracing.TracingMiddleware, tracer=tracer)
     checks = {"database": database_check, "broker": kafka_check(settings.kafka_bootstrap_servers)}
     app.include_router(health_router(checks))
     for router in spec.routers:

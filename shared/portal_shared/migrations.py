@@ -3,7 +3,8 @@
 `run_env` is the whole body of a service's `migrations/env.py`; `upgrade` runs
 `alembic upgrade head` for a service from code (the CLI, the embedded runner
 and the tests all use it); `create_event_tables` is called by each service's
-first migration to create the outbox and the processed-events table.
+first migration to create the outbox and the processed-events table, and
+`add_outbox_trace_context` by a later one to give the outbox its trace-context columns.
 """
 
 from __future__ import annotations
@@ -136,3 +137,16 @@ def drop_event_tables(op: Operations) -> None:
     op.execute("DROP TRIGGER IF EXISTS outbox_notify ON outbox")
     op.execute("DROP FUNCTION IF EXISTS outbox_notify()")
     op.drop_table("outbox")
+
+
+def add_outbox_trace_context(op: Operations) -> None:
+    """The W3C trace context an event was made in, for the relay to send on as the
+    CloudEvents `ce_traceparent`/`ce_tracestate` headers (null when tracing is off).
+    Nullable columns without a default: adding them rewrites nothing."""
+    op.add_column("outbox", sa.Column("traceparent", sa.Text))
+    op.add_column("outbox", sa.Column("tracestate", sa.Text))
+
+
+def drop_outbox_trace_context(op: Operations) -> None:
+    op.drop_column("outbox", "tracestate")
+    op.drop_column("outbox", "traceparent")

@@ -12,11 +12,18 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from portal_shared.db import make_engine, make_sessionmaker
-from portal_shared.migrations import create_event_tables, ensure_database
+from portal_shared.migrations import (
+    add_outbox_trace_context,
+    create_event_tables,
+    ensure_database,
+)
 
 
 def _create(connection: Connection) -> None:
-    create_event_tables(Operations(MigrationContext.configure(connection)))
+    # As the services' migrations make them: the tables, then their later columns.
+    operations = Operations(MigrationContext.configure(connection))
+    create_event_tables(operations)
+    add_outbox_trace_context(operations)
     connection.execute(
         text("CREATE TABLE widgets (id int PRIMARY KEY, name text NOT NULL, applied int DEFAULT 0)")
     )

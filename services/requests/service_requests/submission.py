@@ -39,6 +39,7 @@ import orjson
 from portal_shared.auth import Principal
 from portal_shared.errors import AppError, Forbidden
 from portal_shared.events.outbox import EVENT_COLUMNS, event_values, new_event
+from portal_shared.tracing import trace_asyncpg
 from service_requests import events
 from service_requests.access import actor_of
 from service_requests.calendar import DEFAULT_TIMEZONE, CalendarBook, zone
@@ -166,6 +167,7 @@ async def setup_connection(connection: asyncpg.Connection) -> None:
     await connection.set_type_codec(
         "jsonb", schema="pg_catalog", encoder=json_text, decoder=json.loads
     )
+    trace_asyncpg(connection, "requests")  # statement spans, only when tracing is on
 
 
 async def keep_session(connection: asyncpg.Connection) -> None:

@@ -22,6 +22,7 @@ from typing import Any
 import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
+from opentelemetry.trace import SpanKind, Tracer
 from prometheus_client import Counter, Gauge
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -30,6 +31,7 @@ from portal_shared.errors import is_database_outage
 from portal_shared.events.envelope import CloudEvent, MalformedEvent
 from portal_shared.events.topics import dlq
 from portal_shared.logging import request_id_var
+from portal_shared.tracing import context_from
 
 log = structlog.get_logger(__name__)
 
@@ -69,6 +71,7 @@ class EventConsumer:
         session_timeout_ms: int = 10_000,
         heartbeat_interval_ms: int = 3_000,
         fetch_max_wait_ms: int = 20,
+        tracer: Tracer | None = None,
     ) -> None:
         self.group_id = group_id
         self.bootstrap_servers = bootstrap_servers
@@ -85,6 +88,7 @@ class EventConsumer:
         self._consumer: AIOKafkaConsumer | None = None
         self.assigned = asyncio.Event()
         self._lag_reported: set[TopicPartition] = set()
+        self.tracer = tracer
 
     def _make_consumer(self) -> AIOKafkaConsumer:
         return AIOKafkaConsumer(
@@ -225,6 +229,32 @@ class EventConsumer:
             await self._dead_letter(record, last, attempts=attempts, stop=stop)
 
     async def _apply(
+        self, record: ConsumerRecord[Any, Any], event: CloudEvent, handler: Handler
+    ) -> bool:
+        if self.tracer is None:
+            return await self._apply_once(record, event, handler)
+        # A CONSUMER span in the trace the event was made in (its `ce_traceparent`); the
+        # handler's statements are its children. An event without one starts a trace.
+        with self.tracer.start_as_current_span(
+            f"{record.topic} process",
+            context=context_from(event.traceparent, event.tracestate),
+            kind=SpanKind.CONSUMER,
+            attributes={
+                "messaging.system": "kafka",
+                "messaging.operation.type": "process",
+                "messaging.destination.name": record.topic,
+                "messaging.consumer.group.name": self.group_id,
+                "messaging.destination.partition.id": str(record.partition),
+                "messaging.kafka.offset": record.offset,
+                "messaging.message.id": event.id,
+                "cloudevents.event_type": event.type,
+            },
+        ) as span:
+            applied = await self._apply_once(record, event, handler)
+            span.set_attribute("portal.event.duplicate", not applied)
+            return applied
+
+    async def _apply_once(
         self, record: ConsumerRecord[Any, Any], event: CloudEvent, handler: Handler
     ) -> bool:
         token = request_id_var.set(event.request_id)

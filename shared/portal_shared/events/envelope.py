@@ -1,8 +1,10 @@
 """CloudEvents 1.0 in Kafka binary content mode, as the contract fixes it.
 
 Attributes travel as `ce_*` headers, the message key is the aggregate's id and
-the value is the JSON `data`. `requestid` is our one extension attribute: it
-carries the HTTP request id that caused the event.
+the value is the JSON `data`. `requestid` is our own extension attribute: it
+carries the HTTP request id that caused the event. `traceparent` and `tracestate` are the
+CloudEvents distributed-tracing extension: the W3C trace context in which the event was
+made, so that a consumer continues that trace (`portal_shared.tracing`).
 """
 
 from __future__ import annotations
@@ -35,6 +37,8 @@ class CloudEvent:
     id: str = field(default_factory=lambda: str(uuid.uuid4()))
     time: datetime = field(default_factory=lambda: datetime.now(UTC))
     request_id: str | None = None
+    traceparent: str | None = None
+    tracestate: str | None = None
 
     def headers(self) -> Headers:
         headers: Headers = [
@@ -48,6 +52,10 @@ class CloudEvent:
         ]
         if self.request_id:
             headers.append(("ce_requestid", self.request_id.encode()))
+        if self.traceparent:
+            headers.append(("ce_traceparent", self.traceparent.encode()))
+            if self.tracestate:
+                headers.append(("ce_tracestate", self.tracestate.encode()))
         return headers
 
     def value(self) -> bytes:
@@ -84,6 +92,8 @@ class CloudEvent:
             data=data,
             time=when or datetime.now(UTC),
             request_id=attrs.get("ce_requestid"),
+            traceparent=attrs.get("ce_traceparent"),
+            tracestate=attrs.get("ce_tracestate"),
         )
 
 

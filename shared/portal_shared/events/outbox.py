@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal_shared.events.envelope import CloudEvent
 from portal_shared.logging import request_id_var
+from portal_shared.tracing import current_trace_headers
 
 __all__ = [
     "EVENT_COLUMNS",
@@ -40,6 +41,8 @@ EVENT_COLUMNS: Final = (
     "subject",
     "data",
     "request_id",
+    "traceparent",
+    "tracestate",
     "occurred_at",
 )
 
@@ -56,6 +59,8 @@ outbox = sa.table(
     sa.column("subject", sa.Text),
     sa.column("data", JSONB),
     sa.column("request_id", sa.Text),
+    sa.column("traceparent", sa.Text),
+    sa.column("tracestate", sa.Text),
     sa.column("occurred_at", sa.DateTime(timezone=True)),
     sa.column("published_at", sa.DateTime(timezone=True)),
 )
@@ -77,6 +82,8 @@ def event_values(topic: str, key: str, event: CloudEvent) -> tuple[Any, ...]:
         event.subject,
         event.data,
         event.request_id,
+        event.traceparent,
+        event.tracestate,
         event.time,
     )
 
@@ -84,13 +91,17 @@ def event_values(topic: str, key: str, event: CloudEvent) -> tuple[Any, ...]:
 def new_event(
     *, type: str, source: str, key: str, data: dict[str, Any], subject: str | None = None
 ) -> CloudEvent:
-    """An event carrying the current HTTP request id; its subject defaults to the key."""
+    """An event carrying the current HTTP request id and trace context; its subject defaults
+    to the key."""
+    traceparent, tracestate = current_trace_headers()
     return CloudEvent(
         type=type,
         source=source,
         subject=subject if subject is not None else key,
         data=data,
         request_id=request_id_var.get(),
+        traceparent=traceparent,
+        tracestate=tracestate,
     )
 
 

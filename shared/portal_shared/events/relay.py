@@ -23,6 +23,7 @@ from typing import Any
 import asyncpg
 import structlog
 from aiokafka import AIOKafkaProducer
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer
 from prometheus_client import Counter, Gauge
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -30,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from portal_shared.db import asyncpg_dsn
 from portal_shared.events.envelope import CloudEvent
 from portal_shared.events.outbox import NOTIFY_CHANNEL
+from portal_shared.tracing import context_from
 
 log = structlog.get_logger(__name__)
 
@@ -46,7 +48,8 @@ _LOCK_NAMESPACE = 0x0B4C
 
 _CLAIM = text(
     """
-    SELECT id, event_id, topic, key, type, source, subject, data, request_id, occurred_at
+    SELECT id, event_id, topic, key, type, source, subject, data, request_id, traceparent,
+        tracestate, occurred_at
     FROM outbox
     WHERE published_at IS NULL
       AND pg_try_advisory_xact_lock(:ns, hashtext(key))
@@ -88,6 +91,7 @@ class OutboxRelay:
         poll_interval: float = 5.0,
         retention: timedelta = timedelta(days=7),
         measure_interval: float = 5.0,
+        tracer: Tracer | None = None,
     ) -> None:
         self.engine = engine
         self.producer_factory = producer_factory
@@ -100,6 +104,7 @@ class OutboxRelay:
         self._last_purge = 0.0
         self.measure_interval = measure_interval
         self._last_measure = float("-inf")
+        self.tracer = tracer
 
     async def publish_pending(self) -> int:
         """Publish one batch; returns how many events were published."""
@@ -123,6 +128,7 @@ class OutboxRelay:
         if self.producer is None:
             raise RuntimeError("the relay's producer is not started")
         futures = []
+        spans: list[Span | None] = []
         for row in rows:
             event = CloudEvent(
                 id=str(row.event_id),
@@ -132,12 +138,20 @@ class OutboxRelay:
                 data=row.data,
                 time=row.occurred_at,
                 request_id=row.request_id,
+                traceparent=row.traceparent,
+                tracestate=row.tracestate,
             )
+            spans.append(self._publish_span(row.topic, event))
             fut = await self.producer.send(
                 row.topic, value=event.value(), key=row.key.encode(), headers=event.headers()
             )
             futures.append(fut)
         results = await asyncio.gather(*futures, return_exceptions=True)
+        for span, result in zip(spans, results, strict=True):
+            if span is not None:
+                if isinstance(result, BaseException):
+                    span.set_status(Status(StatusCode.ERROR, type(result).__name__))
+                span.end()
         sent: list[int] = []
         failed_keys: set[str] = set()
         for row, result in zip(rows, results, strict=True):
@@ -153,6 +167,29 @@ class OutboxRelay:
             log.warning("relay_send_failed", keys=len(failed_keys), error=repr(first))
             RELAY_ERRORS.labels("send").inc()
         return sent
+
+    def _publish_span(self, topic: str, event: CloudEvent) -> Span | None:
+        """A PRODUCER span in the event's own trace, from the send to the broker's answer:
+        how long the event waited in the outbox shows as the gap before it. The message
+        keeps the context the event was made in (`ce_traceparent`), as the CloudEvents
+        distributed-tracing extension asks."""
+        if self.tracer is None:
+            return None
+        parent = context_from(event.traceparent, event.tracestate)
+        if parent is None:
+            return None
+        return self.tracer.start_span(
+            f"{topic} publish",
+            context=parent,
+            kind=SpanKind.PRODUCER,
+            attributes={
+                "messaging.system": "kafka",
+                "messaging.operation.type": "send",
+                "messaging.destination.name": topic,
+                "messaging.message.id": event.id,
+                "cloudevents.event_type": event.type,
+            },
+        )
 
     async def _ensure_listener(self) -> None:
         if self._listener is not None:
