@@ -46,6 +46,7 @@ from gateway.upstream import (
     UpstreamTimeout,
     UpstreamUnreachable,
 )
+from gateway.webapp import WebApp
 from portal_shared.auth import Principal, TokenVerifier
 from portal_shared.errors import (
     PROBLEM_JSON,
@@ -171,6 +172,7 @@ class Gateway:
         self.verifier: TokenVerifier | None = None
         self.http: httpx.AsyncClient | None = None
         self.documents: Documents | None = None
+        self.webapp = WebApp.configured(settings.web_app_dir)
         self._metrics: dict[tuple[str, str, int], tuple[Any, Any]] = {}
         self._request_prefix = uuid.uuid4().hex[:16]
         self._request_count = 0
@@ -323,6 +325,8 @@ class Gateway:
                 # refuse them rather than let one route's checks guard another's path.
                 raise BadRequest("The path must not contain '.' or '..' segments")
             route = self._match(path)
+            if route is None and self.webapp is not None and await self.webapp.serve(scope, reply):
+                return
             if route is None:
                 raise RouteNotFound(f"No service answers {path}; see /docs for the API")
             label = route.prefix

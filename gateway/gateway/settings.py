@@ -10,6 +10,7 @@ when a deployment needs another shape.
 from __future__ import annotations
 
 from functools import lru_cache
+from pathlib import Path
 from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -105,6 +106,8 @@ class GatewaySettings(ServiceSettings):
     hsts: bool = True
     # Merged OpenAPI/AsyncAPI documents are rebuilt after this many seconds.
     docs_ttl: float = Field(default=300.0, gt=0)
+    # The built web app served at `/` (gateway.webapp); unset: the repository's web/dist if built.
+    web_app_dir: Path | None = None
 
     @property
     def upstreams(self) -> dict[str, str]:
