@@ -5,7 +5,7 @@ for the paths no route claims. Only the files found by walking the folder can be
 a request path is looked up in that table, never joined onto the folder, so no path can
 reach outside it. A path that names no file but looks like one of the app's own routes
 (`/callback`, `/requests/...`: no dot in its last segment, not under `/api` or `/auth`) gets
-`index.html`, and the app's router takes over in the browser.
+`index.html` when the browser asks for HTML, and the app's router takes over there.
 
 Vite names what it builds under `assets/` by content hash, so those files are cached for a
 year as immutable; `index.html` is revalidated on every load (`no-cache` with an ETag), so a
@@ -115,25 +115,29 @@ class WebApp:
             self._files, self._stamp = files, stamp
         return self._files
 
-    def find(self, method: str, path: str) -> StaticFile | None:
+    def find(self, method: str, path: str, accept: bytes = b"text/html") -> StaticFile | None:
         if method not in ("GET", "HEAD"):
             return None
         files = self._table()
-        found = files.get(path)
+        found = files.get("/index.html" if path == "/" else path)
         if found is not None:
             return found
         if path in NOT_APP or path.startswith(tuple(p + "/" for p in NOT_APP)):
             return None
         if "." in path.rsplit("/", 1)[-1]:
             return None  # a missing file, not a page of the app
+        if b"text/html" not in accept:
+            # Only a page load (a browser asks for HTML) gets the app; an API client that
+            # mistyped a path still gets the 404 problem it can read.
+            return None
         return files.get("/index.html")
 
     async def serve(self, scope: Scope, send: Send) -> bool:
         """Answer the request if it is the app's; False leaves it to the caller."""
-        found = self.find(scope["method"], scope["path"])
+        request_headers = dict(scope["headers"])
+        found = self.find(scope["method"], scope["path"], request_headers.get(b"accept", b""))
         if found is None:
             return False
-        request_headers = dict(scope["headers"])
         headers = [
             (b"content-type", found.content_type),
             (b"cache-control", found.cache_control),

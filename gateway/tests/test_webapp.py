@@ -61,9 +61,11 @@ async def test_hashed_assets_are_immutable_and_compressed(client: httpx.AsyncCli
 
 @pytest.mark.parametrize("path", ["/callback", "/requests/0b3e9c1e-1d2f-4c55-9a43-5d8e2f7c1a10"])
 async def test_the_apps_routes_get_the_page(client: httpx.AsyncClient, path: str) -> None:
-    response = await client.get(path)
+    response = await client.get(path, headers={"Accept": "text/html,*/*;q=0.8"})
     assert response.status_code == 200
     assert response.content == INDEX
+    # An API client's mistyped path is still the 404 problem it can read.
+    assert (await client.get(path, headers={"Accept": "*/*"})).status_code == 404
 
 
 @pytest.mark.parametrize(
@@ -71,12 +73,12 @@ async def test_the_apps_routes_get_the_page(client: httpx.AsyncClient, path: str
     ["/api/v9/anything", "/auth", "/assets/missing-123.js", "/link.txt", "/%2e%2e/secret.txt"],
 )
 async def test_what_is_not_the_apps_stays_a_problem(client: httpx.AsyncClient, path: str) -> None:
-    response = await client.get(path)
+    response = await client.get(path, headers={"Accept": "text/html"})
     assert response.status_code in (400, 404)
     assert response.headers["content-type"] == "application/problem+json"
     assert b"not for the web" not in response.content
 
 
 async def test_only_reads(client: httpx.AsyncClient) -> None:
-    response = await client.post("/callback", content=b"x")
+    response = await client.post("/callback", content=b"x", headers={"Accept": "text/html"})
     assert response.status_code == 404

@@ -4,11 +4,13 @@ Chromium driven by Playwright for Python (never `playwright install`: `make brow
 `chromium` with apt).
 
 The browser opens the portal at its PUBLIC_URL (http://localhost:<port>), the origin the
-identity seed registers the app's redirect URI for.
+identity seed registers the app's redirect URI for. `PORTAL_TEST_WEB_ORIGIN` (e.g.
+http://localhost:8000 with `make run` going) runs the tests against a portal already up.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -47,7 +49,11 @@ def web_build() -> Path:
 
 
 @pytest.fixture(scope="session")
-def web_portal(web_build: Path) -> Iterator[Portal]:
+def web_portal(web_build: Path) -> Iterator[Portal | None]:
+    if os.environ.get("PORTAL_TEST_WEB_ORIGIN"):
+        # A portal already running (`make run`, or one kept up while writing these tests).
+        yield None
+        return
     with server_folder("portal-web-") as folder:
         portal = Portal.on_free_ports(folder / "data")
         portal.env["WEB_APP_DIR"] = str(web_build)
@@ -60,7 +66,9 @@ def web_portal(web_build: Path) -> Iterator[Portal]:
 
 
 @pytest.fixture(scope="session")
-def origin(web_portal: Portal) -> str:
+def origin(web_portal: Portal | None) -> str:
+    if web_portal is None:
+        return os.environ["PORTAL_TEST_WEB_ORIGIN"].rstrip("/")
     return f"http://localhost:{web_portal.port('gateway')}"
 
 

@@ -63,7 +63,7 @@ def axe(page: Page, where: str) -> None:
 
 
 def sign_in(page: Page, username: str, password: str) -> None:
-    page.get_by_role("button", name=KK["nav.signIn"]).first.click()
+    page.get_by_role("button", name=KK["nav.signIn"], exact=True).first.click()
     page.locator("input[name=username]").fill(username)
     page.locator("input[name=password]").fill(password)
     page.locator("button[type=submit]").click()
@@ -71,7 +71,7 @@ def sign_in(page: Page, username: str, password: str) -> None:
 
 def confirm(page: Page, action: str) -> None:
     label = KK["officer.confirm"].replace("{action}", KK[f"action.{action}"])
-    page.get_by_role("button", name=label).click()
+    page.get_by_role("button", name=label, exact=True).click()
 
 
 def status_is(page: Page, status: str) -> None:
@@ -90,7 +90,7 @@ def test_resident_and_officer_journey(browser: Browser, origin: str, tmp_path: P
     axe(resident, "catalog")
 
     # Registration: a wrong check digit is flagged as it is typed, then the right IIN passes.
-    resident.get_by_role("link", name=KK["nav.register"]).click()
+    resident.get_by_role("link", name=KK["nav.register"], exact=True).click()
     iin_box = resident.get_by_label(KK["register.iin"], exact=True)
     wrong = iin[:11] + str((int(iin[11]) + 1) % 10)
     iin_box.fill(wrong)
@@ -103,7 +103,7 @@ def test_resident_and_officer_journey(browser: Browser, origin: str, tmp_path: P
     resident.get_by_label(KK["register.email"]).fill(f"aigerim.{iin}@example.kz")
     resident.get_by_label(KK["register.phone"]).fill("+77011234567")
     resident.get_by_label(KK["register.password"]).fill(PASSWORD)
-    resident.get_by_role("button", name=KK["register.submit"]).click()
+    resident.get_by_role("button", name=KK["register.submit"], exact=True).click()
     expect(resident.get_by_role("heading", level=1)).to_have_text(KK["register.doneTitle"])
 
     # Sign in with the IIN (code flow + PKCE through the identity's login form).
@@ -112,28 +112,28 @@ def test_resident_and_officer_journey(browser: Browser, origin: str, tmp_path: P
     axe(resident, "my applications (empty)")
 
     # Search the catalog, read the standard, apply.
-    resident.get_by_role("link", name=KK["nav.catalog"]).first.click()
+    resident.get_by_role("link", name=KK["nav.catalog"], exact=True).first.click()
     resident.get_by_label(KK["catalog.search"]).fill("Тұрғылықты")
-    resident.get_by_role("button", name=KK["catalog.searchButton"]).click()
-    resident.get_by_role("link", name="Тұрғылықты жері бойынша тіркеу").click()
+    resident.get_by_role("button", name=KK["catalog.searchButton"], exact=True).click()
+    resident.get_by_role("link", name="Тұрғылықты жері бойынша тіркеу", exact=True).click()
     grounds = resident.get_by_role("heading", level=2, name=KK["service.refusalGrounds"])
     expect(grounds).to_be_visible()
     expect(resident.get_by_text("Тұрғын үй иесінің келісімі жоқ")).to_be_visible()
     axe(resident, "service standard")
-    resident.get_by_role("link", name=KK["service.apply"]).click()
+    resident.get_by_role("link", name=KK["service.apply"], exact=True).click()
     resident.get_by_label("Өтініш берушінің ЖСН").fill(iin)
     resident.get_by_label("Тұрғын үй иесінің ЖСН").fill(iin)
     resident.get_by_label("Көше").fill("Королев көшесі")
-    resident.get_by_label("Үй", exact=True).fill("12")
+    resident.get_by_label(re.compile(r"^Үй\*?$")).fill("12")
     resident.get_by_label("Көшіп келген күні").fill("2026-11-20")
     axe(resident, "apply form")
     # A double click is one application: one Idempotency-Key for the attempt.
-    resident.get_by_role("button", name=KK["apply.submit"]).dblclick()
+    resident.get_by_role("button", name=KK["apply.submit"], exact=True).dblclick()
     expect(resident.get_by_role("status").filter(has_text=KK["apply.created"])).to_be_visible()
     status_is(resident, "submitted")
     request_url = resident.url
     axe(resident, "application")
-    resident.get_by_role("link", name=KK["myRequests.title"]).first.click()
+    resident.get_by_role("link", name=KK["myRequests.title"], exact=True).first.click()
     expect(resident.locator(".cards > li")).to_have_count(1)
 
     # The officer, on a desktop: the queue, accept, ask for information.
@@ -148,9 +148,9 @@ def test_resident_and_officer_journey(browser: Browser, origin: str, tmp_path: P
     number.click()
     status_is(officer, "submitted")
     axe(officer, "officer request")
-    officer.get_by_role("button", name=KK["action.accept"]).click()
+    officer.get_by_role("button", name=KK["action.accept"], exact=True).click()
     status_is(officer, "in_review")
-    officer.get_by_role("button", name=KK["action.request_info"]).click()
+    officer.get_by_role("button", name=KK["action.request_info"], exact=True).click()
     officer.get_by_label(KK["officer.comment"]).fill("Пәтер нөмірін көрсетіңіз")
     axe(officer, "officer action form")
     confirm(officer, "request_info")
@@ -162,15 +162,15 @@ def test_resident_and_officer_journey(browser: Browser, origin: str, tmp_path: P
     expect(resident.get_by_test_id("question")).to_have_text("Пәтер нөмірін көрсетіңіз")
     axe(resident, "answer a request for information")
     resident.get_by_label("Пәтер").fill("4")
-    resident.get_by_role("button", name=KK["request.resubmit"]).click()
+    resident.get_by_role("button", name=KK["request.resubmit"], exact=True).click()
     status_is(resident, "in_review")
 
     # The officer approves and completes; a stale page is told so, not overwritten.
     officer.reload()
     status_is(officer, "in_review")
-    officer.get_by_role("button", name=KK["action.approve"]).click()
+    officer.get_by_role("button", name=KK["action.approve"], exact=True).click()
     status_is(officer, "approved")
-    officer.get_by_role("button", name=KK["action.complete"]).click()
+    officer.get_by_role("button", name=KK["action.complete"], exact=True).click()
     officer.get_by_label(KK["officer.result"]).fill("Тіркеу туралы мәлімет берілді")
     confirm(officer, "complete")
     status_is(officer, "completed")
@@ -200,18 +200,18 @@ def test_stale_version_is_a_clear_message(browser: Browser, origin: str) -> None
     resident.get_by_label(KK["register.email"]).fill(f"erlan.{iin}@example.kz")
     resident.get_by_label(KK["register.phone"]).fill("+77017654321")
     resident.get_by_label(KK["register.password"]).fill(PASSWORD)
-    resident.get_by_role("button", name=KK["register.submit"]).click()
+    resident.get_by_role("button", name=KK["register.submit"], exact=True).click()
     sign_in(resident, iin, PASSWORD)
     expect(resident.get_by_role("heading", level=1)).to_have_text(KK["myRequests.title"])
     resident.goto(origin + "/")
-    resident.get_by_role("link", name="Тұрғылықты жері бойынша тіркеу").click()
-    resident.get_by_role("link", name=KK["service.apply"]).click()
+    resident.get_by_role("link", name="Тұрғылықты жері бойынша тіркеу", exact=True).click()
+    resident.get_by_role("link", name=KK["service.apply"], exact=True).click()
     resident.get_by_label("Өтініш берушінің ЖСН").fill(iin)
     resident.get_by_label("Тұрғын үй иесінің ЖСН").fill(iin)
     resident.get_by_label("Көше").fill("Гагарин көшесі")
-    resident.get_by_label("Үй", exact=True).fill("3")
+    resident.get_by_label(re.compile(r"^Үй\*?$")).fill("3")
     resident.get_by_label("Көшіп келген күні").fill("2026-11-21")
-    resident.get_by_role("button", name=KK["apply.submit"]).click()
+    resident.get_by_role("button", name=KK["apply.submit"], exact=True).click()
     status_is(resident, "submitted")
     request_id = resident.url.rsplit("/", 1)[1]
 
@@ -225,11 +225,11 @@ def test_stale_version_is_a_clear_message(browser: Browser, origin: str) -> None
     second.goto(f"{origin}/officer/requests/{request_id}")
     status_is(second, "submitted")
 
-    first.get_by_role("button", name=KK["action.accept"]).click()
+    first.get_by_role("button", name=KK["action.accept"], exact=True).click()
     status_is(first, "in_review")
-    second.get_by_role("button", name=KK["action.accept"]).click()
+    second.get_by_role("button", name=KK["action.accept"], exact=True).click()
     expect(second.get_by_role("alert")).to_contain_text(KK["request.stale"])
-    second.get_by_role("button", name=KK["request.reload"]).click()
+    second.get_by_role("button", name=KK["request.reload"], exact=True).click()
     status_is(second, "in_review")
 
 
