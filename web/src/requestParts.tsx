@@ -53,7 +53,9 @@ export function RequestFacts({ request, service }: { request: Request; service: 
 /** The answers, labelled with the form's own (translated) titles. */
 export function Answers({ data, schema }: { data: Record<string, unknown>; schema: Record<string, unknown> | undefined }) {
   const properties = (schema?.properties ?? {}) as Record<string, { title?: string; properties?: Record<string, unknown> }>;
-  const entries = Object.entries(data ?? {});
+  // In the form's own order, then anything the schema does not name.
+  const order = [...Object.keys(properties), ...Object.keys(data ?? {})];
+  const entries = [...new Set(order)].filter((k) => k in (data ?? {})).map((k) => [k, data[k]] as const);
   if (!entries.length) return null;
   return (
     <dl className="answers">
