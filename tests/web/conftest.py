@@ -72,7 +72,9 @@ def origin(web_portal: Portal | None) -> str:
     return f"http://localhost:{web_portal.port('gateway')}"
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: while the sync API is alive its event loop counts as running in
+# this thread, and the suite's asyncio tests that follow could not start theirs.
+@pytest.fixture(scope="module")
 def playwright() -> Iterator[Playwright]:
     if shutil.which("chromium") is None and not Path(CHROMIUM).exists():
         pytest.fail("Chromium is missing: `make browser` installs Debian's chromium")
@@ -80,7 +82,7 @@ def playwright() -> Iterator[Playwright]:
         yield p
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(playwright: Playwright) -> Iterator[Browser]:
     browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
     try:
