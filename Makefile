@@ -69,7 +69,7 @@ web: web/dist/index.html ## Build the web app into web/dist (the gateway serves 
 
 # The browser tests drive Debian's Chromium through Playwright (never `playwright install`).
 .PHONY: browser
-browser:
+browser: ## Install Debian's chromium for the browser tests when it is missing
 	@command -v chromium >/dev/null || apt-get install -y chromium
 
 .PHONY: run
@@ -113,3 +113,4 @@ bench-deps: ## Install wrk and nginx (the gateway benchmark's load generator and
 .PHONY: clean
 clean: ## Remove the virtualenv, caches and the embedded data (.data)
 	rm -rf $(VENV) .tools .data .mypy_cache .ruff_cache .pytest_cache
+	rm -rf web/node_modules web/dist web/openapi.json web/src/api/schema.d.ts
