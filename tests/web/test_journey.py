@@ -75,6 +75,27 @@ def confirm(page: Page, action: str) -> None:
     page.get_by_role("button", name=label, exact=True).click()
 
 
+def renews_silently(page: Page) -> None:
+    """An access token about to expire is renewed with the refresh token, which the provider
+    rotates: the tab gets a new access token and a new refresh token, no sign-in page."""
+    key = page.evaluate("Object.keys(sessionStorage).find(k => k.startsWith('oidc.user:'))")
+    before = page.evaluate("k => JSON.parse(sessionStorage.getItem(k))", key)
+    assert before["refresh_token"]
+    page.evaluate(
+        "k => { const u = JSON.parse(sessionStorage.getItem(k));"
+        " u.expires_at = Math.floor(Date.now() / 1000) + 30;"
+        " sessionStorage.setItem(k, JSON.stringify(u)); }",
+        key,
+    )
+    page.reload()
+    page.wait_for_function(
+        "([k, old]) => JSON.parse(sessionStorage.getItem(k)).refresh_token !== old",
+        arg=[key, before["refresh_token"]],
+    )
+    after = page.evaluate("k => JSON.parse(sessionStorage.getItem(k))", key)
+    assert after["access_token"] != before["access_token"]
+
+
 def status_is(page: Page, status: str) -> None:
     expect(page.get_by_test_id("status")).to_contain_text(KK[f"status.{status}"])
 
@@ -193,7 +214,7 @@ def test_resident_and_officer_journey(browser: Browser, origin: str, tmp_path: P
 def test_stale_version_is_a_clear_message(browser: Browser, origin: str) -> None:
     """Two officers on one request: the second one's action is refused with 412, and the
     page says someone else changed it rather than overwriting their decision. (On the way,
-    an email the API refuses is flagged next to its field.)"""
+    an email the API refuses is flagged next to its field, and the token is renewed silently.)"""
     resident = new_page(browser, PHONE)
     iin = valid_iin(random.randrange(5000, 9000))
     resident.goto(origin + "/register")
@@ -210,6 +231,8 @@ def test_stale_version_is_a_clear_message(browser: Browser, origin: str) -> None
     resident.get_by_label(KK["register.email"]).fill(f"erlan.{iin}@example.kz")
     resident.get_by_role("button", name=KK["register.submit"], exact=True).click()
     sign_in(resident, iin, PASSWORD)
+    expect(resident.get_by_role("heading", level=1)).to_have_text(KK["myRequests.title"])
+    renews_silently(resident)
     expect(resident.get_by_role("heading", level=1)).to_have_text(KK["myRequests.title"])
     resident.goto(origin + "/")
     resident.get_by_role("link", name="Тұрғылықты жері бойынша тіркеу", exact=True).click()
