@@ -104,6 +104,8 @@ COMPONENTS: tuple[Component, ...] = (
             # of failed logins from 127.0.0.1 must not lock out the suites' own sign-ins.
             "login_max_failures": 3,
             "login_max_failures_per_address": 10_000,
+            # Likewise its registrations of taken IINs (409s), throttled per address too.
+            "registration_max_conflicts_per_address": 10_000,
         },
         prepare=seed_identity,
     ),
@@ -200,8 +202,11 @@ class Served(Threaded):
             if self.component.prepare is not None:
                 await self.component.prepare(self.app)
             if self.component.name != "identity":
-                await self.app.state.token_verifier.aclose()
+                replaced = self.app.state.token_verifier
+                await replaced.aclose()
                 self.app.state.token_verifier = self.keys()
+                # The app's revocation feed fills this list: revoked stays revoked here.
+                self.app.state.token_verifier.revocations = replaced.revocations
             await server.serve()
 
 
@@ -218,13 +223,18 @@ class ServedGateway(Threaded):
     async def _main(self) -> None:
         server = self._server(self.app)
         await self.app.startup()
+        # The gateway's own verifier keeps running for its revocation feed, whose list the
+        # verifier the suites trust shares.
+        fed = self.app.verifier
         try:
-            if self.app.verifier is not None:
-                await self.app.verifier.aclose()
             self.app.verifier = self.keys()
+            if fed is not None:
+                self.app.verifier.revocations = fed.revocations
             await server.serve()
         finally:
             await self.app.shutdown()
+            if fed is not None:
+                await fed.aclose()
 
 
 @dataclass
@@ -525,6 +535,7 @@ def start_portal(postgres_url: str, kafka_bootstrap: str | None = None) -> Porta
                 directory_url=portal.url("directory"),
                 catalog_url=portal.url("catalog"),
                 requests_url=portal.url("requests"),
+                kafka_bootstrap_servers=kafka_bootstrap,
                 port=free_port(),
                 log_json=False,
                 PORTAL_ENV="test",
