@@ -104,8 +104,6 @@ COMPONENTS: tuple[Component, ...] = (
             # of failed logins from 127.0.0.1 must not lock out the suites' own sign-ins.
             "login_max_failures": 3,
             "login_max_failures_per_address": 10_000,
-            # Likewise its registrations of taken IINs (409s), throttled per address too.
-            "registration_max_conflicts_per_address": 10_000,
         },
         prepare=seed_identity,
     ),

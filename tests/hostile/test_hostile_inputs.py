@@ -31,7 +31,9 @@ CALLERS = ("anonymous", "resident", "officer", "admin", "agency_system")
 SAMPLE = 5
 # Case label ("METHOD path place family") -> why it still fails, for code owned elsewhere
 # (services/requests, gateway/).
-_DATES = "services/requests: its list's date filters are being restructured (issue 15)"
+# 500 "Internal error" on this branch's base; main's requests service (d79bbaf, shared
+# UtcDatetime) answers 422, and these strict xfails then fail: drop them with the merge.
+_DATES = "services/requests: a date past the calendar in a list filter answers 500"
 KNOWN: dict[str, str] = {
     f"GET /api/v1/requests query/{name} {family}": _DATES
     for name in ("submitted_from", "submitted_to", "updated_since")
