@@ -211,8 +211,11 @@ class Served(Threaded):
             if self.component.prepare is not None:
                 await self.component.prepare(self.app)
             if self.component.name != "identity":
-                await self.app.state.token_verifier.aclose()
+                replaced = self.app.state.token_verifier
+                await replaced.aclose()
                 self.app.state.token_verifier = self.keys()
+                # The app's revocation feed fills this list: revoked stays revoked here.
+                self.app.state.token_verifier.revocations = replaced.revocations
             await server.serve()
 
 
@@ -229,13 +232,18 @@ class ServedGateway(Threaded):
     async def _main(self) -> None:
         server = self._server(self.app)
         await self.app.startup()
+        # The gateway's own verifier keeps running for its revocation feed, whose list the
+        # verifier the suites trust shares.
+        fed = self.app.verifier
         try:
-            if self.app.verifier is not None:
-                await self.app.verifier.aclose()
             self.app.verifier = self.keys()
+            if fed is not None:
+                self.app.verifier.revocations = fed.revocations
             await server.serve()
         finally:
             await self.app.shutdown()
+            if fed is not None:
+                await fed.aclose()
 
 
 @dataclass
@@ -540,6 +548,7 @@ def start_portal(postgres_url: str, kafka_bootstrap: str | None = None) -> Porta
                 catalog_url=portal.url("catalog"),
                 requests_url=portal.url("requests"),
                 notifications_url=portal.url("notifications"),
+                kafka_bootstrap_servers=kafka_bootstrap,
                 port=free_port(),
                 log_json=False,
                 PORTAL_ENV="test",

@@ -21,6 +21,7 @@ and the login form is HTML.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,6 +35,7 @@ from schemathesis.core.result import Err
 
 from portal_testing.service import TestIssuer
 from tests.fuzz.portal import COMPONENTS, Portal, World
+from tests.fuzz.statuses import ANSWERS
 
 EXAMPLES = 25
 # The gateway's document is every service's again; its calls check the edge (routing,
@@ -236,6 +238,7 @@ def fuzz_operation(attack: Attack, operation: Any) -> list[str]:
     """Every distinct failure of one operation; failures are collected rather than raised
     so that hypothesis does not replay calls against a server whose state has moved on."""
     failures: dict[str, str] = {}
+    statuses: Counter[int] = Counter()
 
     @settings(
         max_examples=GATEWAY_EXAMPLES if attack.component == "gateway" else EXAMPLES,
@@ -250,6 +253,8 @@ def fuzz_operation(attack: Attack, operation: Any) -> list[str]:
         response = case.call(
             base_url=attack.base_url, session=attack.session, headers=attack.headers
         )
+        statuses[response.status_code] += 1
+        ANSWERS[f"{attack.component} {operation.label}", response.status_code] += 1
         try:
             case.validate_response(
                 response,
@@ -263,6 +268,8 @@ def fuzz_operation(attack: Attack, operation: Any) -> list[str]:
                 failures.setdefault(title, f"{failure}\n{case.as_curl_command()}")
 
     run()
+    if statuses[429] and statuses[429] == statuses.total():
+        failures["429"] = f"all {statuses[429]} answers were 429: a rate limit, not the logic"
     return list(failures.values())
 
 
