@@ -39,6 +39,7 @@ from portal_shared.observability import (
 )
 from portal_shared.paging import CursorCodec
 from portal_shared.revocation import FEED_TOPICS, RevocationFeed, RevocationList
+from portal_shared.scopes import declare_route_scopes, document_security
 from portal_shared.settings import ServiceSettings
 
 log = structlog.get_logger(__name__)
@@ -262,6 +263,7 @@ def create_service_app(spec: ServiceSpec) -> FastAPI:
     checks = {"database": database_check, "broker": kafka_check(settings.kafka_bootstrap_servers)}
     app.include_router(health_router(checks))
     for router in spec.routers:
+        declare_route_scopes(router)
         app.include_router(router)
     # Event types are `<topic>.<event>.v1`: each goes under the topic it names.
     document = asyncapi_fragment(
@@ -365,6 +367,8 @@ def _document_problems(app: FastAPI) -> None:
                             PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}
                         },
                     }
+        # Each operation's scopes (portal_shared.scopes) as its security requirement.
+        document_security(schema, app.state.settings.issuer)
         app.openapi_schema = schema
         return schema
 

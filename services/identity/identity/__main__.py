@@ -15,6 +15,7 @@ from identity.models import Account, Agency, OAuthClient
 from identity.passwords import Passwords
 from identity.schemas import ClientCreate, UserCreate
 from identity.settings import IdentitySettings, get_settings
+from portal_shared import scopes
 from portal_shared.cli import main
 from portal_shared.db import make_engine, make_sessionmaker
 
@@ -23,6 +24,41 @@ SERVICE_ROOT = Path(__file__).resolve().parent.parent
 DEMO_AGENCY_CODE = "BKR-MIGRATION"
 DEMO_AGENCY_ID = uuid.uuid5(uuid.NAMESPACE_URL, f"urn:baikonur-portal:agency:{DEMO_AGENCY_CODE}")
 WEB_REDIRECTS = ["http://localhost:8000/callback", "http://127.0.0.1:8000/callback"]
+# The web application signs in residents, officers and administrators: the OIDC scopes and
+# every API scope a person's action needs (the roles in the token decide which of them the
+# person may use). A sign-in asking for no scope gets them all.
+WEB_SCOPES = [
+    scopes.OPENID,
+    scopes.PROFILE,
+    scopes.EMAIL,
+    scopes.PHONE,
+    scopes.OFFLINE_ACCESS,
+    scopes.ACCOUNTS_READ,
+    scopes.REQUESTS_READ,
+    scopes.REQUESTS_WRITE,
+    scopes.DOCUMENTS_READ,
+    scopes.DOCUMENTS_WRITE,
+    scopes.NOTIFICATIONS_READ,
+    scopes.NOTIFICATIONS_WRITE,
+    scopes.EVENTS_SUBSCRIBE,
+    scopes.AGENCIES_WRITE,
+    scopes.SERVICES_WRITE,
+    scopes.USERS_ADMIN,
+    scopes.CLIENTS_ADMIN,
+]
+AGENCY_SCOPES = [scopes.REQUESTS_READ, scopes.REQUESTS_WRITE, scopes.EVENTS_SUBSCRIBE]
+
+
+async def _keep_scopes(session: AsyncSession, client_id: str, wanted: list[str]) -> bool:
+    """Whether the demo client exists; if so, registered with `wanted` (a data folder from
+    before the API scopes gets them on the next run)."""
+    client = await session.get(OAuthClient, client_id)
+    if client is None:
+        return False
+    if list(client.scopes) != wanted:
+        client.scopes = list(wanted)
+        await session.flush()
+    return True
 
 
 async def seed_admin_and_clients(
@@ -42,7 +78,7 @@ async def seed_admin_and_clients(
             settings=settings,
             passwords=passwords,
         )
-    if await session.get(OAuthClient, "portal-web") is None:
+    if not await _keep_scopes(session, "portal-web", WEB_SCOPES):
         await service.create_client(
             session,
             ClientCreate(
@@ -52,7 +88,7 @@ async def seed_admin_and_clients(
                 redirect_uris=WEB_REDIRECTS,
                 post_logout_redirect_uris=["http://localhost:8000/", "http://127.0.0.1:8000/"],
                 grant_types=["authorization_code", "refresh_token"],
-                scopes=["openid", "profile", "email", "phone", "offline_access"],
+                scopes=WEB_SCOPES,
             ),
             passwords=passwords,
         )
@@ -61,7 +97,7 @@ async def seed_admin_and_clients(
 async def _seed_agency_bound(
     session: AsyncSession, settings: IdentitySettings, passwords: Passwords
 ) -> None:
-    if await session.get(OAuthClient, "agency-demo") is None:
+    if not await _keep_scopes(session, "agency-demo", AGENCY_SCOPES):
         await service.create_client(
             session,
             ClientCreate(
@@ -69,7 +105,7 @@ async def _seed_agency_bound(
                 name="Demo agency system (migration service)",
                 client_type="confidential",
                 grant_types=["client_credentials"],
-                scopes=["requests:read", "requests:write"],
+                scopes=AGENCY_SCOPES,
                 agency_id=DEMO_AGENCY_ID,
             ),
             passwords=passwords,
