@@ -7,6 +7,7 @@ import re
 import httpx
 import pytest
 
+from portal_shared.scopes import SCOPES
 from portal_testing.processes import Connect, Process
 from portal_testing.service import TestIssuer
 
@@ -74,3 +75,20 @@ async def test_openapi_comes_from_the_real_services(portal: Process, connect: Co
     assert "Problem" in document["components"]["schemas"]
     # Only public paths: no service's health or internal endpoints.
     assert all(re.match(r"^/(auth|api/v1)/", path) for path in document["paths"])
+
+
+async def test_the_merged_document_lists_every_scope_and_each_operations(
+    portal: Process, connect: Connect
+) -> None:
+    async with connect(portal) as client:
+        document = (await client.get("/openapi.json")).json()
+    scheme = document["components"]["securitySchemes"]["oauth2"]
+    assert scheme["flows"]["authorizationCode"]["scopes"] == SCOPES
+    paths = document["paths"]
+    assert paths["/api/v1/requests"]["get"]["security"] == [{"oauth2": ["requests:read"]}]
+    assert paths["/api/v1/requests"]["post"]["security"] == [{"oauth2": ["requests:write"]}]
+    assert paths["/api/v1/me"]["get"]["security"] == [{"oauth2": ["accounts:read"]}]
+    assert paths["/api/v1/agencies"]["post"]["security"] == [{"oauth2": ["agencies:write"]}]
+    # A public read: no token at all, or one with the admin's scope for the drafts.
+    assert {} in paths["/api/v1/services"]["get"]["security"]
+    assert "security" not in paths["/api/v1/agencies"]["get"]

@@ -55,6 +55,7 @@ from portal_shared.openapi import (
 )
 from portal_shared.paging import CursorCodec
 from portal_shared.revocation import FEED_TOPICS, RevocationFeed, RevocationList
+from portal_shared.scopes import declare_route_scopes
 from portal_shared.settings import ServiceSettings
 
 log = structlog.get_logger(__name__)
@@ -269,6 +270,7 @@ def create_service_app(spec: ServiceSpec) -> FastAPI:
     checks = {"database": database_check, "broker": kafka_check(settings.kafka_bootstrap_servers)}
     app.include_router(health_router(checks))
     for router in spec.routers:
+        declare_route_scopes(router)
         app.include_router(router)
     # Event types are `<topic>.<event>.v1`: each goes under the topic it names.
     document = asyncapi_fragment(

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 from uuid import UUID
@@ -23,7 +22,7 @@ import jwt
 from fastapi import Depends, Request
 from jwt import PyJWK
 
-from portal_shared.errors import Forbidden, ServiceUnavailable, Unauthorized
+from portal_shared.errors import ServiceUnavailable, Unauthorized
 from portal_shared.revocation import RevocationList
 
 ALLOWED_ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "ES256", "ES384", "EdDSA")
@@ -274,17 +273,3 @@ async def _principal(
 
 OptionalPrincipalDep = Annotated[Principal | None, Depends(_optional_principal)]
 PrincipalDep = Annotated[Principal, Depends(_principal)]
-
-
-def require_role(*roles: str) -> Callable[[Principal], Awaitable[Principal]]:
-    """A dependency that lets through only a principal holding one of `roles`."""
-
-    async def check(principal: PrincipalDep) -> Principal:
-        if not any(principal.has_role(r) for r in roles):
-            raise Forbidden(f"This needs the role {' or '.join(roles)}")
-        return principal
-
-    return check
-
-
-AdminDep = Annotated[Principal, Depends(require_role("admin"))]

@@ -7,11 +7,12 @@ also has to know every status it may be answered. So:
 - operationIds are the handler's name in camelCase (`list_agencies` ->
   `listAgencies`), set as FastAPI's `generate_unique_id_function`;
 - `security` is derived from each route's dependencies: a route that needs a
-  principal (PrincipalDep, AdminDep, require_role) takes the OAuth2 scheme or a
-  bearer token, and one that only looks at an optional principal also takes no
-  credentials at all (`{}`);
-- the scopes an operation needs are declared on its route with
-  `openapi_extra=needs_scopes(...)` (empty until scopes are enforced);
+  principal (PrincipalDep, `require_scope`) takes the OAuth2 scheme or a bearer
+  token, and one that only looks at an optional principal (`optional_scope`) also
+  takes no credentials at all (`{}`);
+- the scopes an operation needs are those its `require_scope` checks name
+  (`portal_shared.scopes.declare_route_scopes` writes them under
+  `x-required-scopes`, read here);
 - every error status is answered as application/problem+json, and a token-taking
   operation documents 401 and 403.
 """
@@ -19,7 +20,6 @@ also has to know every status it may be answered. So:
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 from typing import Any, Literal, Protocol
 
 from fastapi.dependencies.models import Dependant
@@ -27,6 +27,7 @@ from fastapi.routing import APIRoute
 
 from portal_shared import auth
 from portal_shared.errors import PROBLEM_JSON
+from portal_shared.scopes import OAUTH2, OPTIONAL_KEY, SCOPES, SCOPES_KEY, dependency_calls
 
 PROBLEM_REF = "#/components/schemas/Problem"
 
@@ -72,21 +73,7 @@ PROBLEM_SCHEMA: dict[str, Any] = {
     ],
 }
 
-# The scopes identity's clients are registered with today (services/identity's demo seed).
-SCOPES: dict[str, str] = {
-    "openid": "OpenID Connect sign-in: an ID token and /auth/userinfo",
-    "profile": "The person's name",
-    "email": "The person's email address",
-    "phone": "The person's phone number",
-    "offline_access": "A refresh token",
-    "requests:read": "Read residents' requests (agency systems)",
-    "requests:write": "Act on residents' requests (agency systems)",
-}
-
-OAUTH2 = "oauth2"
 BEARER = "bearer"
-# The key under a route's `openapi_extra` that lists the scopes it needs.
-SCOPES_KEY = "x-required-scopes"
 
 Access = Literal["required", "optional", "none"]
 
@@ -121,15 +108,6 @@ def security_schemes(issuer: str) -> dict[str, Any]:
             "description": "An access token (RFC 9068 JWT, audience portal-api)",
         },
     }
-
-
-def needs_scopes(*scopes: str) -> dict[str, Any]:
-    """`openapi_extra` for a route that needs these scopes; the document lists them in the
-    operation's OAuth2 security requirement."""
-    unknown = set(scopes) - set(SCOPES)
-    if unknown:
-        raise ValueError(f"unknown scopes {sorted(unknown)}")
-    return {SCOPES_KEY: list(scopes)}
 
 
 def unique_titles(schemas: dict[str, Any]) -> None:
@@ -170,15 +148,9 @@ def operation_id(route: APIRoute) -> str:
     return camel_case(route.name)
 
 
-def _calls(dependant: Dependant) -> Iterable[Any]:
-    for sub in dependant.dependencies:
-        yield sub.call
-        yield from _calls(sub)
-
-
 def access(route: RouteLike) -> Access:
     """Whether the route needs a token, takes one if given, or never looks at one."""
-    calls = set(_calls(route.dependant))
+    calls = set(dependency_calls(route.dependant))
     if auth._principal in calls:
         return "required"
     if auth._optional_principal in calls:
@@ -199,6 +171,7 @@ def document_operation(operation: dict[str, Any], route: RouteLike | None) -> No
         how = access(route)
         scopes = list((route.openapi_extra or {}).get(SCOPES_KEY, []))
         operation.pop(SCOPES_KEY, None)
+        operation.pop(OPTIONAL_KEY, None)
         if how != "none":
             operation["security"] = [{OAUTH2: scopes}, {BEARER: []}]
             if how == "optional":

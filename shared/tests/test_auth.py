@@ -8,14 +8,16 @@ import json
 import time
 import uuid
 from collections.abc import Callable
+from typing import Annotated
 
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
-from portal_shared.auth import AdminDep, PrincipalDep, TokenVerifier, parse_bearer
+from portal_shared.auth import Principal, PrincipalDep, TokenVerifier, parse_bearer
 from portal_shared.errors import Unauthorized, install_error_handlers
+from portal_shared.scopes import USERS_ADMIN, require_scope
 from portal_testing.service import TestIssuer, client_for
 
 
@@ -113,7 +115,9 @@ def _app(issuer: TestIssuer) -> FastAPI:
         return {"sub": principal.subject}
 
     @app.get("/admin")
-    async def admin(principal: AdminDep) -> dict[str, str]:
+    async def admin(
+        principal: Annotated[Principal, Depends(require_scope(USERS_ADMIN, roles=["admin"]))],
+    ) -> dict[str, str]:
         return {"sub": principal.subject}
 
     return app

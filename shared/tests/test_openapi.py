@@ -9,8 +9,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header
 
 from portal_shared.app import ServiceSpec, create_service_app
-from portal_shared.auth import AdminDep, OptionalPrincipalDep, PrincipalDep, require_role
-from portal_shared.openapi import BEARER, OAUTH2, SCOPES_KEY, needs_scopes
+from portal_shared.auth import OptionalPrincipalDep, Principal, PrincipalDep
+from portal_shared.openapi import BEARER
+from portal_shared.scopes import OAUTH2, SCOPES_KEY, require_scope
 from portal_shared.settings import ServiceSettings
 
 router = APIRouter(prefix="/api/v1/widgets")
@@ -23,17 +24,21 @@ async def list_widgets(principal: OptionalPrincipalDep) -> list[str]:
 
 @router.post("", status_code=201)
 async def create_widget(
-    admin: AdminDep, idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None
+    admin: Annotated[Principal, Depends(require_scope("services:write", roles=("admin",)))],
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
 ) -> str:
     return "made"
 
 
-@router.get("/mine", openapi_extra=needs_scopes("requests:read"))
+@router.get("/mine", dependencies=[Depends(require_scope("requests:read"))])
 async def read_my_widgets(principal: PrincipalDep) -> list[str]:
     return []
 
 
-@router.post("/{widget_id}/polish", dependencies=[Depends(require_role("officer"))])
+@router.post(
+    "/{widget_id}/polish",
+    dependencies=[Depends(require_scope("requests:write", roles=("officer",)))],
+)
 async def polish_widget(widget_id: int) -> str:
     return "shiny"
 
@@ -64,8 +69,12 @@ def test_security_follows_the_routes_dependencies_and_declared_scopes() -> None:
     anyone: list[dict[str, list[str]]] = [{OAUTH2: []}, {BEARER: []}]
     optional = [*anyone, {}]
     assert paths["/api/v1/widgets"]["get"]["security"] == optional
-    assert paths["/api/v1/widgets"]["post"]["security"] == anyone
-    assert paths["/api/v1/widgets/{widget_id}/polish"]["post"]["security"] == anyone
+    assert paths["/api/v1/widgets"]["post"]["security"] == [
+        {OAUTH2: ["services:write"]},
+        {BEARER: []},
+    ]
+    polish = paths["/api/v1/widgets/{widget_id}/polish"]["post"]
+    assert polish["security"] == [{OAUTH2: ["requests:write"]}, {BEARER: []}]
     mine = paths["/api/v1/widgets/mine"]["get"]
     assert mine["security"] == [{OAUTH2: ["requests:read"]}, {BEARER: []}]
     assert SCOPES_KEY not in mine

@@ -56,7 +56,7 @@ from portal_embedded.broker import EmbeddedBroker, free_port
 from portal_shared.auth import TokenVerifier
 from portal_shared.cli import SERVE_OPTIONS
 from portal_shared.settings import ServiceSettings
-from portal_testing.oidc import sign_in_with_pkce, valid_iin
+from portal_testing.oidc import WEB_SCOPE, sign_in_with_pkce, valid_iin
 from portal_testing.service import TestIssuer, fresh_database, running
 from service_requests.__main__ import SERVICE_ROOT as REQUESTS_ROOT
 from service_requests.app import create_app as create_requests
@@ -325,10 +325,13 @@ class Portal:
 
     # The same people as identity's own accounts, signed in through the PKCE code flow.
 
-    def sign_in(self, username: str, password: str = PASSWORD) -> dict[str, str]:
+    def sign_in(
+        self, username: str, password: str = PASSWORD, *, scope: str = WEB_SCOPE
+    ) -> dict[str, str]:
         async def flow() -> str:
             async with httpx.AsyncClient(base_url=self.url("identity"), timeout=30.0) as web:
-                return (await sign_in_with_pkce(web, username, password)).access_token
+                signed = await sign_in_with_pkce(web, username, password, scope=scope)
+                return signed.access_token
 
         return {"Authorization": f"Bearer {asyncio.run(flow())}"}
 

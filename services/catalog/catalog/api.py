@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Body, Header, Path, Query, Request
+from fastapi import APIRouter, Body, Depends, Header, Path, Query, Request
 from starlette.responses import Response
 
 from catalog import service
@@ -37,7 +37,7 @@ from catalog.schemas import (
     Status,
     WithdrawBody,
 )
-from portal_shared.auth import AdminDep, OptionalPrincipalDep, Principal
+from portal_shared.auth import Principal
 from portal_shared.db import SessionDep
 from portal_shared.errors import (
     Forbidden,
@@ -48,9 +48,17 @@ from portal_shared.errors import (
 )
 from portal_shared.paging import CursorParam, CursorsDep, InvalidCursor
 from portal_shared.preconditions import InvalidPrecondition, etag
+from portal_shared.scopes import SERVICES_WRITE, optional_scope, require_scope
 from portal_shared.text import SINGLE_LINE, UtcDatetime
 
 router = APIRouter(prefix="/api/v1/services", tags=["services"])
+
+# Changes need an administrator's token with services:write. Reads are public; such a
+# token also sees drafts and audit trails there, any other caller the public view.
+AdminDep = Annotated[Principal, Depends(require_scope(SERVICES_WRITE, roles=("admin",)))]
+OptionalPrincipalDep = Annotated[
+    Principal | None, Depends(optional_scope(SERVICES_WRITE, roles=("admin",)))
+]
 
 LANG_DOC = (
     "Return each `{kk, ru, en}` text as a plain string in this language (form schema "

@@ -13,7 +13,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Header, Path, Query, Response
+from fastapi import APIRouter, Body, Depends, Header, Path, Query, Response
 
 from directory import service
 from directory.errors import (
@@ -35,7 +35,7 @@ from directory.schemas import (
     AuditPage,
     Deactivation,
 )
-from portal_shared.auth import AdminDep
+from portal_shared.auth import Principal
 from portal_shared.db import SessionDep
 from portal_shared.errors import (
     Forbidden,
@@ -46,9 +46,14 @@ from portal_shared.errors import (
 )
 from portal_shared.paging import CursorParam, CursorsDep, InvalidCursor
 from portal_shared.preconditions import InvalidPrecondition, etag
+from portal_shared.scopes import AGENCIES_WRITE, require_scope
 from portal_shared.text import SINGLE_LINE, UtcDatetime
 
 router = APIRouter(prefix="/api/v1/agencies", tags=["agencies"])
+
+# Every change to the directory, and its audit trail: an administrator's token with the
+# scope agencies:write. Reads of the directory are public.
+AdminDep = Annotated[Principal, Depends(require_scope(AGENCIES_WRITE, roles=("admin",)))]
 
 AgencyId = Annotated[uuid.UUID, Path(description="The agency's id")]
 IfMatch = Annotated[

@@ -16,6 +16,7 @@ from identity.models import Account, Agency, OAuthClient
 from identity.passwords import Passwords
 from identity.schemas import ClientCreate, UserCreate
 from identity.settings import IdentitySettings, get_settings
+from portal_shared import scopes
 from portal_shared.cli import main
 from portal_shared.db import make_engine, make_sessionmaker
 
@@ -37,6 +38,43 @@ def web_origins(public_url: str) -> list[str]:
     return list(dict.fromkeys(origins))
 
 
+# The web application signs in residents, officers and administrators: the OIDC scopes and
+# every API scope a person's action needs (the roles in the token decide which of them the
+# person may use). A sign-in asking for no scope gets them all.
+WEB_SCOPES = [
+    scopes.OPENID,
+    scopes.PROFILE,
+    scopes.EMAIL,
+    scopes.PHONE,
+    scopes.OFFLINE_ACCESS,
+    scopes.ACCOUNTS_READ,
+    scopes.REQUESTS_READ,
+    scopes.REQUESTS_WRITE,
+    scopes.DOCUMENTS_READ,
+    scopes.DOCUMENTS_WRITE,
+    scopes.NOTIFICATIONS_READ,
+    scopes.NOTIFICATIONS_WRITE,
+    scopes.EVENTS_SUBSCRIBE,
+    scopes.AGENCIES_WRITE,
+    scopes.SERVICES_WRITE,
+    scopes.USERS_ADMIN,
+    scopes.CLIENTS_ADMIN,
+]
+AGENCY_SCOPES = [scopes.REQUESTS_READ, scopes.REQUESTS_WRITE, scopes.EVENTS_SUBSCRIBE]
+
+
+async def _keep_scopes(session: AsyncSession, client_id: str, wanted: list[str]) -> bool:
+    """Whether the demo client exists; if so, registered with `wanted` (a data folder from
+    before the API scopes gets them on the next run)."""
+    client = await session.get(OAuthClient, client_id)
+    if client is None:
+        return False
+    if list(client.scopes) != wanted:
+        client.scopes = list(wanted)
+        await session.flush()
+    return True
+
+
 async def seed_admin_and_clients(
     session: AsyncSession, settings: IdentitySettings, passwords: Passwords
 ) -> None:
@@ -54,7 +92,7 @@ async def seed_admin_and_clients(
             settings=settings,
             passwords=passwords,
         )
-    if await session.get(OAuthClient, "portal-web") is None:
+    if not await _keep_scopes(session, "portal-web", WEB_SCOPES):
         await service.create_client(
             session,
             ClientCreate(
@@ -68,7 +106,7 @@ async def seed_admin_and_clients(
                 ],
                 post_logout_redirect_uris=[f"{o}/" for o in web_origins(settings.public_url)],
                 grant_types=["authorization_code", "refresh_token"],
-                scopes=["openid", "profile", "email", "phone", "offline_access"],
+                scopes=WEB_SCOPES,
             ),
             passwords=passwords,
         )
@@ -77,7 +115,7 @@ async def seed_admin_and_clients(
 async def _seed_agency_bound(
     session: AsyncSession, settings: IdentitySettings, passwords: Passwords
 ) -> None:
-    if await session.get(OAuthClient, "agency-demo") is None:
+    if not await _keep_scopes(session, "agency-demo", AGENCY_SCOPES):
         await service.create_client(
             session,
             ClientCreate(
@@ -85,7 +123,7 @@ async def _seed_agency_bound(
                 name="Demo agency system (migration service)",
                 client_type="confidential",
                 grant_types=["client_credentials"],
-                scopes=["requests:read", "requests:write"],
+                scopes=AGENCY_SCOPES,
                 agency_id=DEMO_AGENCY_ID,
             ),
             passwords=passwords,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 
 from identity import keys, service
 from identity.deps import PasswordsDep, SettingsDep
@@ -37,7 +37,7 @@ from identity.schemas import (
     UserCreate,
     UserUpdate,
 )
-from portal_shared.auth import AdminDep, PrincipalDep
+from portal_shared.auth import Principal
 from portal_shared.db import SessionDep
 from portal_shared.errors import (
     Forbidden,
@@ -47,9 +47,16 @@ from portal_shared.errors import (
 )
 from portal_shared.paging import CursorParam, CursorsDep, InvalidCursor
 from portal_shared.preconditions import InvalidPrecondition, etag
+from portal_shared.scopes import ACCOUNTS_READ, CLIENTS_ADMIN, USERS_ADMIN, require_scope
 from portal_shared.text import SINGLE_LINE
 
 router = APIRouter(prefix="/api/v1")
+
+# The signed-in person's own account needs accounts:read; managing accounts users:admin
+# and managing clients and signing keys clients:admin, both with the role admin.
+AccountReaderDep = Annotated[Principal, Depends(require_scope(ACCOUNTS_READ))]
+UsersAdminDep = Annotated[Principal, Depends(require_scope(USERS_ADMIN, roles=("admin",)))]
+ClientsAdminDep = Annotated[Principal, Depends(require_scope(CLIENTS_ADMIN, roles=("admin",)))]
 
 Limit = Annotated[int, Query(ge=1, le=200, description="page size (default 50, max 200)")]
 IfMatch = Annotated[
@@ -107,7 +114,7 @@ async def register_resident(
     summary="The caller's account",
     responses=problem_responses(Unauthorized, AccountNotFound),
 )
-async def me(session: SessionDep, principal: PrincipalDep, response: Response) -> AccountRead:
+async def me(session: SessionDep, principal: AccountReaderDep, response: Response) -> AccountRead:
     response.headers.update(NO_STORE)
     return await service.me(session, principal)
 
@@ -126,7 +133,7 @@ async def create_user(
     session: SessionDep,
     settings: SettingsDep,
     passwords: PasswordsDep,
-    _: AdminDep,
+    _: UsersAdminDep,
 ) -> AccountRead:
     return await service.create_user(session, body, settings=settings, passwords=passwords)
 
@@ -139,7 +146,7 @@ async def create_user(
 )
 async def list_users(
     session: SessionDep,
-    _: AdminDep,
+    _: UsersAdminDep,
     cursors: CursorsDep,
     limit: Limit = 50,
     cursor: CursorParam = None,
@@ -157,7 +164,7 @@ async def list_users(
     responses=problem_responses(*ADMIN_ERRORS, AccountNotFound),
 )
 async def get_user(
-    account_id: uuid.UUID, session: SessionDep, _: AdminDep, response: Response
+    account_id: uuid.UUID, session: SessionDep, _: UsersAdminDep, response: Response
 ) -> AccountRead:
     return _with_etag(response, await service.get_account(session, account_id))
 
@@ -183,7 +190,7 @@ async def update_user(
     session: SessionDep,
     settings: SettingsDep,
     passwords: PasswordsDep,
-    _: AdminDep,
+    _: UsersAdminDep,
     response: Response,
     if_match: IfMatch = None,
 ) -> AccountRead:
@@ -201,7 +208,7 @@ async def update_user(
     responses=problem_responses(*ADMIN_ERRORS, ClientExists, InvalidClient, UnknownAgency),
 )
 async def create_client(
-    body: ClientCreate, session: SessionDep, passwords: PasswordsDep, _: AdminDep
+    body: ClientCreate, session: SessionDep, passwords: PasswordsDep, _: ClientsAdminDep
 ) -> ClientWithSecret:
     return await service.create_client(session, body, passwords=passwords)
 
@@ -214,7 +221,7 @@ async def create_client(
 )
 async def list_clients(
     session: SessionDep,
-    _: AdminDep,
+    _: ClientsAdminDep,
     cursors: CursorsDep,
     limit: Limit = 50,
     cursor: CursorParam = None,
@@ -228,7 +235,9 @@ async def list_clients(
     summary="Read an OAuth client",
     responses=problem_responses(*ADMIN_ERRORS, ClientNotFound),
 )
-async def get_client(client_id: ClientIdPath, session: SessionDep, _: AdminDep) -> ClientRead:
+async def get_client(
+    client_id: ClientIdPath, session: SessionDep, _: ClientsAdminDep
+) -> ClientRead:
     return await service.get_client(session, client_id)
 
 
@@ -239,7 +248,7 @@ async def get_client(client_id: ClientIdPath, session: SessionDep, _: AdminDep) 
     responses=problem_responses(*ADMIN_ERRORS, ClientNotFound, InvalidClient),
 )
 async def rotate_client_secret(
-    client_id: ClientIdPath, session: SessionDep, passwords: PasswordsDep, _: AdminDep
+    client_id: ClientIdPath, session: SessionDep, passwords: PasswordsDep, _: ClientsAdminDep
 ) -> ClientWithSecret:
     return await service.rotate_client_secret(session, client_id, passwords=passwords)
 
@@ -250,5 +259,7 @@ async def rotate_client_secret(
     summary="Rotate the token signing key (the previous key stays published)",
     responses=problem_responses(*ADMIN_ERRORS),
 )
-async def rotate_signing_key(session: SessionDep, settings: SettingsDep, _: AdminDep) -> KeyRotated:
+async def rotate_signing_key(
+    session: SessionDep, settings: SettingsDep, _: ClientsAdminDep
+) -> KeyRotated:
     return KeyRotated(kid=await keys.rotate(session, settings.key_encryption_secret))

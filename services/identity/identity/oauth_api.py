@@ -10,13 +10,13 @@ members `type`, `title`, `status` and `detail`.
 from __future__ import annotations
 
 import base64
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import unquote
 
 import orjson
 from authlib.common.urls import add_params_to_uri
 from authlib.oauth2 import OAuth2Error
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlmodel import col, select
 from starlette.concurrency import run_in_threadpool
@@ -36,7 +36,8 @@ from identity.oauth import (
 )
 from identity.settings import IdentitySettings
 from identity.signin import Refused, sign_in
-from portal_shared.auth import PrincipalDep
+from portal_shared import scopes
+from portal_shared.auth import Principal
 from portal_shared.db import SessionDep
 from portal_shared.errors import Forbidden, Unauthorized, problem_responses
 
@@ -44,15 +45,9 @@ router = APIRouter(prefix="/auth", tags=["oauth"])
 
 FORM_ONLY = ("username", "password", "csrf_token")
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
-SCOPES = [
-    "openid",
-    "profile",
-    "email",
-    "phone",
-    "offline_access",
-    "requests:read",
-    "requests:write",
-]
+SCOPES = list(scopes.SCOPES)
+# userinfo: a token with the scope openid (RFC 6750 insufficient_scope without it).
+OpenIdDep = Annotated[Principal, Depends(scopes.require_scope(scopes.OPENID))]
 # What the OAuth endpoints answer besides success, for the OpenAPI document (clients and
 # the fuzzer check answers against it): RFC 6749 errors with the problem members, and the
 # login form shown again, for a person, with its error.
@@ -414,13 +409,11 @@ async def introspect(
     operation_id="userinfo_post",
     responses=problem_responses(Unauthorized, Forbidden),
 )
-async def userinfo(
-    session: SessionDep, principal: PrincipalDep, response: Response
-) -> dict[str, Any]:
+async def userinfo(session: SessionDep, principal: OpenIdDep, response: Response) -> dict[str, Any]:
     response.headers["Cache-Control"] = "no-store"  # personal data (OIDC Core 5.3.2)
-    if "openid" not in principal.scopes or principal.account_id is None:
+    if principal.account_id is None:
         raise Forbidden(
-            "userinfo needs an access token of a person with the openid scope",
+            "userinfo needs an access token of a person, not of a client",
             headers={"WWW-Authenticate": 'Bearer error="insufficient_scope", scope="openid"'},
         )
     account = await session.get(Account, principal.account_id)

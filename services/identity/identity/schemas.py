@@ -6,8 +6,9 @@ import datetime as dt
 import uuid
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
+from portal_shared.scopes import SCOPES
 from portal_shared.text import SINGLE_LINE, STORABLE
 
 # Free text is checked by portal_shared.text (no control characters in a name, nothing
@@ -24,7 +25,19 @@ Username = Annotated[
 StaffRole = Literal["officer", "admin"]
 Status = Literal["active", "disabled"]
 GrantType = Literal["authorization_code", "refresh_token", "client_credentials"]
-Scope = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9:_.-]{0,63}$")]
+
+
+def _known_scope(scope: str) -> str:
+    if scope not in SCOPES:
+        raise ValueError(f"unknown scope; known scopes: {', '.join(SCOPES)}")
+    return scope
+
+
+# A client may only be registered with scopes some operation or OIDC knows
+# (portal_shared.scopes): an unknown one would be granted and mean nothing.
+Scope = Annotated[
+    str, AfterValidator(_known_scope), Field(json_schema_extra={"enum": list(SCOPES)})
+]
 ClientIdStr = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]{2,63}$")]
 Uri = Annotated[str, StringConstraints(min_length=8, max_length=2000), SINGLE_LINE]
 

@@ -11,7 +11,7 @@ import pytest
 from fastapi import FastAPI
 
 from identity import service
-from identity.__main__ import SERVICE_ROOT
+from identity.__main__ import SERVICE_ROOT, WEB_SCOPES
 from identity.app import create_app
 from identity.models import Agency
 from identity.passwords import Passwords
@@ -92,7 +92,7 @@ async def parties(app: FastAPI, client: httpx.AsyncClient, settings: IdentitySet
                 redirect_uris=[WEB_CALLBACK, "http://127.0.0.1:8000/callback"],
                 post_logout_redirect_uris=["http://localhost:8000/"],
                 grant_types=["authorization_code", "refresh_token"],
-                scopes=["openid", "profile", "email", "offline_access"],
+                scopes=WEB_SCOPES,
             ),
             passwords=passwords,
         )

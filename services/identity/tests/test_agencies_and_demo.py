@@ -14,7 +14,7 @@ from fastapi import FastAPI
 from pydantic import ValidationError
 
 from identity import __main__ as cli
-from identity.models import Agency
+from identity.models import Agency, OAuthClient
 from identity.settings import DEMO_KEY_SECRET, IdentitySettings
 from portal_shared.events import CloudEvent
 from portal_testing.oidc import sign_in_with_pkce
@@ -110,11 +110,31 @@ async def test_demo_seed_is_idempotent_and_matches_the_contract(
         auth=("agency-demo", "agency-demo-secret"),
     )
     assert system.status_code == 200
-    assert system.json()["scope"] == "requests:read requests:write"
+    assert system.json()["scope"] == "requests:read requests:write events:subscribe"
     users = await client.get(
         "/api/v1/users", headers={"Authorization": f"Bearer {admin.access_token}"}
     )
     assert len(users.json()["items"]) == 2
+
+
+async def test_the_demo_seed_gives_clients_from_before_the_api_scopes_their_scopes(
+    app: FastAPI, client: httpx.AsyncClient, settings: IdentitySettings
+) -> None:
+    # A data folder from before: portal-web registered with the OIDC scopes alone, so its
+    # sign-ins would get tokens the API refuses.
+    async with app.state.sessionmaker() as session, session.begin():
+        await cli.seed_admin_and_clients(session, settings, app.state.passwords)
+        web = await session.get(OAuthClient, "portal-web")
+        assert web is not None
+        web.scopes = ["openid", "profile", "email", "phone", "offline_access"]
+    async with app.state.sessionmaker() as session, session.begin():
+        await cli.seed_admin_and_clients(session, settings, app.state.passwords)
+    admin = await sign_in_with_pkce(client, "admin", "admin-demo-password", scope="")
+    assert admin.body["scope"].split() == cli.WEB_SCOPES
+    users = await client.get(
+        "/api/v1/users", headers={"Authorization": f"Bearer {admin.access_token}"}
+    )
+    assert users.status_code == 200
 
 
 def test_production_refuses_the_demo_key_secret() -> None:

@@ -8,10 +8,9 @@ from uuid import UUID
 from fastapi import APIRouter, Query
 
 from notifications import service
-from notifications.deps import AccountDep, SessionDep
+from notifications.deps import ReaderDep, SessionDep, WriterDep, account_of
 from notifications.errors import AccountRequired, NotificationNotFound
 from notifications.schemas import NotificationPage, NotificationRead, Preferences
-from portal_shared.auth import PrincipalDep
 from portal_shared.errors import Forbidden, Unauthorized, problem_responses
 from portal_shared.paging import CursorParam, CursorsDep, InvalidCursor
 
@@ -24,8 +23,7 @@ router = APIRouter(prefix="/api/v1", tags=["notifications"])
 )
 async def list_notifications(
     session: SessionDep,
-    account: AccountDep,
-    principal: PrincipalDep,
+    principal: ReaderDep,
     cursors: CursorsDep,
     cursor: CursorParam = None,
     unread: Annotated[bool, Query(description="Only messages not yet read")] = False,
@@ -36,6 +34,7 @@ async def list_notifications(
     ] = None,
 ) -> NotificationPage:
     """The caller's own messages, newest first (an admin may name another person's)."""
+    account = account_of(principal)
     if account_id is not None and account_id != account:
         if not principal.has_role("admin"):
             raise Forbidden("Only an administrator may read another person's messages")
@@ -50,19 +49,19 @@ async def list_notifications(
     responses=problem_responses(NotificationNotFound, Unauthorized, AccountRequired),
 )
 async def mark_read(
-    notification_id: UUID, session: SessionDep, account: AccountDep
+    notification_id: UUID, session: SessionDep, principal: WriterDep
 ) -> NotificationRead:
     """Mark one of the caller's messages read."""
-    return await service.mark_read(session, account, notification_id)
+    return await service.mark_read(session, account_of(principal), notification_id)
 
 
 @router.get(
     "/me/notification-preferences",
     responses=problem_responses(Unauthorized, AccountRequired),
 )
-async def get_preferences(session: SessionDep, account: AccountDep) -> Preferences:
+async def get_preferences(session: SessionDep, principal: ReaderDep) -> Preferences:
     """The caller's language and email choice (Kazakh and no email until they choose)."""
-    return await service.preferences_of(session, account)
+    return await service.preferences_of(session, account_of(principal))
 
 
 @router.put(
@@ -70,7 +69,7 @@ async def get_preferences(session: SessionDep, account: AccountDep) -> Preferenc
     responses=problem_responses(Unauthorized, AccountRequired),
 )
 async def put_preferences(
-    body: Preferences, session: SessionDep, account: AccountDep
+    body: Preferences, session: SessionDep, principal: WriterDep
 ) -> Preferences:
     """Replace the caller's preferences."""
-    return await service.set_preferences(session, account, body)
+    return await service.set_preferences(session, account_of(principal), body)

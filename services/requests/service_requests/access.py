@@ -1,9 +1,10 @@
-"""Who may see and do what with requests: the visibility filter, agency scoping, the scopes
-an agency system needs, and who may take each workflow action.
+"""Who may see and do what with requests: the visibility filter, agency scoping, and who
+may take each workflow action.
 
 Pure rules over a `Principal` (plus the SQL condition that applies the visibility rule in
-a query), so they are tested without HTTP or a database; `ReaderDep` applies the read-scope
-rule as a FastAPI dependency.
+a query), so they are tested without HTTP or a database. The dependencies at the end
+require the scopes (portal_shared.scopes), for every kind of token: reading needs
+requests:read, submitting and acting requests:write.
 """
 
 from __future__ import annotations
@@ -15,27 +16,16 @@ import sqlalchemy as sa
 from fastapi import Depends
 from sqlmodel import col
 
-from portal_shared.auth import Principal, PrincipalDep, require_role
-from portal_shared.errors import Forbidden
+from portal_shared.auth import Principal
+from portal_shared.scopes import REQUESTS_READ, REQUESTS_WRITE, require_scope
 from service_requests.errors import NotYourRole
 from service_requests.models import ServiceRequest
 from service_requests.workflow import Actor, Transition
-
-READ_SCOPES = frozenset({"requests:read", "requests:write"})
-WRITE_SCOPES = frozenset({"requests:write"})
 
 
 def is_agency_system(principal: Principal) -> bool:
     """A client-credentials token bound to an agency: that agency's own system."""
     return principal.is_client and principal.agency_id is not None
-
-
-def check_client_scope(principal: Principal, scopes: frozenset[str]) -> None:
-    """A client needs one of `scopes`; accounts are governed by their roles instead."""
-    if principal.is_client and not principal.scopes & scopes:
-        raise Forbidden(
-            "An agency system needs the scope " + " or ".join(sorted(scopes)) + " for this"
-        )
 
 
 def visible(principal: Principal) -> sa.ColumnElement[bool]:
@@ -71,13 +61,13 @@ def sees_form(principal: Principal, *, agency_id: UUID, applicant_id: UUID) -> b
 
 def check_may_take(principal: Principal, transition: Transition, request: ServiceRequest) -> None:
     """Refuse (403) a caller who sees the request but is not the side that takes the action:
-    the responsible agency (an officer, or its system with requests:write), or the applicant."""
+    the responsible agency (an officer, or its system), or the applicant. The scope
+    requests:write was required before (WriterDep)."""
     if transition.actor is Actor.officer:
         if not acts_for_agency(principal, request.agency_id):
             raise NotYourRole(
                 f"Only an officer of the responsible agency may {transition.action} a request"
             )
-        check_client_scope(principal, WRITE_SCOPES)
     elif not is_applicant(principal, request.applicant_id):
         raise NotYourRole(f"Only the applicant may {transition.action} their request")
 
@@ -92,11 +82,8 @@ def actor_of(principal: Principal) -> tuple[str, str]:
     return principal.subject, "unknown"
 
 
-async def reader(principal: PrincipalDep) -> Principal:
-    """A caller who may read requests at all (what each sees is `visible`'s business)."""
-    check_client_scope(principal, READ_SCOPES)
-    return principal
-
-
-ReaderDep = Annotated[Principal, Depends(reader)]
-ResidentDep = Annotated[Principal, Depends(require_role("resident"))]
+# A caller who may read requests at all (what each sees is `visible`'s business).
+ReaderDep = Annotated[Principal, Depends(require_scope(REQUESTS_READ))]
+# A caller who may act on requests (which actions is `check_may_take`'s business).
+WriterDep = Annotated[Principal, Depends(require_scope(REQUESTS_WRITE))]
+ApplicantDep = Annotated[Principal, Depends(require_scope(REQUESTS_WRITE, roles=("resident",)))]

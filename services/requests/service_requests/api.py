@@ -14,7 +14,7 @@ from portal_shared.paging import CursorParam, InvalidCursor
 from portal_shared.preconditions import InvalidPrecondition, etag
 from portal_shared.text import UtcDatetime
 from service_requests import service, submission
-from service_requests.access import ReaderDep, ResidentDep
+from service_requests.access import ApplicantDep, ReaderDep, WriterDep
 from service_requests.deps import (
     CalendarsDep,
     ConnectionsDep,
@@ -65,7 +65,7 @@ def _tagged(response: Response, read: RequestRead) -> RequestRead:
 )
 async def submit_request(
     body: RequestCreate,
-    resident: ResidentDep,
+    resident: ApplicantDep,
     response: Response,
     connections: ConnectionsDep,
     calendars: CalendarsDep,
@@ -166,7 +166,7 @@ async def request_history(
     "/{request_id}/actions",
     summary="Take a workflow action on a request",
     description=(
-        "Officers of the responsible agency (or its agency system with scope requests:write) "
+        "Needs the scope requests:write. Officers of the responsible agency (or its system) "
         "accept, request_info, approve, reject and complete; the applicant resubmits and "
         "cancels. Send `If-Match` with the ETag (or `version` in the body) to be refused "
         "with 412 if someone acted first."
@@ -186,7 +186,7 @@ async def take_action(
     request_id: UUID,
     action: Annotated[Action, Body()],
     session: SessionDep,
-    principal: ReaderDep,
+    principal: WriterDep,
     response: Response,
     validators: ValidatorsDep,
     if_match: Annotated[str | None, Header(alias="If-Match", max_length=1024)] = None,

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from portal_shared import scopes
 from portal_shared.auth import Principal
 from portal_shared.errors import Forbidden
 from service_requests import access
@@ -142,15 +143,17 @@ def test_form_data_is_for_the_applicant_and_the_responsible_agency() -> None:
         assert not access.sees_form(blind, **where), blind
 
 
-def test_an_agency_system_needs_a_requests_scope() -> None:
-    access.check_client_scope(READ_ONLY_SYSTEM, access.READ_SCOPES)
-    access.check_client_scope(SYSTEM, access.WRITE_SCOPES)
-    with pytest.raises(Forbidden, match="requests:write"):
-        access.check_client_scope(READ_ONLY_SYSTEM, access.WRITE_SCOPES)
-    with pytest.raises(Forbidden, match="requests:read"):
-        access.check_client_scope(system("openid"), access.READ_SCOPES)
-    # Accounts are governed by their roles, not by scopes.
-    access.check_client_scope(OFFICER, access.WRITE_SCOPES)
+def test_every_kind_of_token_needs_the_requests_scopes() -> None:
+    # The dependencies on every route: reads need requests:read, writes requests:write.
+    scopes.refuse_missing(READ_ONLY_SYSTEM, (scopes.REQUESTS_READ,))
+    scopes.refuse_missing(SYSTEM, (scopes.REQUESTS_WRITE,))
+    with pytest.raises(scopes.InsufficientScope, match="requests:write"):
+        scopes.refuse_missing(READ_ONLY_SYSTEM, (scopes.REQUESTS_WRITE,))
+    with pytest.raises(scopes.InsufficientScope, match="requests:read"):
+        scopes.refuse_missing(system("openid"), (scopes.REQUESTS_READ,))
+    # People's tokens too: an officer's token needs the scope beside the role.
+    with pytest.raises(scopes.InsufficientScope, match="requests:write"):
+        scopes.refuse_missing(OFFICER, (scopes.REQUESTS_WRITE,))
 
 
 @pytest.mark.parametrize("action", list(CONTRACT))
@@ -159,7 +162,7 @@ def test_who_may_take_each_action(action: str) -> None:
     request = request_in()
     if transition.actor is Actor.officer:
         allowed = [OFFICER, SYSTEM]
-        refused = [APPLICANT_P, ADMIN, OTHER_OFFICER, OTHER_SYSTEM, READ_ONLY_SYSTEM]
+        refused = [APPLICANT_P, ADMIN, OTHER_OFFICER, OTHER_SYSTEM]
     else:
         allowed = [APPLICANT_P]
         refused = [OTHER_RESIDENT, OFFICER, SYSTEM, ADMIN]

@@ -17,10 +17,12 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import httpx
 
 from portal_shared.kz import check_digit
+from portal_shared.scopes import SCOPES
 
 WEB_CALLBACK = "http://localhost:8000/callback"
 TEST_AGENCY_ID = uuid.uuid5(uuid.NAMESPACE_URL, "urn:baikonur-portal:agency:BKR-TEST")
 ADMIN_PASSWORD = "admin-test-password-1"
+WEB_SCOPE = " ".join(SCOPES)
 
 
 def valid_iin(serial: int = 1) -> str:
@@ -71,7 +73,9 @@ def authorize_params(challenge: str, **extra: str) -> dict[str, str]:
         "response_type": "code",
         "client_id": "portal-web",
         "redirect_uri": WEB_CALLBACK,
-        "scope": "openid profile email offline_access",
+        # What the web application asks for: sign-in and every API scope it is registered
+        # with (identity grants only those of them the client has).
+        "scope": WEB_SCOPE,
         "state": secrets.token_urlsafe(8),
         "nonce": secrets.token_urlsafe(8),
         "code_challenge": challenge,
@@ -121,9 +125,12 @@ async def exchange(
     return await client.post("/auth/token", data=data)
 
 
-async def sign_in_with_pkce(client: httpx.AsyncClient, username: str, password: str) -> Tokens:
+async def sign_in_with_pkce(
+    client: httpx.AsyncClient, username: str, password: str, *, scope: str = WEB_SCOPE
+) -> Tokens:
+    """Sign in through portal-web; `scope` is what the application asks for."""
     verifier, challenge = pkce_pair()
-    code = await authorization_code(client, username, password, challenge)
+    code = await authorization_code(client, username, password, challenge, scope=scope)
     response = await exchange(client, code, verifier)
     _expect(response, 200)
     body = response.json()

@@ -38,9 +38,11 @@ from portal_shared.auth import TokenVerifier
 from portal_shared.db import asyncpg_dsn
 from portal_shared.migrations import ensure_database, upgrade
 from portal_shared.revocation import RevocationList
+from portal_shared.scopes import SCOPES
 from portal_shared.settings import ServiceSettings
 
 TEST_ISSUER = "http://localhost:8000/auth"
+ALL_SCOPES = " ".join(SCOPES)
 AUDIENCE = "portal-api"
 
 
@@ -65,7 +67,7 @@ class TestIssuer:
         roles: list[str] | None = None,
         agency_id: UUID | None = None,
         client_id: str = "portal-web",
-        scope: str = "openid",
+        scope: str | None = None,
         ttl: int = 300,
         **overrides: Any,
     ) -> str:
@@ -78,7 +80,9 @@ class TestIssuer:
             "exp": now + ttl,
             "jti": uuid.uuid4().hex,
             "client_id": client_id,
-            "scope": scope,
+            # By default every scope, as identity grants a portal-web sign-in that asks for
+            # none: the roles decide what the token may do.
+            "scope": ALL_SCOPES if scope is None else scope,
             "roles": roles if roles is not None else ["resident"],
         }
         if agency_id is not None:
