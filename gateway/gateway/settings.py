@@ -52,6 +52,10 @@ DEFAULT_ROUTES = (
     RouteConfig(prefix="/api/v1/agencies", upstream="directory", public_methods=READS),
     RouteConfig(prefix="/api/v1/services", upstream="catalog", public_methods=READS),
     RouteConfig(prefix="/api/v1/requests", upstream="requests"),
+    # Uploads: up to three 10 MB files per request (the requests service refuses past
+    # 30 MB at the first byte), plus the multipart framing. Bodies past 64 KiB stream
+    # through (proxy.REPLAYABLE_BODY), so the cap costs no memory.
+    RouteConfig(prefix="/api/v1/documents", upstream="requests", max_body_bytes=31 * 1024 * 1024),
 )
 
 # Login, registration and submission: where abuse costs the most.
