@@ -27,6 +27,7 @@ from pathlib import Path
 import httpx
 
 from portal_embedded.broker import EmbeddedBroker, wait_for_port
+from portal_embedded.clamd import DEBIAN_PACKAGE, EmbeddedClamd, clamd_bin
 from portal_embedded.postgres import EmbeddedPostgres
 from portal_embedded.processes import GATEWAY, SERVICES, PortalProcess
 from portal_embedded.supervisor import Child, ChildFailed, Supervisor, say
@@ -89,6 +90,8 @@ class RunConfig:
     postgres_port: int
     kafka_port: int
     gateway_port: int
+    # clamd (malware scanning of uploads), when it is installed.
+    clamd_port: int
     service_ports: Mapping[str, int]
     ready_timeout: float
     seed_timeout: float
@@ -102,6 +105,7 @@ class RunConfig:
             postgres_port=_port(environ, "PORTAL_PG_PORT", 55432),
             kafka_port=_port(environ, "PORTAL_KAFKA_PORT", 9092),
             gateway_port=_port(environ, GATEWAY.port_env, GATEWAY.default_port),
+            clamd_port=_port(environ, "PORTAL_CLAMD_PORT", 3311),
             service_ports={s.name: _port(environ, s.port_env, s.default_port) for s in SERVICES},
             ready_timeout=_seconds(environ, "PORTAL_READY_TIMEOUT", 60),
             seed_timeout=_seconds(environ, "PORTAL_SEED_TIMEOUT", 120),
@@ -114,6 +118,7 @@ class RunConfig:
             "PORTAL_PG_PORT": self.postgres_port,
             "PORTAL_KAFKA_PORT": self.kafka_port,
             GATEWAY.port_env: self.gateway_port,
+            "PORTAL_CLAMD_PORT": self.clamd_port,
         }
         ports.update({s.port_env: self.service_ports[s.name] for s in SERVICES})
         return ports
@@ -256,7 +261,7 @@ def stop_postgres(postgres: EmbeddedPostgres, grace: float) -> None:
         say("run", f"ERROR: PostgreSQL did not stop; see {postgres.data_dir / 'server.log'}")
 
 
-def banner(config: RunConfig) -> str:
+def banner(config: RunConfig, scanner: str | None = None) -> str:
     pub = config.public_url
     lines = [
         "",
@@ -279,6 +284,11 @@ def banner(config: RunConfig) -> str:
         + ",".join(str(s.database) for s in SERVICES)
         + "}",
         f"  Kafka bootstrap     {PUBLIC_HOST}:{config.kafka_port}",
+        "  malware scanner     "
+        + (
+            scanner
+            or f"NONE: uploads are not scanned (clamd is not installed; {DEBIAN_PACKAGE})"
+        ),
         f"  data folder         {config.data_dir}",
         "",
         "Demo credentials (refused in production):",
@@ -298,6 +308,9 @@ class Runner:
         self.postgres_started = False
         self.postgres_watch: asyncio.Task[None] | None = None
         self.broker: Child | None = None
+        self.clamd: EmbeddedClamd | None = None
+        # CLAMD_URL for the requests service: the caller's own, or the embedded clamd's.
+        self.clamd_url: str | None = os.environ.get("CLAMD_URL") or None
         self.services: list[Child] = []
         self.stop_requested = asyncio.Event()
         self.interrupted_by: str | None = None
@@ -332,6 +345,7 @@ class Runner:
             bootstrap, with_dead_letters(CONTRACT_TOPICS), partitions=TOPIC_PARTITIONS
         )
         say("run", f"Kafka broker on {bootstrap}; topics created")
+        await self.start_clamd()
 
         base = child_env(config)
         python = sys.executable
@@ -350,6 +364,8 @@ class Runner:
 
         for s in SERVICES:
             env = service_env(base, self.postgres, s, config.service_ports[s.name])
+            if s.name == "requests" and self.clamd_url:
+                env["CLAMD_URL"] = self.clamd_url
             self.services.append(
                 await sup.spawn(
                     s.name, [python, "-m", s.package, "serve"], env=env, long_running=True
@@ -380,8 +396,29 @@ class Runner:
                 env=service_env(base, self.postgres, s, config.service_ports[name]),
                 within=config.seed_timeout,
             )
-        sys.stdout.write(banner(config))
+        sys.stdout.write(banner(config, self.clamd_url and f"clamd {self.clamd_url}"))
         sys.stdout.flush()
+
+    async def start_clamd(self) -> None:
+        """clamd with the EICAR-only signature database (no download), if installed; the
+        portal runs without scanning otherwise, and the banner says so."""
+        if self.clamd_url:
+            say("run", f"documents are scanned by the clamd at {self.clamd_url} (CLAMD_URL)")
+            return
+        try:
+            clamd_bin()
+        except RuntimeError as exc:
+            say("run", f"WARNING: {exc}; uploaded documents will NOT be scanned for malware")
+            return
+        clamd = EmbeddedClamd(self.config.data_dir / "clamd", self.config.clamd_port)
+        try:
+            await asyncio.to_thread(clamd.start)
+        except RuntimeError as exc:
+            say("run", f"WARNING: {exc}; uploaded documents will NOT be scanned for malware")
+            return
+        self.clamd = clamd
+        self.clamd_url = clamd.url
+        say("run", f"clamd on {clamd.url} (test signatures only: EICAR)")
 
     async def shutdown(self) -> None:
         sup = self.supervisor
@@ -393,6 +430,9 @@ class Runner:
         if others:
             say("run", "stopping " + ", ".join(c.name for c in others))
             await sup.stop(others, grace=grace)
+        if self.clamd is not None:
+            say("run", "stopping clamd")
+            await asyncio.to_thread(self.clamd.stop)
         if self.broker is not None:
             say("run", "stopping the broker")
             await sup.stop([self.broker], grace=grace)
