@@ -285,10 +285,7 @@ def banner(config: RunConfig, scanner: str | None = None) -> str:
         + "}",
         f"  Kafka bootstrap     {PUBLIC_HOST}:{config.kafka_port}",
         "  malware scanner     "
-        + (
-            scanner
-            or f"NONE: uploads are not scanned (clamd is not installed; {DEBIAN_PACKAGE})"
-        ),
+        + (scanner or f"NONE: uploads are not scanned (clamd is not installed; {DEBIAN_PACKAGE})"),
         f"  data folder         {config.data_dir}",
         "",
         "Demo credentials (refused in production):",
