@@ -305,7 +305,6 @@ class Runner:
         self.postgres_started = False
         self.postgres_watch: asyncio.Task[None] | None = None
         self.broker: Child | None = None
-        self.clamd: EmbeddedClamd | None = None
         # CLAMD_URL for the requests service: the caller's own, or the embedded clamd's.
         self.clamd_url: str | None = os.environ.get("CLAMD_URL") or None
         self.services: list[Child] = []
@@ -397,23 +396,27 @@ class Runner:
         sys.stdout.flush()
 
     async def start_clamd(self) -> None:
-        """clamd with the EICAR-only signature database (no download), if installed; the
-        portal runs without scanning otherwise, and the banner says so."""
+        """clamd with the EICAR-only signature database (no download), if installed, as a
+        supervised child like the others; the portal runs without scanning otherwise, and
+        the banner says so."""
         if self.clamd_url:
             say("run", f"documents are scanned by the clamd at {self.clamd_url} (CLAMD_URL)")
             return
         try:
-            clamd_bin()
+            binary = clamd_bin()
         except RuntimeError as exc:
             say("run", f"WARNING: {exc}; uploaded documents will NOT be scanned for malware")
             return
         clamd = EmbeddedClamd(self.config.data_dir / "clamd", self.config.clamd_port)
+        await asyncio.to_thread(clamd.write_config)
+        argv = [binary, "--config-file", str(clamd.config_file)]
+        child = await self.supervisor.spawn("clamd", argv, env=os.environ, long_running=True)
         try:
-            await asyncio.to_thread(clamd.start)
-        except RuntimeError as exc:
-            say("run", f"WARNING: {exc}; uploaded documents will NOT be scanned for malware")
+            await asyncio.to_thread(wait_for_port, LOOPBACK, self.config.clamd_port, 60)
+        except OSError:
+            await self.supervisor.stop([child], grace=self.config.stop_grace)
+            say("run", "WARNING: clamd did not start; uploaded documents will NOT be scanned")
             return
-        self.clamd = clamd
         self.clamd_url = clamd.url
         say("run", f"clamd on {clamd.url} (test signatures only: EICAR)")
 
@@ -427,9 +430,6 @@ class Runner:
         if others:
             say("run", "stopping " + ", ".join(c.name for c in others))
             await sup.stop(others, grace=grace)
-        if self.clamd is not None:
-            say("run", "stopping clamd")
-            await asyncio.to_thread(self.clamd.stop)
         if self.broker is not None:
             say("run", "stopping the broker")
             await sup.stop([self.broker], grace=grace)
