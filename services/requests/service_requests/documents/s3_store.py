@@ -182,8 +182,10 @@ class S3Store(DocumentStore):
         try:
             listed = await self.client.list_multipart_uploads(Bucket=self.bucket, Prefix=name)
         except ClientError as exc:
-            if _code(exc) in UNSUPPORTED:
-                return  # a server without the listing keeps no parts past a lost client
+            # A server without the listing; or one that answers "no such upload" for a
+            # name with none under it (rclone's gofakes3) rather than an empty list.
+            if _code(exc) in UNSUPPORTED | {"NoSuchUpload"}:
+                return
             raise
         for upload in listed.get("Uploads", []):
             if upload.get("Key") == name and "UploadId" in upload:
