@@ -36,6 +36,24 @@ SCAN_PDF = (
     b"0000000260 00000 n\r\n0000000346 00000 n\r\ntrailer\n<< /Size 6 /Root 1 0 R >>\n"
     b"startxref\n416\n%%EOF\n"
 )
+
+
+async def upload_required(
+    client: httpx.AsyncClient, token: str, service: dict[str, Any]
+) -> list[dict[str, str]]:
+    """Upload a scan for each document the service requires; the `documents` to attach."""
+    documents = []
+    for kind in service["required_documents"]:
+        uploaded = await client.post(
+            "/api/v1/documents",
+            files={"file": (f"{kind['code']}.pdf", SCAN_PDF, "application/pdf")},
+            headers=bearer(token),
+        )
+        assert uploaded.status_code == 201, uploaded.text
+        documents.append({"code": kind["code"], "document_id": uploaded.json()["id"]})
+    return documents
+
+
 WAIT = 60.0
 
 
@@ -121,15 +139,7 @@ async def test_a_resident_application_from_registration_to_completion(portal: Po
         assert found.status_code == 200
         service = next(s for s in found.json()["items"] if s["code"] == SERVICE_CODE)
         # Each required document is uploaded (streamed through the gateway), then attached.
-        documents = []
-        for kind in service["required_documents"]:
-            uploaded = await web.post(
-                "/api/v1/documents",
-                files={"file": (f"{kind['code']}.pdf", SCAN_PDF, "application/pdf")},
-                headers=bearer(resident),
-            )
-            assert uploaded.status_code == 201, uploaded.text
-            documents.append({"code": kind["code"], "document_id": uploaded.json()["id"]})
+        documents = await upload_required(web, resident, service)
         submitted = await web.post(
             "/api/v1/requests",
             json={"service_id": service["id"], "form_data": form(iin), "documents": documents},
@@ -233,9 +243,10 @@ async def test_a_new_version_of_a_service_is_used_by_new_applications(portal: Po
         deadline = time.monotonic() + WAIT
         pinned = None
         while time.monotonic() < deadline:
+            documents = await upload_required(client, resident, service)
             response = await client.post(
                 "/api/v1/requests",
-                json={"service_id": service["id"], "form_data": form(iin)},
+                json={"service_id": service["id"], "form_data": form(iin), "documents": documents},
                 headers=bearer(resident),
             )
             assert response.status_code == 201, response.text
