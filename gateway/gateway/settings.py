@@ -58,6 +58,10 @@ DEFAULT_ROUTES = (
     # stays identity's.
     RouteConfig(prefix="/api/v1/me/notification-preferences", upstream="notifications"),
     RouteConfig(prefix="/api/v1/notifications", upstream="notifications"),
+    # Uploads: up to three 10 MB files per request (the requests service refuses past
+    # 30 MB at the first byte), plus the multipart framing. Bodies past 64 KiB stream
+    # through (proxy.REPLAYABLE_BODY), so the cap costs no memory.
+    RouteConfig(prefix="/api/v1/documents", upstream="requests", max_body_bytes=31 * 1024 * 1024),
 )
 
 # Anonymous account creation: limited per address more strictly than everything else.

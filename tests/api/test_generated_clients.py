@@ -16,7 +16,8 @@ from openapi_spec_validator import validate
 
 from gateway.docs import GATEWAY_RESPONSES, operation_id_collisions
 from gateway.settings import GatewaySettings
-from portal_shared.openapi import BEARER, OAUTH2, SCOPES
+from portal_shared.openapi import BEARER
+from portal_shared.scopes import OAUTH2, SCOPES
 from tests.api.conftest import BIN, CLIENTS, prefixes, run
 
 METHODS = {"get", "put", "post", "delete", "patch", "head", "options", "trace"}

@@ -24,6 +24,36 @@ from portal_testing.oidc import sign_in_with_pkce, valid_iin
 from portal_testing.portal import Portal
 
 SERVICE_CODE = "residence-registration"
+# A one-page PDF, as a scan of a document would be (its content decides its type).
+SCAN_PDF = (
+    b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< /Type /Catalog /Pages 2 0 R >>\nendobj\n"
+    b"2 0 obj\n<< /Type /Pages /Kids [3 0 R] /Count 1 >>\nendobj\n3 0 obj\n<< /Type /Page"
+    b" /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R /Resources << /Font << /F1 5 0 R"
+    b" /JSans 5 0 R >> >> >>\nendobj\n4 0 obj\n<< /Length 36 >>\nstream\n"
+    b"BT /F1 24 Tf 72 720 Td (Hello) Tj ET\nendstream\nendobj\n5 0 obj\n<< /Type /Font"
+    b" /Subtype /Type1 /BaseFont /Helvetica >>\nendobj\nxref\n0 6\n0000000000 65535 f\r\n"
+    b"0000000015 00000 n\r\n0000000064 00000 n\r\n0000000121 00000 n\r\n"
+    b"0000000260 00000 n\r\n0000000346 00000 n\r\ntrailer\n<< /Size 6 /Root 1 0 R >>\n"
+    b"startxref\n416\n%%EOF\n"
+)
+
+
+async def upload_required(
+    client: httpx.AsyncClient, token: str, service: dict[str, Any]
+) -> list[dict[str, str]]:
+    """Upload a scan for each document the service requires; the `documents` to attach."""
+    documents = []
+    for kind in service["required_documents"]:
+        uploaded = await client.post(
+            "/api/v1/documents",
+            files={"file": (f"{kind['code']}.pdf", SCAN_PDF, "application/pdf")},
+            headers=bearer(token),
+        )
+        assert uploaded.status_code == 201, uploaded.text
+        documents.append({"code": kind["code"], "document_id": uploaded.json()["id"]})
+    return documents
+
+
 WAIT = 60.0
 
 
@@ -108,9 +138,11 @@ async def test_a_resident_application_from_registration_to_completion(portal: Po
         found = await web.get("/api/v1/services", params={"q": "residence", "lang": "en"})
         assert found.status_code == 200
         service = next(s for s in found.json()["items"] if s["code"] == SERVICE_CODE)
+        # Each required document is uploaded (streamed through the gateway), then attached.
+        documents = await upload_required(web, resident, service)
         submitted = await web.post(
             "/api/v1/requests",
-            json={"service_id": service["id"], "form_data": form(iin)},
+            json={"service_id": service["id"], "form_data": form(iin), "documents": documents},
             headers={**bearer(resident), "Idempotency-Key": uuid.uuid4().hex},
         )
         assert submitted.status_code == 201, submitted.text
@@ -211,9 +243,10 @@ async def test_a_new_version_of_a_service_is_used_by_new_applications(portal: Po
         deadline = time.monotonic() + WAIT
         pinned = None
         while time.monotonic() < deadline:
+            documents = await upload_required(client, resident, service)
             response = await client.post(
                 "/api/v1/requests",
-                json={"service_id": service["id"], "form_data": form(iin)},
+                json={"service_id": service["id"], "form_data": form(iin), "documents": documents},
                 headers=bearer(resident),
             )
             assert response.status_code == 201, response.text

@@ -27,6 +27,7 @@ from pathlib import Path
 import httpx
 
 from portal_embedded.broker import EmbeddedBroker, wait_for_port
+from portal_embedded.clamd import DEBIAN_PACKAGE, EmbeddedClamd, clamd_bin
 from portal_embedded.mail import MailSink
 from portal_embedded.postgres import EmbeddedPostgres
 from portal_embedded.processes import GATEWAY, SERVICES, PortalProcess
@@ -90,6 +91,8 @@ class RunConfig:
     postgres_port: int
     kafka_port: int
     gateway_port: int
+    # clamd (malware scanning of uploads), when it is installed.
+    clamd_port: int
     service_ports: Mapping[str, int]
     # The local SMTP sink that the notifications service sends to.
     smtp_port: int
@@ -105,6 +108,7 @@ class RunConfig:
             postgres_port=_port(environ, "PORTAL_PG_PORT", 55432),
             kafka_port=_port(environ, "PORTAL_KAFKA_PORT", 9092),
             gateway_port=_port(environ, GATEWAY.port_env, GATEWAY.default_port),
+            clamd_port=_port(environ, "PORTAL_CLAMD_PORT", 3311),
             service_ports={s.name: _port(environ, s.port_env, s.default_port) for s in SERVICES},
             smtp_port=_port(environ, "PORTAL_SMTP_PORT", 8025),
             ready_timeout=_seconds(environ, "PORTAL_READY_TIMEOUT", 60),
@@ -119,6 +123,7 @@ class RunConfig:
             "PORTAL_KAFKA_PORT": self.kafka_port,
             "PORTAL_SMTP_PORT": self.smtp_port,
             GATEWAY.port_env: self.gateway_port,
+            "PORTAL_CLAMD_PORT": self.clamd_port,
         }
         ports.update({s.port_env: self.service_ports[s.name] for s in SERVICES})
         return ports
@@ -263,7 +268,7 @@ def stop_postgres(postgres: EmbeddedPostgres, grace: float) -> None:
         say("run", f"ERROR: PostgreSQL did not stop; see {postgres.data_dir / 'server.log'}")
 
 
-def banner(config: RunConfig) -> str:
+def banner(config: RunConfig, scanner: str | None = None) -> str:
     pub = config.public_url
     lines = [
         "",
@@ -287,6 +292,8 @@ def banner(config: RunConfig) -> str:
         + "}",
         f"  Kafka bootstrap     {PUBLIC_HOST}:{config.kafka_port}",
         f"  SMTP sink           {LOOPBACK}:{config.smtp_port}, mail in {config.data_dir / 'mail'}",
+        "  malware scanner     "
+        + (scanner or f"NONE: uploads are not scanned (clamd is not installed; {DEBIAN_PACKAGE})"),
         f"  data folder         {config.data_dir}",
         "",
         "Demo credentials (refused in production):",
@@ -307,6 +314,8 @@ class Runner:
         self.postgres_watch: asyncio.Task[None] | None = None
         self.broker: Child | None = None
         self.mail = MailSink(config.data_dir / "mail", config.smtp_port)
+        # CLAMD_URL for the requests service: the caller's own, or the embedded clamd's.
+        self.clamd_url: str | None = os.environ.get("CLAMD_URL") or None
         self.services: list[Child] = []
         self.stop_requested = asyncio.Event()
         self.interrupted_by: str | None = None
@@ -344,6 +353,7 @@ class Runner:
         # Nothing leaves this machine: every email the portal sends lands in a Maildir.
         await asyncio.to_thread(self.mail.start)
         say("run", f"SMTP sink on {LOOPBACK}:{config.smtp_port}, writing to {self.mail.folder}")
+        await self.start_clamd()
 
         base = child_env(config)
         python = sys.executable
@@ -362,6 +372,8 @@ class Runner:
 
         for s in SERVICES:
             env = service_env(base, self.postgres, s, config.service_ports[s.name])
+            if s.name == "requests" and self.clamd_url:
+                env["CLAMD_URL"] = self.clamd_url
             self.services.append(
                 await sup.spawn(
                     s.name, [python, "-m", s.package, "serve"], env=env, long_running=True
@@ -392,8 +404,33 @@ class Runner:
                 env=service_env(base, self.postgres, s, config.service_ports[name]),
                 within=config.seed_timeout,
             )
-        sys.stdout.write(banner(config))
+        sys.stdout.write(banner(config, self.clamd_url and f"clamd {self.clamd_url}"))
         sys.stdout.flush()
+
+    async def start_clamd(self) -> None:
+        """clamd with the EICAR-only signature database (no download), if installed, as a
+        supervised child like the others; the portal runs without scanning otherwise, and
+        the banner says so."""
+        if self.clamd_url:
+            say("run", f"documents are scanned by the clamd at {self.clamd_url} (CLAMD_URL)")
+            return
+        try:
+            binary = clamd_bin()
+        except RuntimeError as exc:
+            say("run", f"WARNING: {exc}; uploaded documents will NOT be scanned for malware")
+            return
+        clamd = EmbeddedClamd(self.config.data_dir / "clamd", self.config.clamd_port)
+        await asyncio.to_thread(clamd.write_config)
+        argv = [binary, "--config-file", str(clamd.config_file)]
+        child = await self.supervisor.spawn("clamd", argv, env=os.environ, long_running=True)
+        try:
+            await asyncio.to_thread(wait_for_port, LOOPBACK, self.config.clamd_port, 60)
+        except OSError:
+            await self.supervisor.stop([child], grace=self.config.stop_grace)
+            say("run", "WARNING: clamd did not start; uploaded documents will NOT be scanned")
+            return
+        self.clamd_url = clamd.url
+        say("run", f"clamd on {clamd.url} (test signatures only: EICAR)")
 
     async def shutdown(self) -> None:
         sup = self.supervisor

@@ -59,7 +59,27 @@ class RefusalGround(Strict):
     text: Localized
 
 
-class RequiredDocument(Strict):
+MediaType = Annotated[str, Field(pattern=r"^[a-z]+/[a-z0-9][a-z0-9.+-]{0,99}$")]
+
+
+class DocumentRules(BaseModel):
+    """What the requests service checks when an application attaches a document of this
+    kind (its own allow-list of types and size limit apply as well)."""
+
+    optional: bool = Field(default=False, description="may the application leave it out")
+    content_types: list[MediaType] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=10,
+        description="the types allowed for this document (by content); unset: any the "
+        "portal accepts",
+        examples=[["application/pdf", "image/jpeg"]],
+    )
+    max_size_bytes: int | None = Field(default=None, ge=1, le=1024 * 1024 * 1024)
+    max_count: int = Field(default=1, ge=1, le=20, description="files of this kind at most")
+
+
+class RequiredDocument(DocumentRules, Strict):
     code: ShortCode
     name: Localized
 
@@ -184,7 +204,7 @@ class AgencyCopy(BaseModel):
     version: int
 
 
-class RequiredDocumentFlat(BaseModel):
+class RequiredDocumentFlat(DocumentRules):
     code: str
     name: str
 

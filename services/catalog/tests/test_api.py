@@ -400,3 +400,36 @@ async def test_hostile_input_is_refused_with_a_problem_not_a_crash(
         SERVICES, content=content, headers={**admin, "content-type": "application/json"}
     )
     assert_problem(response, 422, "nested deeper")
+
+
+async def test_document_rules_are_published_and_bad_ones_refused(
+    client: httpx.AsyncClient, admin: dict[str, str], make_agency: AgencyMaker, make_body: BodyMaker
+) -> None:
+    agency = await make_agency()
+    body = make_body("birth-registration", agency["id"])
+    rules = {
+        "optional": True,
+        "content_types": ["application/pdf", "image/jpeg"],
+        "max_size_bytes": 2_000_000,
+        "max_count": 3,
+    }
+    body["required_documents"][0].update(rules)
+    service_id = await create_published(client, admin, body)
+    read = (await client.get(f"{SERVICES}/{service_id}", params={"lang": "en"})).json()
+    (document,) = read["required_documents"]
+    assert {k: document[k] for k in rules} == rules
+    # Without rules: required, any accepted type, one file.
+    plain = make_body("death-registration", agency["id"])
+    plain_id = await create_published(client, admin, plain)
+    (kind,) = (await client.get(f"{SERVICES}/{plain_id}", params={"lang": "en"})).json()[
+        "required_documents"
+    ]
+    assert kind["optional"] is False
+    assert kind["max_count"] == 1
+    assert kind["content_types"] is None
+
+    for bad in ({"content_types": ["pdf"]}, {"max_count": 0}, {"max_size_bytes": 0}):
+        body = make_body("marriage-registration", agency["id"])
+        body["required_documents"][0].update(bad)
+        response = await client.post(SERVICES, json=body, headers=admin)
+        assert response.status_code == 422, bad

@@ -17,7 +17,13 @@ from fastapi import Depends
 from sqlmodel import col
 
 from portal_shared.auth import Principal
-from portal_shared.scopes import REQUESTS_READ, REQUESTS_WRITE, require_scope
+from portal_shared.scopes import (
+    DOCUMENTS_READ,
+    DOCUMENTS_WRITE,
+    REQUESTS_READ,
+    REQUESTS_WRITE,
+    require_scope,
+)
 from service_requests.errors import NotYourRole
 from service_requests.models import ServiceRequest
 from service_requests.workflow import Actor, Transition
@@ -87,3 +93,9 @@ ReaderDep = Annotated[Principal, Depends(require_scope(REQUESTS_READ))]
 # A caller who may act on requests (which actions is `check_may_take`'s business).
 WriterDep = Annotated[Principal, Depends(require_scope(REQUESTS_WRITE))]
 ApplicantDep = Annotated[Principal, Depends(require_scope(REQUESTS_WRITE, roles=("resident",)))]
+# Documents: read by whoever may see them (access rules below), uploaded by residents (their
+# applications' documents) and officers (results).
+DocumentReaderDep = Annotated[Principal, Depends(require_scope(DOCUMENTS_READ))]
+DocumentWriterDep = Annotated[
+    Principal, Depends(require_scope(DOCUMENTS_WRITE, roles=("resident", "officer")))
+]

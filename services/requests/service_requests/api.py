@@ -15,6 +15,7 @@ from portal_shared.preconditions import InvalidPrecondition, etag
 from portal_shared.text import UtcDatetime
 from service_requests import service, submission
 from service_requests.access import ApplicantDep, ReaderDep, WriterDep
+from service_requests.attachments import DocumentsInvalid
 from service_requests.deps import (
     CalendarsDep,
     ConnectionsDep,
@@ -57,10 +58,17 @@ def _tagged(response: Response, read: RequestRead) -> RequestRead:
     description=(
         "A repeat with the same Idempotency-Key and the same body returns the request the "
         "first call made, with 200 instead of 201 and `Idempotent-Replayed: true`; the same "
-        "key with another body is 409."
+        "key with another body is 409. `documents` attaches uploads (`POST "
+        "/api/v1/documents`) as the service version's `required_documents` codes; a "
+        "missing required one is 422 naming the missing codes."
     ),
     responses=problem_responses(
-        Unauthorized, Forbidden, IdempotencyKeyReused, ServiceNotAvailable, FormInvalid
+        Unauthorized,
+        Forbidden,
+        IdempotencyKeyReused,
+        ServiceNotAvailable,
+        FormInvalid,
+        DocumentsInvalid,
     ),
 )
 async def submit_request(
@@ -180,6 +188,7 @@ async def request_history(
         PreconditionFailed,
         UnknownRefusalGround,
         FormInvalid,
+        DocumentsInvalid,
     ),
 )
 async def take_action(

@@ -49,6 +49,9 @@ async def apply_service(session: AsyncSession, event: CloudEvent) -> None:
                 term_working_days=data.term_working_days,
                 refusal_grounds=[g.model_dump(mode="json") for g in data.refusal_grounds],
                 form_schema=data.form_schema,
+                required_documents=[
+                    d.model_dump(mode="json", exclude_none=True) for d in data.required_documents
+                ],
             )
             .on_conflict_do_nothing()
         )

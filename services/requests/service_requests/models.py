@@ -64,6 +64,11 @@ class OfferingVersion(Base, table=True):
     term_working_days: int
     refusal_grounds: list[dict[str, Any]] = Field(sa_column=sa.Column(JSONB, nullable=False))
     form_schema: dict[str, Any] = Field(sa_column=sa.Column(JSONB, nullable=False))
+    # `required_documents` of the catalog's version: code and rules (schemas.DocumentKind).
+    required_documents: list[dict[str, Any]] = Field(
+        default_factory=list,
+        sa_column=sa.Column(JSONB, nullable=False, server_default=sa.text("'[]'")),
+    )
 
 
 class ServiceRequest(Base, table=True):

@@ -23,9 +23,24 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+DocumentCode = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9_-]*$")]
+
+
+class AttachDocument(Strict):
+    """An uploaded document (`POST /api/v1/documents`) given as one of the service
+    version's `required_documents`."""
+
+    code: DocumentCode = Field(description="a `required_documents[].code` of the service")
+    document_id: UUID
+
+
+Attachments = Annotated[list[AttachDocument], Field(max_length=50)]
+
+
 class RequestCreate(Strict):
     service_id: UUID
     form_data: FormData
+    documents: Attachments = Field(default_factory=list)
 
 
 class _Action(Strict):
@@ -47,6 +62,8 @@ class ResubmitAction(_Action):
     action: Literal["resubmit"]
     form_data: FormData
     comment: Comment | None = None
+    # Added to what is attached; a code given here replaces that code's documents.
+    documents: Attachments = Field(default_factory=list)
 
 
 class ApproveAction(_Action):
@@ -64,6 +81,8 @@ class CompleteAction(_Action):
     action: Literal["complete"]
     result: Comment
     comment: Comment | None = None
+    # A document the officer uploaded (a certificate...): the applicant downloads it.
+    result_document_id: UUID | None = None
 
 
 class CancelAction(_Action):
@@ -145,6 +164,16 @@ class RequestEventData(BaseModel):
 # What this service reads from other services' events: only the fields it uses.
 
 
+class DocumentKind(BaseModel):
+    """A `required_documents[]` entry of a published version, with its rules."""
+
+    code: str
+    optional: bool = False
+    content_types: list[str] | None = None
+    max_size_bytes: int | None = None
+    max_count: int = 1
+
+
 class RefusalGround(BaseModel):
     code: str
     text: Any = None
@@ -160,6 +189,7 @@ class PublishedServiceData(BaseModel):
     term_working_days: int = Field(ge=0, le=3650)
     refusal_grounds: list[RefusalGround] = Field(default_factory=list)
     form_schema: dict[str, Any] = Field(default_factory=dict)
+    required_documents: list[DocumentKind] = Field(default_factory=list)
     status: Literal["draft", "published", "withdrawn"]
     version: int
 
@@ -171,3 +201,23 @@ class AgencyData(BaseModel):
     timezone: str = "Asia/Almaty"
     status: str
     version: int
+
+
+class DocumentRead(BaseModel):
+    """An uploaded document's metadata (never its storage name)."""
+
+    id: UUID
+    filename: str = Field(description="the uploaded file's name, as display text only")
+    content_type: str = Field(description="decided by the content, not by the name")
+    size: int
+    sha256: str
+    status: Literal["clean", "pending", "infected"]
+    created_at: datetime
+    request_id: UUID | None = Field(default=None, description="the request it is attached to")
+    code: str | None = Field(
+        default=None, description="its `required_documents` code there, or `result`"
+    )
+
+
+class DocumentList(BaseModel):
+    items: list[DocumentRead]

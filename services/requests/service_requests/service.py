@@ -19,7 +19,7 @@ from sqlmodel import col
 from portal_shared.auth import Principal
 from portal_shared.paging import CursorCodec
 from portal_shared.preconditions import check_if_match
-from service_requests import access, events, reads, workflow
+from service_requests import access, attachments, events, reads, workflow
 from service_requests.errors import (
     RequestNotFound,
     ServiceNotAvailable,
@@ -117,7 +117,7 @@ async def act(
     check_if_match(if_match, request.version, required=False, body_version=action.version)
     current = Status(request.status)
     workflow.take(action.action, current)
-    await _apply_fields(session, request, action, validators)
+    await _apply_fields(session, principal, request, action, validators)
 
     now = datetime.now(UTC)
     request.status = transition.target
@@ -151,12 +151,20 @@ async def act(
 
 
 async def _apply_fields(
-    session: AsyncSession, request: ServiceRequest, action: Action, validators: Validators
+    session: AsyncSession,
+    principal: Principal,
+    request: ServiceRequest,
+    action: Action,
+    validators: Validators,
 ) -> None:
     """Check the action's own fields and set what they change on the request: a refusal
     ground and a resubmitted form are checked against the version the request pinned."""
     if isinstance(action, CompleteAction):
         request.result = action.result
+        if action.result_document_id is not None:
+            await attachments.attach_result(
+                session, request.id, principal.account_id, action.result_document_id
+            )
     if not isinstance(action, RejectAction | ResubmitAction):
         return
     pinned = await session.get(OfferingVersion, (request.service_id, request.service_version))
@@ -178,6 +186,14 @@ async def _apply_fields(
         validator = validators.get(key) or validators.add(key, pinned.form_schema)
         check_form(validator, action.form_data)
         request.form_data = action.form_data
+        if action.documents:
+            await attachments.resubmit(
+                session,
+                request.id,
+                request.applicant_id,
+                pinned.required_documents,
+                action.documents,
+            )
 
 
 # Overdue ----------------------------------------------------------------------------------

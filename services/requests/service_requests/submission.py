@@ -14,6 +14,10 @@ issue's aim of 1,000 submissions/s on two cores. `submit` takes four steps:
    year's next number, and insert the request, its first history entry and its outbox
    event, returning the stored request (`_write`). A single statement is a transaction
    of its own: all of it lands or none;
+   With documents (or a version that requires some), their rows are checked first
+   (`attachments.check`) and the write runs in a transaction with the UPDATE that
+   attaches them, so the request and its documents land together; a submission without
+   documents keeps the single statement;
 4. answer: the RequestRead built from the row the write returned (`reads.request_read`),
    exactly as a replay or a later read builds it from the same row.
 
@@ -40,8 +44,9 @@ from portal_shared.auth import Principal
 from portal_shared.errors import AppError, Forbidden
 from portal_shared.events.outbox import EVENT_COLUMNS, event_values, new_event
 from portal_shared.tracing import trace_asyncpg
-from service_requests import events
+from service_requests import attachments, events
 from service_requests.access import actor_of
+from service_requests.attachments import DocumentsInvalid
 from service_requests.calendar import DEFAULT_TIMEZONE, CalendarBook, zone
 from service_requests.errors import FormInvalid, IdempotencyKeyReused, ServiceNotAvailable
 from service_requests.forms import Validators, check_form
@@ -52,7 +57,8 @@ from service_requests.workflow import Status
 NUMBER_PREFIX = "BKR"
 
 LOOKUP = """
-SELECT o.status, o.published_version, v.agency_id, v.term_working_days, a.timezone
+SELECT o.status, o.published_version, v.agency_id, v.term_working_days, a.timezone,
+    v.required_documents
 FROM offerings o
 LEFT JOIN offering_versions v ON v.service_id = o.id AND v.version = o.published_version
 LEFT JOIN agencies a ON a.id = v.agency_id
@@ -177,7 +183,8 @@ async def keep_session(connection: asyncpg.Connection) -> None:
 
 
 def body_hash(body: RequestCreate) -> str:
-    data = body.model_dump(mode="json")
+    # Without documents, the hash is what it was before documents existed.
+    data = body.model_dump(mode="json", exclude=None if body.documents else {"documents"})
     try:
         canonical = orjson.dumps(data, option=orjson.OPT_SORT_KEYS)
     except orjson.JSONEncodeError:
@@ -196,6 +203,8 @@ class Published:
     agency_id: UUID
     term_working_days: int
     timezone: str
+    # The version's required_documents (code and rules), as stored.
+    required_documents: list[dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -234,7 +243,39 @@ async def _look_up(connection: asyncpg.Connection, service_id: UUID) -> Publishe
         agency_id=found["agency_id"],
         term_working_days=found["term_working_days"],
         timezone=found["timezone"] or DEFAULT_TIMEZONE,
+        required_documents=found["required_documents"] or [],
     )
+
+
+async def _check_documents(
+    connection: asyncpg.Connection, published: Published, body: RequestCreate, owner_id: UUID
+) -> bool:
+    """Check the documents against the version's rules; whether there are any to attach."""
+    if not body.documents and all(d.get("optional") for d in published.required_documents):
+        return False
+    rows = await connection.fetch(attachments.CANDIDATES, [d.document_id for d in body.documents])
+    found = {row["id"]: attachments.Candidate.of(row) for row in rows}
+    attachments.check(
+        attachments.kinds_of(published.required_documents),
+        body.documents,
+        found,
+        owner_id=owner_id,
+    )
+    return bool(body.documents)
+
+
+async def _attach(connection: asyncpg.Connection, new: NewRequest, body: RequestCreate) -> None:
+    """Attach the checked documents to the request just written, in its transaction."""
+    ids = [d.document_id for d in body.documents]
+    attached = await connection.fetch(
+        attachments.ATTACH, new.id, new.applicant_id, ids, [d.code for d in body.documents]
+    )
+    if len(attached) != len(ids):
+        # Another submission took one of them after the check (the UPDATE waited for it).
+        raise DocumentsInvalid(
+            "A document was attached to another request at the same time; nothing was submitted",
+            errors=[{"location": "documents", "message": "already attached to a request"}],
+        )
 
 
 async def _check_form(
@@ -340,7 +381,8 @@ async def submit(
         try:
             published = await _look_up(connection, body.service_id)
             await _check_form(connection, published, body.form_data, validators)
-        except (ServiceNotAvailable, FormInvalid):
+            with_documents = await _check_documents(connection, published, body, applicant_id)
+        except (ServiceNotAvailable, FormInvalid, DocumentsInvalid):
             # A repeat of an accepted submission is answered as it was the first time,
             # even when the service has been withdrawn or its form has changed since.
             if idempotency_key is not None:
@@ -351,7 +393,13 @@ async def submit(
                     return earlier, False
             raise
         new = _new_request(published, applicant_id, body.form_data, calendars)
-        row = await _write(connection, new, principal, idempotency_key, digest)
+        if with_documents:
+            async with connection.transaction():
+                row = await _write(connection, new, principal, idempotency_key, digest)
+                if row is not None:
+                    await _attach(connection, new, body)
+        else:
+            row = await _write(connection, new, principal, idempotency_key, digest)
         if row is None:
             # The key was claimed first by another submission (perhaps one still being
             # written: the claim waited for it to commit).

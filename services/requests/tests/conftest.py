@@ -169,6 +169,7 @@ class World:
         term: int = 5,
         form_schema: dict[str, Any] | None = None,
         refusal_grounds: list[dict[str, Any]] | None = None,
+        required_documents: list[dict[str, Any]] | None = None,
         wait: bool = True,
     ) -> UUID:
         service_id = service_id or uuid.uuid4()
@@ -182,6 +183,7 @@ class World:
             "fee": {"amount": 0, "currency": "KZT"},
             "refusal_grounds": GROUNDS if refusal_grounds is None else refusal_grounds,
             "form_schema": FORM_SCHEMA if form_schema is None else form_schema,
+            "required_documents": required_documents or [],
             "status": status,
             "version": version,
         }

@@ -146,14 +146,10 @@ class Portal:
 
     @classmethod
     def on_free_ports(cls, data_dir: Path) -> Portal:
-        names = ["PG", "KAFKA", "GATEWAY", "SMTP", *(s.upper() for s in SERVICES)]
+        names = ["PG", "KAFKA", "GATEWAY", "SMTP", "CLAMD", *(s.upper() for s in SERVICES)]
         env = dict(os.environ)
-        env.update(
-            {
-                f"PORTAL_{n}_PORT": str(p)
-                for n, p in zip(names, distinct_free_ports(len(names)), strict=True)
-            }
-        )
+        ports = distinct_free_ports(len(names))
+        env.update({f"PORTAL_{n}_PORT": str(p) for n, p in zip(names, ports, strict=True)})
         env.update({"PORTAL_DATA_DIR": str(data_dir), "PORTAL_STOP_GRACE": "10"})
         return cls(data_dir, env)
 

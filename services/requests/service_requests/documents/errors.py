@@ -43,3 +43,23 @@ class DocumentIntegrityError(AppError):
     status = 500
     slug = "document-integrity-failure"
     title = "Stored document failed its integrity check"
+
+
+class UploadMalformed(AppError):
+    """Not a `multipart/form-data` body this endpoint can read."""
+
+    status = 400
+    slug = "upload-malformed"
+    title = "Malformed upload"
+
+
+class UploadFileMissing(ValidationFailed):
+    slug = "upload-file-missing"
+    title = "The upload has no file part"
+
+
+class UploadTooLarge(PayloadTooLarge):
+    """The whole request body is past DOCUMENTS_MAX_REQUEST_BYTES."""
+
+    slug = "upload-too-large"
+    title = "Upload too large"

@@ -15,7 +15,7 @@ is established by its SHA-256 in `storage.DocumentStore.open` anyway.
 from __future__ import annotations
 
 from collections.abc import AsyncIterable, AsyncIterator
-from contextlib import AsyncExitStack
+from contextlib import AsyncExitStack, suppress
 from typing import TYPE_CHECKING, ClassVar
 
 from aiobotocore.config import AioConfig
@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 
 READ_PIECE_BYTES = 256 * 1024
 MISSING = frozenset({"NoSuchKey", "404", "NotFound"})
+UNSUPPORTED = frozenset({"NotImplemented", "501"})
 
 
 def _code(error: ClientError) -> str:
@@ -171,4 +172,24 @@ class S3Store(DocumentStore):
                 yield piece
 
     async def delete(self, key: str) -> None:
-        await self.client.delete_object(Bucket=self.bucket, Key=self._name(key))
+        name = self._name(key)
+        await self.client.delete_object(Bucket=self.bucket, Key=name)
+        await self._abort_unfinished(name)
+
+    async def _abort_unfinished(self, name: str) -> None:
+        """Abort the multipart uploads left under `name` by a process killed mid-upload:
+        their parts are kept (and paid for) until aborted, though no object shows them."""
+        try:
+            listed = await self.client.list_multipart_uploads(Bucket=self.bucket, Prefix=name)
+        except ClientError as exc:
+            # A server without the listing; or one that answers "no such upload" for a
+            # name with none under it (rclone's gofakes3) rather than an empty list.
+            if _code(exc) in UNSUPPORTED | {"NoSuchUpload"}:
+                return
+            raise
+        for upload in listed.get("Uploads", []):
+            if upload.get("Key") == name and "UploadId" in upload:
+                with suppress(ClientError):  # aborted meanwhile by another replica
+                    await self.client.abort_multipart_upload(
+                        Bucket=self.bucket, Key=name, UploadId=upload["UploadId"]
+                    )
