@@ -107,7 +107,7 @@ async def register_resident(
     summary="The caller's account",
     responses=problem_responses(Unauthorized, AccountNotFound),
 )
-async def me(session: SessionDep, principal: PrincipalDep, response: Response) -> AccountRead:
+async def get_me(session: SessionDep, principal: PrincipalDep, response: Response) -> AccountRead:
     response.headers.update(NO_STORE)
     return await service.me(session, principal)
 
