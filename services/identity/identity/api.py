@@ -114,7 +114,9 @@ async def register_resident(
     summary="The caller's account",
     responses=problem_responses(Unauthorized, AccountNotFound),
 )
-async def me(session: SessionDep, principal: AccountReaderDep, response: Response) -> AccountRead:
+async def get_me(
+    session: SessionDep, principal: AccountReaderDep, response: Response
+) -> AccountRead:
     response.headers.update(NO_STORE)
     return await service.me(session, principal)
 

@@ -34,6 +34,15 @@ from identity.oauth import (
     revocation,
     user_claims,
 )
+from identity.oauth_openapi import (
+    INTROSPECT_FORM,
+    INTROSPECTED,
+    KEY_SET,
+    REVOKE_FORM,
+    REVOKED,
+    TOKEN_FORM,
+    TOKEN_ISSUED,
+)
 from identity.settings import IdentitySettings
 from identity.signin import Refused, sign_in
 from portal_shared import scopes
@@ -201,7 +210,7 @@ async def _call_endpoint(fn: Any, *args: Any) -> AuthlibResponse:
 
 
 @router.get("/.well-known/openid-configuration", summary="OpenID Connect discovery")
-async def discovery(settings: SettingsDep) -> dict[str, Any]:
+async def get_openid_configuration(settings: SettingsDep) -> dict[str, Any]:
     issuer = settings.issuer
     auth_methods = ["client_secret_basic", "client_secret_post", "none"]
     return {
@@ -246,8 +255,8 @@ async def discovery(settings: SettingsDep) -> dict[str, Any]:
     }
 
 
-@router.get("/jwks", summary="The signing keys: current and previous")
-async def jwks(session: SessionDep) -> Response:
+@router.get("/jwks", summary="The signing keys: current and previous", responses=KEY_SET)
+async def get_jwks(session: SessionDep) -> Response:
     body = {"keys": await keys.published_keys(session)}
     # Short caching: resource servers also refetch on an unknown kid.
     return Response(
@@ -323,8 +332,13 @@ async def authorize_submit(
     return _response(result)
 
 
-@router.post("/token", summary="Token endpoint", responses=OAUTH_ERRORS)
-async def token(
+@router.post(
+    "/token",
+    summary="Token endpoint",
+    responses={**TOKEN_ISSUED, **OAUTH_ERRORS},
+    openapi_extra=TOKEN_FORM,
+)
+async def issue_token(
     request: Request, session: SessionDep, settings: SettingsDep, passwords: PasswordsDep
 ) -> Response:
     items = await _form_items(request)
@@ -383,15 +397,25 @@ async def _endpoint(
     return await _run_endpoint(server.create_endpoint_response, name, oreq)
 
 
-@router.post("/revoke", summary="Token revocation (RFC 7009)", responses=OAUTH_ERRORS)
-async def revoke(
+@router.post(
+    "/revoke",
+    summary="Token revocation (RFC 7009)",
+    responses={**REVOKED, **OAUTH_ERRORS},
+    openapi_extra=REVOKE_FORM,
+)
+async def revoke_token(
     request: Request, session: SessionDep, settings: SettingsDep, passwords: PasswordsDep
 ) -> Response:
     return await _endpoint("revocation", request, session, settings, passwords)
 
 
-@router.post("/introspect", summary="Token introspection (RFC 7662)", responses=OAUTH_ERRORS)
-async def introspect(
+@router.post(
+    "/introspect",
+    summary="Token introspection (RFC 7662)",
+    responses={**INTROSPECTED, **OAUTH_ERRORS},
+    openapi_extra=INTROSPECT_FORM,
+)
+async def introspect_token(
     request: Request, session: SessionDep, settings: SettingsDep, passwords: PasswordsDep
 ) -> Response:
     return await _endpoint("introspection", request, session, settings, passwords)
@@ -400,13 +424,13 @@ async def introspect(
 @router.get(
     "/userinfo",
     summary="OIDC userinfo",
-    operation_id="userinfo_get",
+    operation_id="getUserinfo",
     responses=problem_responses(Unauthorized, Forbidden),
 )
 @router.post(
     "/userinfo",
     summary="OIDC userinfo",
-    operation_id="userinfo_post",
+    operation_id="postUserinfo",
     responses=problem_responses(Unauthorized, Forbidden),
 )
 async def userinfo(session: SessionDep, principal: OpenIdDep, response: Response) -> dict[str, Any]:
@@ -427,14 +451,14 @@ async def userinfo(session: SessionDep, principal: OpenIdDep, response: Response
     "/logout",
     response_class=HTMLResponse,
     summary="RP-initiated logout",
-    operation_id="logout_get",
+    operation_id="endSession",
     responses={302: LOGOUT_REDIRECT},
 )
 @router.post(
     "/logout",
     response_class=HTMLResponse,
     summary="RP-initiated logout",
-    operation_id="logout_post",
+    operation_id="postEndSession",
     responses={302: LOGOUT_REDIRECT},
 )
 async def logout(

@@ -160,3 +160,67 @@ class ClientPage(BaseModel):
 
 class KeyRotated(BaseModel):
     kid: str
+
+
+# The OAuth endpoints build their answers with authlib; these models only document them
+# (each route's `responses`), so that client generators type the success bodies.
+
+
+class TokenResponse(BaseModel):
+    """A successful token response (RFC 6749 5.1; `id_token` from OpenID Connect Core 3.1.3.3)."""
+
+    access_token: str = Field(description="An RFC 9068 JWT access token (audience portal-api)")
+    token_type: Literal["Bearer"]
+    expires_in: int = Field(description="Seconds the access token is valid for")
+    scope: str = Field(description="The granted scopes, space-separated")
+    refresh_token: str | None = Field(
+        default=None, description="With offline_access, for a person: rotates on every use"
+    )
+    id_token: str | None = Field(
+        default=None, description="With the openid scope, in the authorization code flow"
+    )
+
+
+class JsonWebKey(BaseModel):
+    """A public RSA signing key (RFC 7517 4, RFC 7518 6.3.1)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    kty: Literal["RSA"]
+    kid: str
+    use: Literal["sig"]
+    alg: Literal["RS256"]
+    n: str = Field(description="The modulus, base64url")
+    e: str = Field(description="The exponent, base64url")
+    key_ops: list[str] | None = None
+
+
+class JsonWebKeySet(BaseModel):
+    """The signing keys (RFC 7517 5): the current one first, then the previous one."""
+
+    keys: list[JsonWebKey]
+
+
+class IntrospectionResponse(BaseModel):
+    """What introspection says about a token (RFC 7662 2.2): only `active` when it is not
+    active, or when the asking client may not know about it."""
+
+    active: bool
+    token_type: Literal["access_token", "refresh_token"] | None = None
+    scope: str | None = None
+    client_id: str | None = None
+    sub: str | None = None
+    exp: int | None = None
+    iat: int | None = None
+    iss: str | None = None
+    aud: str | list[str] | None = None
+    jti: str | None = None
+    roles: list[str] | None = None
+    agency_id: uuid.UUID | None = None
+
+
+class TokenRevoked(BaseModel):
+    """Revocation's answer (RFC 7009 2.2): an empty object, whether or not the token was
+    known (the client learns nothing about a token it does not hold)."""
+
+    model_config = ConfigDict(extra="forbid")

@@ -31,6 +31,10 @@ ODD_REQUESTS: list[tuple[str, str, dict[str, str] | None]] = [
     ("POST", "/auth/revoke", {"token": "garbage", "client_id": "portal-web"}),
     ("POST", "/auth/revoke", {"client_id": "portal-web"}),
     ("POST", "/auth/introspect", {"token": "a.b.c"}),
+    # Found by the fuzz suite once the form was documented: NUL cannot even be looked up.
+    ("POST", "/auth/revoke", {"token": "x", "client_id": "\x00web"}),
+    ("POST", "/auth/introspect", {"token": "x", "client_id": "\x00rs", "client_secret": "s"}),
+    ("POST", "/auth/token", {"grant_type": "client_credentials", "client_id": "\x00web"}),
     ("GET", "/auth/userinfo", None),
     (
         "GET",

@@ -6,11 +6,16 @@ from __future__ import annotations
 from functools import lru_cache
 
 from pydantic import Field
+from pydantic_settings import SettingsConfigDict
 
 from portal_shared.settings import ServiceSettings
 
 
 class NotificationsSettings(ServiceSettings):
+    # An empty variable means "not set" (docker-compose.yml passes SMTP_USERNAME and
+    # SMTP_PASSWORD empty when the relay needs no login: "" would make the sender log in).
+    model_config = SettingsConfigDict(env_ignore_empty=True)
+
     service_name: str = "notifications"
     port: int = 8005
     database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:55432/notifications"

@@ -157,7 +157,7 @@ async def get_request(
     summary="Every transition of a request, oldest first",
     responses=problem_responses(Unauthorized, Forbidden, RequestNotFound, InvalidCursor),
 )
-async def request_history(
+async def list_request_history(
     request_id: UUID,
     session: SessionDep,
     principal: ReaderDep,
@@ -191,7 +191,7 @@ async def request_history(
         DocumentsInvalid,
     ),
 )
-async def take_action(
+async def act_on_request(
     request_id: UUID,
     action: Annotated[Action, Body()],
     session: SessionDep,

@@ -39,7 +39,7 @@ def server_folder(prefix: str) -> Iterator[Path]:
 
 SERVICES = ("identity", "directory", "catalog", "requests", "notifications")
 # Bounds for a loaded 2-core machine; the runner itself waits at most 60 s for readiness.
-START_WITHIN = 180.0
+START_WITHIN = 300.0
 STOP_WITHIN = 60.0
 
 

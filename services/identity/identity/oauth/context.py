@@ -42,6 +42,9 @@ class OAuthContext:
         return self.key
 
     async def load_client(self, client_id: str) -> Client | None:
+        if "\x00" in client_id:
+            # PostgreSQL text cannot hold NUL, so no client has it, and asking would fail.
+            return None
         row = await self.session.get(OAuthClient, client_id)
         if row is None or row.status != "active":
             return None
