@@ -19,8 +19,11 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from email.message import EmailMessage
-from email.utils import format_datetime
+from email.header import Header
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
+from email.policy import compat32
+from email.utils import format_datetime, parseaddr
 from typing import Any
 from uuid import UUID
 
@@ -51,21 +54,31 @@ class Outcome:
     error: str | None = None
 
 
-def build_message(row: Any, sender: str) -> EmailMessage:
-    """The MIME email of a claimed row: a plain-text part and an HTML alternative."""
-    message = EmailMessage()
+# SMTP's line ends, in the compat32 generator.
+_SMTP_LINES = compat32.clone(linesep="\r\n")
+
+
+def build_message(row: Any, sender: str) -> bytes:
+    """The MIME email of a claimed row: a plain-text part and an HTML alternative.
+
+    Built with the compat32 classes: the modern `EmailMessage` parses every header it is
+    given and cost ~8 ms an email on this machine, which is the sender's whole budget at
+    200 emails/s; these take ~1 ms for the same bytes."""
+    message = MIMEMultipart("alternative")
     message["From"] = sender
     message["To"] = row.to_address
-    message["Subject"] = row.subject
+    subject: str = row.subject
+    if not subject.isascii():
+        subject = Header(subject, "utf-8", header_name="Subject").encode()
+    message["Subject"] = subject
     message["Message-ID"] = row.message_id
     message["Date"] = format_datetime(datetime.now(UTC))
     # RFC 3834: no auto-replies to an automatic message.
     message["Auto-Submitted"] = "auto-generated"
-    message.set_content(row.text_body)
-    message.add_alternative(row.html_body, subtype="html")
-    # After the parts: setting the content clears every Content-* header.
     message["Content-Language"] = row.language
-    return message
+    message.attach(MIMEText(row.text_body, "plain", "utf-8"))
+    message.attach(MIMEText(row.html_body, "html", "utf-8"))
+    return message.as_bytes(policy=_SMTP_LINES)
 
 
 async def _claim(
@@ -176,6 +189,7 @@ async def _send_over(
     """Send the rows one after the other over one connection; a connection lost fails the
     rest temporarily. Also says whether the server could be reached at all."""
     outcomes: list[Outcome] = []
+    envelope_from = parseaddr(settings.email_from)[1]
     try:
         smtp = await connections.take()
     except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
@@ -183,7 +197,9 @@ async def _send_over(
         return [Outcome(r.id, EmailStatus.temporary_failure, repr(exc)[:500]) for r in rows], False
     for index, row in enumerate(rows):
         try:
-            await smtp.send_message(build_message(row, settings.email_from))
+            await smtp.sendmail(
+                envelope_from, [row.to_address], build_message(row, settings.email_from)
+            )
             outcomes.append(Outcome(row.id, EmailStatus.delivered))
         except aiosmtplib.SMTPException as exc:
             refused = _refused(row.id, exc)
