@@ -34,7 +34,7 @@ from portal_shared.auth import TokenVerifier
 from portal_shared.bodies import InputEdge, JsonLimits
 from portal_shared.db import make_engine, make_sessionmaker
 from portal_shared.errors import PROBLEM_JSON, install_error_handlers
-from portal_shared.events.consumer import EventConsumer, Handler
+from portal_shared.events.consumer import BatchHandler, EventConsumer, Handler
 from portal_shared.events.relay import OutboxRelay, make_producer
 from portal_shared.events.topics import ensure_topics, with_dead_letters
 from portal_shared.logging import configure_logging
@@ -68,6 +68,11 @@ class ConsumerSpec:
     group_id: str
     topics: Sequence[str]
     handlers: Mapping[str, Handler]
+    # Opt-in: apply each fetched batch in one transaction (see portal_shared.events.consumer);
+    # `handlers` still name the types consumed and apply a batch that fails as a whole.
+    batch_handler: BatchHandler | None = None
+    # Called after each commit that applied new events (e.g. to wake a worker).
+    on_applied: Callable[[], None] | None = None
 
 
 @dataclass(frozen=True)
@@ -176,6 +181,8 @@ def _background(
                 heartbeat_interval_ms=settings.kafka_heartbeat_interval_ms,
                 fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
                 tracer=tracer,
+                batch_handler=c.batch_handler,
+                on_applied=c.on_applied,
             )
             app.state.consumers.append(consumer)
             tasks.append(

@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from fastapi import FastAPI
 
 from notifications.api import router
 from notifications.consumers import consumers
-from notifications.mailer import send_due
+from notifications.mailer import sender
 from notifications.settings import NotificationsSettings, get_settings
-from portal_shared.app import ServiceSpec, create_service_app, periodic
-
-
-def _poll_interval(app: FastAPI) -> float:
-    settings: NotificationsSettings = app.state.settings
-    return settings.email_poll_seconds
+from portal_shared.app import ServiceSpec, create_service_app
 
 
 def create_app(settings: NotificationsSettings | None = None) -> FastAPI:
     settings = settings or get_settings()
+    # Set by the request consumer after it commits emails; wakes the sender.
+    emails_due = asyncio.Event()
     return create_service_app(
         ServiceSpec(
             name="notifications",
@@ -26,10 +25,8 @@ def create_app(settings: NotificationsSettings | None = None) -> FastAPI:
             "language; each message sent once.",
             settings=settings,
             routers=[router],
-            consumers=consumers(settings),
-            workers=[periodic("email_sender", send_due, _poll_interval)]
-            if settings.run_sender
-            else [],
+            consumers=consumers(settings, on_applied=emails_due.set),
+            workers=[sender(emails_due)] if settings.run_sender else [],
             tags=[{"name": "notifications", "description": "The inbox and its preferences"}],
         )
     )

@@ -8,11 +8,13 @@
 - `requests.request`: the events a resident is told about become inbox messages and,
   with their consent, emails; an overdue request is also told to the responsible
   agency's officers. The consumer records each event's `ce_id` in the same
-  transaction, so a redelivered or replayed event adds nothing.
+  transaction, so a redelivered or replayed event adds nothing; a fetched batch is applied
+  in one transaction (one commit per batch is what lets emails go out within a second).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from email.utils import parseaddr
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,7 +23,7 @@ from notifications import service
 from notifications.messages import RESIDENT_EVENTS
 from notifications.settings import NotificationsSettings
 from portal_shared.app import ConsumerSpec
-from portal_shared.events import CloudEvent, Handler
+from portal_shared.events import BatchHandler, CloudEvent, Handler
 
 USER_TOPIC = "identity.contact"
 SERVICE_TOPIC = "catalog.service"
@@ -46,23 +48,43 @@ def mail_domain(settings: NotificationsSettings) -> str:
     return address.rpartition("@")[2] or "localhost"
 
 
-def _request_handler(name: str, settings: NotificationsSettings) -> Handler:
+def _request_handler(settings: NotificationsSettings) -> BatchHandler:
     domain = mail_domain(settings)
 
-    async def handle(session: AsyncSession, event: CloudEvent) -> None:
-        await service.notify_applicant(
-            session, event, name, public_url=settings.public_url, mail_domain=domain
+    async def handle(session: AsyncSession, events: Sequence[CloudEvent]) -> None:
+        named = [(event, message_name(event.type)) for event in events]
+        await service.notify_applicants(
+            session, named, public_url=settings.public_url, mail_domain=domain
         )
-        if name == "overdue":
-            await service.notify_officers(
-                session, event, public_url=settings.public_url, mail_domain=domain
-            )
+        for event, name in named:
+            if name == "overdue":
+                await service.notify_officers(
+                    session, event, public_url=settings.public_url, mail_domain=domain
+                )
 
-    handle.__name__ = f"on_request_{name}"
     return handle
 
 
-def consumers(settings: NotificationsSettings) -> list[ConsumerSpec]:
+def message_name(event_type: str) -> str:
+    """`requests.request.<name>.v1` -> `<name>`, the message it is told as."""
+    return event_type.removeprefix(f"{REQUEST_TOPIC}.").rpartition(".")[0]
+
+
+def _one(handler: BatchHandler) -> Handler:
+    """The per-event form of a batch handler (what the consumer falls back to)."""
+
+    async def handle(session: AsyncSession, event: CloudEvent) -> None:
+        await handler(session, [event])
+
+    return handle
+
+
+def consumers(
+    settings: NotificationsSettings, on_applied: Callable[[], None] | None = None
+) -> list[ConsumerSpec]:
+    """The service's consumers; `on_applied` is called after request events are committed
+    (the emails they recorded are due: it wakes the sender)."""
+    on_request = _request_handler(settings)
     return [
         ConsumerSpec(
             group_id=f"notifications.{USER_TOPIC}",
@@ -83,9 +105,9 @@ def consumers(settings: NotificationsSettings) -> list[ConsumerSpec]:
         ConsumerSpec(
             group_id=f"notifications.{REQUEST_TOPIC}",
             topics=[REQUEST_TOPIC],
-            handlers={
-                f"{REQUEST_TOPIC}.{name}.v1": _request_handler(name, settings)
-                for name in RESIDENT_EVENTS
-            },
+            handlers={f"{REQUEST_TOPIC}.{name}.v1": _one(on_request) for name in RESIDENT_EVENTS},
+            # A batch of events in one transaction: one commit for all, not one each.
+            batch_handler=on_request,
+            on_applied=on_applied,
         ),
     ]

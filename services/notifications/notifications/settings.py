@@ -27,10 +27,13 @@ class NotificationsSettings(ServiceSettings):
     smtp_password: str | None = None
     smtp_starttls: bool = False
     smtp_timeout: float = Field(default=10.0, gt=0)
+    # How many SMTP connections the sender sends over at once.
+    smtp_connections: int = Field(default=4, ge=1, le=32)
     email_from: str = "Baikonur portal <no-reply@portal.baikonur.kz>"
     # A replica can serve the inbox only, with the sender in a worker process.
     run_sender: bool = True
-    # How often the sender looks for due emails, and how many it takes at once.
+    # How often the sender looks for due emails when nothing wakes it (retries, and emails
+    # another process recorded), and how many it takes at once.
     email_poll_seconds: float = Field(default=0.2, gt=0, le=60)
     email_batch: int = Field(default=100, ge=1, le=1000)
     # A temporary failure is retried after base * 2^(attempts-1) seconds, at most max...

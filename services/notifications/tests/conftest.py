@@ -54,7 +54,27 @@ REFUSED_DOMAIN = "refused.example"
 
 class RefusingMailbox(Mailbox):
     """The Maildir writer, except that it answers 550 for every address at REFUSED_DOMAIN,
-    as a real server does for a mailbox that does not exist."""
+    as a real server does for a mailbox that does not exist; and, once `outage()` is called,
+    it takes some messages and then answers 421 (shutting down, the connection is closed)
+    to the next ones, as a server going away in the middle of a batch does."""
+
+    accept_before_outage: int | None = None
+    refused_in_outage = 0
+
+    def outage(self, *, after: int, refusing: int) -> None:
+        self.accept_before_outage, self.refused_in_outage = after, refusing
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if self.accept_before_outage is not None:
+            if self.accept_before_outage > 0:
+                self.accept_before_outage -= 1
+            elif self.refused_in_outage > 0:
+                self.refused_in_outage -= 1
+                return "421 4.3.2 Service shutting down"
+            else:
+                self.accept_before_outage = None
+        reply: str = await super().handle_DATA(server, session, envelope)
+        return reply
 
     async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]

@@ -1,6 +1,6 @@
 """Events: the CloudEvents envelope, the outbox and its relay, the idempotent consumer, topics."""
 
-from portal_shared.events.consumer import EventConsumer, Handler
+from portal_shared.events.consumer import BatchHandler, EventConsumer, Handler
 from portal_shared.events.envelope import CloudEvent, MalformedEvent
 from portal_shared.events.outbox import add_event
 from portal_shared.events.relay import OutboxRelay, make_producer
@@ -8,6 +8,7 @@ from portal_shared.events.topics import CONTRACT_TOPICS, dlq, ensure_topics, wit
 
 __all__ = [
     "CONTRACT_TOPICS",
+    "BatchHandler",
     "CloudEvent",
     "EventConsumer",
     "Handler",

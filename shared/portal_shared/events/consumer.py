@@ -10,6 +10,12 @@ fault: it is retried until the database is back, never dead-lettered.
 Each poll also reports the consumer's lag per partition it holds
 (`portal_consumer_lag_messages`: the partition's end offset minus what this consumer has
 handled), counting a fetched batch as waiting until it is handled.
+
+A consumer may also be given a batch handler (opt-in): each partition's fetched batch is
+then applied in ONE transaction, its new events found by one multi-row insert into
+`processed_events`, which pays one commit for the batch instead of one per event. A batch
+whose transaction fails for any reason but a database outage is applied again event by
+event with the per-event handlers, so a poison event is retried and dead-lettered alone.
 """
 
 from __future__ import annotations
@@ -36,6 +42,9 @@ from portal_shared.tracing import context_from
 log = structlog.get_logger(__name__)
 
 Handler = Callable[[AsyncSession, CloudEvent], Awaitable[None]]
+# Applies events not seen before (each one's type has a per-event handler), in order, in
+# the transaction that records them.
+BatchHandler = Callable[[AsyncSession, Sequence[CloudEvent]], Awaitable[None]]
 
 EVENTS_CONSUMED = Counter(
     "portal_events_consumed_total", "Events taken from Kafka", ["group", "outcome"]
@@ -50,6 +59,16 @@ _RECORD = text(
     """
     INSERT INTO processed_events (consumer, event_id, topic, partition, "offset")
     VALUES (:consumer, :event_id, :topic, :partition, :offset)
+    ON CONFLICT DO NOTHING
+    RETURNING event_id
+    """
+)
+# The same for a whole batch of one partition: what it returns is the ids not seen before.
+_RECORD_MANY = text(
+    """
+    INSERT INTO processed_events (consumer, event_id, topic, partition, "offset")
+    SELECT :consumer, u.event_id, :topic, :partition, u."offset"
+    FROM unnest(CAST(:event_ids AS text[]), CAST(:offsets AS bigint[])) AS u(event_id, "offset")
     ON CONFLICT DO NOTHING
     RETURNING event_id
     """
@@ -72,6 +91,8 @@ class EventConsumer:
         heartbeat_interval_ms: int = 3_000,
         fetch_max_wait_ms: int = 20,
         tracer: Tracer | None = None,
+        batch_handler: BatchHandler | None = None,
+        on_applied: Callable[[], None] | None = None,
     ) -> None:
         self.group_id = group_id
         self.bootstrap_servers = bootstrap_servers
@@ -89,6 +110,10 @@ class EventConsumer:
         self.assigned = asyncio.Event()
         self._lag_reported: set[TopicPartition] = set()
         self.tracer = tracer
+        self.batch_handler = batch_handler
+        # Called after a transaction that applied new events committed (e.g. to wake a
+        # worker that acts on what they wrote, rather than have it poll).
+        self.on_applied = on_applied
 
     def _make_consumer(self) -> AIOKafkaConsumer:
         return AIOKafkaConsumer(
@@ -140,14 +165,10 @@ class EventConsumer:
                 # falling ever further behind at ~75 events/s with one per event. After a
                 # crash the uncommitted rest of a batch comes again; the processed-events
                 # table makes that harmless.
-                handled: int | None = None
-                for record in records:
-                    if stop.is_set():
-                        break
-                    await self.handle(record, stop)
-                    if stop.is_set():
-                        break  # unfinished: leave its offset for the next owner
-                    handled = record.offset + 1
+                if self.batch_handler is not None:
+                    handled = await self._handle_batch(records, self.batch_handler, stop)
+                else:
+                    handled = await self._handle_each(records, stop)
                 if handled is not None:
                     await self._commit(consumer, tp, handled)
                 if stop.is_set():
@@ -189,6 +210,118 @@ class EventConsumer:
             # A rebalance took the partition away; its new owner will see the event
             # again and the processed-events table makes that harmless.
             log.info("commit_skipped", group=self.group_id, partition=tp.partition, error=str(exc))
+
+    async def _handle_batch(
+        self,
+        records: Sequence[ConsumerRecord[Any, Any]],
+        handler: BatchHandler,
+        stop: asyncio.Event,
+    ) -> int | None:
+        """Apply one partition's batch in one transaction; returns the offset to commit."""
+        events: list[tuple[ConsumerRecord[Any, Any], CloudEvent]] = []
+        for record in records:
+            try:
+                event = CloudEvent.from_kafka(record.headers or [], record.value)
+            except MalformedEvent as exc:
+                await self._dead_letter(record, exc, attempts=1, stop=stop)
+                continue
+            if event.type in self.handlers:
+                events.append((record, event))
+            else:
+                EVENTS_CONSUMED.labels(self.group_id, "ignored").inc()
+        if stop.is_set():
+            return None
+        while events and not stop.is_set():
+            try:
+                applied = await self._apply_batch(events, handler)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                if is_database_outage(exc):
+                    log.warning("consumer_db_unavailable", group=self.group_id, error=repr(exc))
+                    await _sleep_unless(stop, 1.0)
+                    continue
+                log.warning(
+                    "consumer_batch_failed",
+                    group=self.group_id,
+                    events=len(events),
+                    error=repr(exc),
+                )
+                await self._handle_each([r for r, _ in events], stop)
+                return None if stop.is_set() else records[-1].offset + 1
+            EVENTS_CONSUMED.labels(self.group_id, "applied").inc(applied)
+            EVENTS_CONSUMED.labels(self.group_id, "duplicate").inc(len(events) - applied)
+            if applied and self.on_applied is not None:
+                self.on_applied()
+            break
+        return None if stop.is_set() else records[-1].offset + 1
+
+    async def _handle_each(
+        self, records: Sequence[ConsumerRecord[Any, Any]], stop: asyncio.Event
+    ) -> int | None:
+        """Handle the records one by one, each in its own transaction; returns the offset
+        to commit (None when none was handled)."""
+        handled: int | None = None
+        for record in records:
+            if stop.is_set():
+                break
+            await self.handle(record, stop)
+            if stop.is_set():
+                break  # unfinished: leave its offset for the next owner
+            handled = record.offset + 1
+        return handled
+
+    async def _apply_batch(
+        self,
+        events: Sequence[tuple[ConsumerRecord[Any, Any], CloudEvent]],
+        handler: BatchHandler,
+    ) -> int:
+        """Record the batch's ids and apply the new events, in one transaction; returns how
+        many were new."""
+        first = events[0][0]
+        if self.tracer is None:
+            return await self._apply_batch_once(events, handler)
+        with self.tracer.start_as_current_span(
+            f"{first.topic} process",
+            kind=SpanKind.CONSUMER,
+            attributes={
+                "messaging.system": "kafka",
+                "messaging.operation.type": "process",
+                "messaging.destination.name": first.topic,
+                "messaging.consumer.group.name": self.group_id,
+                "messaging.destination.partition.id": str(first.partition),
+                "messaging.batch.message_count": len(events),
+            },
+        ):
+            return await self._apply_batch_once(events, handler)
+
+    async def _apply_batch_once(
+        self,
+        events: Sequence[tuple[ConsumerRecord[Any, Any], CloudEvent]],
+        handler: BatchHandler,
+    ) -> int:
+        first = events[0][0]
+        async with self.sessionmaker() as session, session.begin():
+            result = await session.execute(
+                _RECORD_MANY,
+                {
+                    "consumer": self.group_id,
+                    "topic": first.topic,
+                    "partition": first.partition,
+                    "event_ids": [e.id for _, e in events],
+                    "offsets": [r.offset for r, _ in events],
+                },
+            )
+            new = {row[0] for row in result}
+            fresh: list[CloudEvent] = []
+            for _, event in events:
+                # An id twice in one batch (a relay's resend) is applied the first time.
+                if event.id in new:
+                    new.discard(event.id)
+                    fresh.append(event)
+            if fresh:
+                await handler(session, fresh)
+            return len(fresh)
 
     async def handle(self, record: ConsumerRecord[Any, Any], stop: asyncio.Event) -> None:
         try:
@@ -273,9 +406,11 @@ class EventConsumer:
                 if seen.first() is None:
                     return False
                 await handler(session, event)
-                return True
         finally:
             request_id_var.reset(token)
+        if self.on_applied is not None:
+            self.on_applied()
+        return True
 
     async def _dead_letter(
         self,
