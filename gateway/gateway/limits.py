@@ -49,7 +49,8 @@ def _take(buckets: TokenBuckets, key: str, who: str) -> None:
     wait = buckets.take(key)
     if wait:
         raise TooManyRequests(
-            f"Too many requests from this {who}; retry after {retry_after(wait)} s",
+            message_key=f"error.too-many-from-{who}",
+            params={"seconds": retry_after(wait)},
             headers={"Retry-After": retry_after(wait)},
         )
 
@@ -61,7 +62,9 @@ def content_length(value: bytes, limit: int) -> int:
         raise BadRequest("The Content-Length header is not a number")
     length = int(value)
     if length > limit:
-        raise PayloadTooLarge(f"The request body is {length} bytes; the limit is {limit} bytes")
+        raise PayloadTooLarge(
+            message_key="error.body-over-limit", params={"length": length, "limit": limit}
+        )
     return length
 
 
@@ -75,7 +78,7 @@ async def receive_body(receive: Receive, limit: int) -> AsyncIterator[bytes]:
         chunk: bytes = message.get("body", b"")
         received += len(chunk)
         if received > limit:
-            raise PayloadTooLarge(f"The request body is over the limit of {limit} bytes")
+            raise PayloadTooLarge(message_key="error.body-past-limit", params={"limit": limit})
         if chunk:
             yield chunk
         if not message.get("more_body", False):

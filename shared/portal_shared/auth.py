@@ -267,7 +267,7 @@ async def _principal(
 ) -> Principal:
     if principal is None:
         raise Unauthorized(
-            "This endpoint needs a bearer access token", headers={"WWW-Authenticate": "Bearer"}
+            message_key="error.bearer-needed", headers={"WWW-Authenticate": "Bearer"}
         )
     return principal
 
@@ -281,7 +281,7 @@ def require_role(*roles: str) -> Callable[[Principal], Awaitable[Principal]]:
 
     async def check(principal: PrincipalDep) -> Principal:
         if not any(principal.has_role(r) for r in roles):
-            raise Forbidden(f"This needs the role {' or '.join(roles)}")
+            raise Forbidden(message_key="error.role-needed", params={"roles": " or ".join(roles)})
         return principal
 
     return check
