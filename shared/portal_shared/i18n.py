@@ -24,6 +24,7 @@ __all__ = [
     "catalog",
     "negotiate",
     "placeholders",
+    "preferred",
     "translate",
 ]
 
@@ -46,27 +47,25 @@ def _quality(params: list[str]) -> float:
     return 1.0
 
 
-def negotiate(header: str | None) -> str:
-    """The best of LANGUAGES for an Accept-Language value; Kazakh when none fits."""
+def preferred(header: str | None) -> str | None:
+    """The one of LANGUAGES an Accept-Language value names with the highest q (the first
+    listed on a tie), or None when it names none of them (`*` names none in particular)."""
     if not header:
-        return DEFAULT_LANGUAGE
-    best, best_q = DEFAULT_LANGUAGE, 0.0
+        return None
+    best: str | None = None
+    best_q = 0.0
     for item in header.split(",")[:_MAX_RANGES]:
         tag, *params = item.strip().split(";")
-        tag = tag.strip().lower()
+        language = tag.strip().lower().split("-", 1)[0]
         q = _quality(params)
-        if q <= 0.0 or not tag:
-            continue
-        if tag == "*":
-            language = DEFAULT_LANGUAGE
-        else:
-            language = tag.split("-", 1)[0]
-            if language not in LANGUAGES:
-                continue
-        # Ties go to the earlier range, as the caller listed them.
-        if q > best_q:
+        if language in LANGUAGES and q > best_q:
             best, best_q = language, q
     return best
+
+
+def negotiate(header: str | None) -> str:
+    """The best of LANGUAGES for an Accept-Language value; Kazakh when none fits."""
+    return preferred(header) or DEFAULT_LANGUAGE
 
 
 @cache
