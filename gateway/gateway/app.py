@@ -36,6 +36,7 @@ from gateway.webapp import WebApp
 from portal_shared import tracing
 from portal_shared.auth import TokenVerifier
 from portal_shared.errors import AppError, BadRequest
+from portal_shared.i18n import negotiate
 from portal_shared.logging import clean_request_id, configure_logging, request_id_var
 from portal_shared.observability import HTTP_LATENCY, HTTP_REQUESTS
 
@@ -203,7 +204,7 @@ class Gateway:
                 if await self.webapp.serve(scope, reply):
                     return
             if route is None:
-                raise RouteNotFound(f"No service answers {path}; see /docs for the API")
+                raise RouteNotFound(message_key="error.route-not-found", params={"path": path})
             label = route.prefix
             length = None if raw_length is None else content_length(raw_length, route.max_body)
             client = self.addresses.client(peer, forwarded_for)
@@ -224,7 +225,7 @@ class Gateway:
             )
             await self.proxy.forward(scope, receive, reply, route, caller)
         except AppError as exc:
-            await self._problem(reply, exc, path)
+            await self._problem(reply, exc, scope)
         except ClientGone:
             status = 499  # nginx's convention for "the client went away"
         except Exception:
@@ -232,17 +233,19 @@ class Gateway:
                 # The answer has started: cutting the connection is the only honest signal.
                 raise
             log.exception("gateway_error", path=path)
-            failure = InternalError("The gateway failed to handle the request; it has been logged")
-            await self._problem(reply, failure, path)
+            failure = InternalError(message_key="error.gateway-internal")
+            await self._problem(reply, failure, scope)
         finally:
             self._observe(method, label, status or 500, time.perf_counter() - started)
             if self._traced is not None:
                 scope[tracing.ROUTE_KEY] = label  # names the span (prefix, not path)
             request_id_var.reset(token)
 
-    async def _problem(self, reply: Send, exc: AppError, path: str) -> None:
+    async def _problem(self, reply: Send, exc: AppError, scope: Scope) -> None:
         REFUSED.labels(exc.slug).inc()
-        await send_problem(reply, exc, path)
+        # Negotiated only here, on the way to a problem, so answers that pass cost nothing.
+        wanted = next((v for k, v in scope["headers"] if k == b"accept-language"), b"")
+        await send_problem(reply, exc, scope["path"], negotiate(wanted.decode("latin-1")))
 
     def _observe(self, method: str, route: str, status: int, elapsed: float) -> None:
         key = (method, route, status)

@@ -85,17 +85,11 @@ class EdgeLimits:
                 limit=policy.name,
             )
         raise TooManyRequests(
-            f"Too many requests from this {who} ({policy.name}: {_rate(policy)});"
-            f" retry after {wait} s",
+            message_key=f"error.too-many-from-{who}",
+            params={"seconds": wait},
             headers={"Retry-After": wait},
             limit=policy.name,
         )
-
-
-def _rate(policy: Policy) -> str:
-    rate = policy.rate
-    per = "" if rate.multiples == 1 else f"{rate.multiples} "
-    return f"{rate.amount} per {per}{rate.GRANULARITY.name}"
 
 
 def content_length(value: bytes, limit: int) -> int:
@@ -105,7 +99,9 @@ def content_length(value: bytes, limit: int) -> int:
         raise BadRequest("The Content-Length header is not a number")
     length = int(value)
     if length > limit:
-        raise PayloadTooLarge(f"The request body is {length} bytes; the limit is {limit} bytes")
+        raise PayloadTooLarge(
+            message_key="error.body-over-limit", params={"length": length, "limit": limit}
+        )
     return length
 
 
@@ -119,7 +115,7 @@ async def receive_body(receive: Receive, limit: int) -> AsyncIterator[bytes]:
         chunk: bytes = message.get("body", b"")
         received += len(chunk)
         if received > limit:
-            raise PayloadTooLarge(f"The request body is over the limit of {limit} bytes")
+            raise PayloadTooLarge(message_key="error.body-past-limit", params={"limit": limit})
         if chunk:
             yield chunk
         if not message.get("more_body", False):

@@ -55,7 +55,9 @@ class LocalEndpoints:
         method: str = scope["method"]
         path: str = scope["path"]
         if method not in ("GET", "HEAD"):
-            raise MethodNotAllowed(f"{path} answers GET only", headers={"Allow": "GET, HEAD"})
+            raise MethodNotAllowed(
+                message_key="error.get-only", params={"path": path}, headers={"Allow": "GET, HEAD"}
+            )
         await self._handlers[path](scope, reply, internal)
 
     async def _healthz(self, scope: Scope, reply: Send, internal: bool) -> None:
@@ -103,7 +105,7 @@ class LocalEndpoints:
 
     async def _metrics(self, scope: Scope, reply: Send, internal: bool) -> None:
         if not internal:
-            raise RouteNotFound(f"No service answers {scope['path']}; see /docs for the API")
+            raise RouteNotFound(message_key="error.route-not-found", params={"path": scope["path"]})
         await send_whole(
             reply, 200, [(b"content-type", CONTENT_TYPE_LATEST.encode())], generate_latest()
         )

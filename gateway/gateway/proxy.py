@@ -182,20 +182,22 @@ class Proxy:
             UPSTREAM_FAILURES.labels(route.upstream, "unreachable").inc()
             log.warning("upstream_unreachable", upstream=route.upstream, error=str(exc))
             raise UpstreamDown(
-                f"The {route.upstream} service is not reachable right now; retry shortly",
+                message_key="error.upstream-down",
+                params={"upstream": route.upstream},
                 headers={"Retry-After": "5"},
             ) from exc
         except UpstreamTimeout as exc:
             UPSTREAM_FAILURES.labels(route.upstream, "timeout").inc()
             log.warning("upstream_timeout", upstream=route.upstream, timeout=route.timeout)
             raise GatewayTimeout(
-                f"The {route.upstream} service did not answer within {route.timeout:g} s"
+                message_key="error.upstream-timeout",
+                params={"upstream": route.upstream, "seconds": f"{route.timeout:g}"},
             ) from exc
         except UpstreamProtocolError as exc:
             UPSTREAM_FAILURES.labels(route.upstream, "protocol").inc()
             log.warning("upstream_broken", upstream=route.upstream, error=str(exc))
             raise BadGateway(
-                f"The {route.upstream} service gave no valid answer; retry shortly"
+                message_key="error.upstream-broken", params={"upstream": route.upstream}
             ) from exc
         await self._relay(reply, response, route)
 

@@ -15,7 +15,7 @@ import orjson
 from starlette.types import Send
 
 from gateway.settings import GatewaySettings
-from portal_shared.errors import PROBLEM_JSON, AppError, problem_body
+from portal_shared.errors import PROBLEM_JSON, AppError, language_headers, problem_body
 
 Headers = list[tuple[bytes, bytes]]
 
@@ -48,9 +48,16 @@ async def send_json(send: Send, status: int, payload: Any) -> None:
     await send_whole(send, status, [(b"content-type", b"application/json")], orjson.dumps(payload))
 
 
-async def send_problem(send: Send, exc: AppError, instance: str) -> None:
+async def send_problem(send: Send, exc: AppError, instance: str, language: str = "kk") -> None:
+    """`exc` in `language` (portal_shared.i18n.negotiate of the caller's Accept-Language)."""
     body = problem_body(
-        exc.status, exc.title, exc.detail, type_uri=exc.type_uri(), instance=instance, **exc.extra
+        exc.status,
+        exc.title_in(language),
+        exc.detail_in(language),
+        type_uri=exc.type_uri(),
+        instance=instance,
+        **exc.extra_in(language),
     )
-    headers = [PROBLEM_TYPE, *((k.lower().encode(), v.encode()) for k, v in exc.headers.items())]
+    named = language_headers(language, exc.headers)
+    headers = [PROBLEM_TYPE, *((k.lower().encode(), v.encode()) for k, v in named.items())]
     await send_whole(send, exc.status, headers, body)

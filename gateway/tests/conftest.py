@@ -221,6 +221,11 @@ def connect() -> Connect:
 
     def make(gateway: Process, source: str = "127.0.0.1") -> httpx.AsyncClient:
         transport = httpx.AsyncHTTPTransport(local_address=source)
-        return httpx.AsyncClient(base_url=gateway.url, transport=transport, timeout=30.0)
+        return httpx.AsyncClient(
+            base_url=gateway.url,
+            transport=transport,
+            timeout=30.0,
+            headers={"Accept-Language": "en"},  # problems in English, as the tests read them
+        )
 
     return make

@@ -266,7 +266,7 @@ async def _principal(
 ) -> Principal:
     if principal is None:
         raise Unauthorized(
-            "This endpoint needs a bearer access token", headers={"WWW-Authenticate": "Bearer"}
+            message_key="error.bearer-needed", headers={"WWW-Authenticate": "Bearer"}
         )
     return principal
 

@@ -31,6 +31,7 @@ from anyio import to_thread
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from portal_shared.errors import PayloadTooLarge, ValidationFailed, problem_response
+from portal_shared.i18n import negotiate, translate
 
 __all__ = ["BodyRefused", "InputEdge", "JsonLimits", "check_json"]
 
@@ -234,23 +235,37 @@ def _declared_length(scope: Scope) -> int | None:
     return None
 
 
-def _refusal(refused: BodyRefused, path: str) -> Any:
+def _language(scope: Scope) -> str:
+    for name, value in scope["headers"]:
+        if name == b"accept-language":
+            return negotiate(value.decode("latin-1"))
+    return negotiate(None)
+
+
+def _refusal(refused: BodyRefused, path: str, language: str) -> Any:
     if refused.status == 413:
+        limit = refused.message.rsplit(" ", 2)[-2]  # "... at most <limit> bytes"
         return problem_response(
             413,
-            PayloadTooLarge.title,
-            refused.message,
+            PayloadTooLarge.title_in(language),
+            translate(language, "error.json-over-limit", {"limit": limit}),
             type_uri=PayloadTooLarge.type_uri(),
             instance=path,
+            language=language,
             code=refused.code,
         )
+    # The bound a body broke is named in English in every language (a rare, technical
+    # refusal); the title and the sentence around it are translated.
     location = "body" + "".join("." + p for p in refused.pointer.split("/")[1:])
     return problem_response(
         422,
-        ValidationFailed.title,
-        f"The request is not valid: {location}: {refused.message}",
+        ValidationFailed.title_in(language),
+        translate(
+            language, "error.validation-failed", {"summary": f"{location}: {refused.message}"}
+        ),
         type_uri=f"urn:baikonur-portal:problem:{refused.code}",
         instance=path,
+        language=language,
         code=refused.code,
         errors=[
             {
@@ -296,7 +311,7 @@ class InputEdge:
                 else:
                     await to_thread.run_sync(check_json, body, limits)
         except BodyRefused as refused:
-            await _refusal(refused, path)(scope, receive, send)
+            await _refusal(refused, path, _language(scope))(scope, receive, send)
             return
         await self.app(scope, _replay(body, more, receive), send)
 

@@ -3,10 +3,17 @@
 Use cases raise `AppError` subclasses; `install_error_handlers` renders them,
 FastAPI's validation errors, Starlette's HTTP errors, database outages and
 anything unexpected as `application/problem+json`, never with a stack trace.
+
+Each problem is in the caller's language (portal_shared.i18n: `Accept-Language`, Kazakh by
+default) and says which in `Content-Language`: the title from the catalog by the error's
+slug, the detail from the catalog when the error was raised with a `message_key` (else the
+English text it was raised with). Every problem carries `code`, the stable slug, and a
+validation problem lists `errors: [{pointer, code, message, location}]`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, ClassVar, cast
 
 import asyncpg
@@ -18,26 +25,64 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, Operation
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
+from portal_shared.i18n import negotiate, translate
+from portal_shared.validation import validation_errors
+
 PROBLEM_JSON = "application/problem+json"
 log = structlog.get_logger(__name__)
 
 
 class AppError(Exception):
-    """A failure the client can understand; subclasses set status, slug and title."""
+    """A failure the client can understand; subclasses set status, slug and title.
+
+    `slug` is also the problem's stable `code`; `title` is the English title (the catalog's
+    `title.<slug>` gives the others). Raise with `message_key` and `params` for a detail in
+    the caller's language; `detail` is then the English text (and the log's)."""
 
     status: ClassVar[int] = 400
     slug: ClassVar[str] = "bad-request"
     title: ClassVar[str] = "Bad request"
 
-    def __init__(self, detail: str, *, headers: dict[str, str] | None = None, **extra: Any):
+    def __init__(
+        self,
+        detail: str | None = None,
+        *,
+        message_key: str | None = None,
+        params: Mapping[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+        **extra: Any,
+    ):
+        self.message_key = message_key
+        self.params = dict(params or {})
+        if detail is None:
+            detail = translate("en", message_key, self.params) if message_key else self.title
         super().__init__(detail)
         self.detail = detail
         self.headers = headers or {}
         self.extra = extra
 
+    @property
+    def code(self) -> str:
+        return self.slug
+
     @classmethod
     def type_uri(cls) -> str:
         return f"urn:baikonur-portal:problem:{cls.slug}"
+
+    @classmethod
+    def title_in(cls, language: str) -> str:
+        return translate(language, f"title.{cls.slug}", default=cls.title)
+
+    def detail_in(self, language: str) -> str:
+        if self.message_key is None:
+            return self.detail
+        return translate(language, self.message_key, self.params, default=self.detail)
+
+    def extra_in(self, language: str) -> dict[str, Any]:
+        """The problem's further members in `language` (a subclass with messages of its
+        own, such as a form's violations, overrides this)."""
+        del language
+        return self.extra
 
 
 class BadRequest(AppError):
@@ -106,6 +151,29 @@ class ServiceUnavailable(AppError):
     title = "Service unavailable"
 
 
+_URN = "urn:baikonur-portal:problem:"
+# The code of a problem with no type of its own ("about:blank"), by status.
+_STATUS_CODES = {
+    400: "bad-request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not-found",
+    405: "method-not-allowed",
+    413: "payload-too-large",
+    422: "validation-failed",
+    429: "too-many-requests",
+    500: "internal-error",
+    503: "service-unavailable",
+}
+
+
+def problem_code(status: int, type_uri: str) -> str:
+    """The stable `code` of a problem: its type's slug, or one named by its status."""
+    if type_uri.startswith(_URN):
+        return type_uri[len(_URN) :]
+    return _STATUS_CODES.get(status, "http-error")
+
+
 def problem_body(
     status: int,
     title: str,
@@ -119,8 +187,17 @@ def problem_body(
     body: dict[str, Any] = {"type": type_uri, "title": title, "status": status, "detail": detail}
     if instance:
         body["instance"] = instance
+    body["code"] = problem_code(status, type_uri)
     body.update(extra)
     return orjson.dumps(body)
+
+
+def language_headers(language: str, headers: Mapping[str, str] | None = None) -> dict[str, str]:
+    """A problem's headers with the language it is written in, and that it depends on it."""
+    out = dict(headers or {})
+    out["Content-Language"] = language
+    out["Vary"] = ", ".join(v for v in (out.get("Vary"), "Accept-Language") if v)
+    return out
 
 
 def problem_response(
@@ -131,72 +208,116 @@ def problem_response(
     type_uri: str = "about:blank",
     instance: str | None = None,
     headers: dict[str, str] | None = None,
+    language: str | None = None,
     **extra: Any,
 ) -> Response:
     body = problem_body(status, title, detail, type_uri=type_uri, instance=instance, **extra)
+    if language is not None:
+        headers = language_headers(language, headers)
     return Response(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
-def _location(loc: tuple[Any, ...]) -> str:
-    return ".".join(str(p) for p in loc)
+def _pointer_of(location: str) -> str:
+    """`body.form_data.children[0].age` -> `/form_data/children/0/age`."""
+    parts = location.replace("[", ".").replace("]", "").split(".")
+    if parts and parts[0] == "body":
+        parts = parts[1:]
+    return "".join("/" + p.replace("~", "~0").replace("/", "~1") for p in parts if p)
 
 
-def validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
-    return [
-        {"location": _location(tuple(err.get("loc", ()))), "message": str(err.get("msg", ""))}
-        for err in exc.errors()
-    ]
+def with_codes(extra: dict[str, Any], code: str) -> dict[str, Any]:
+    """`extra` with each listed violation given a `code` and `pointer` if it has none,
+    so errors raised with only a location and message still read as the contract says."""
+    errors = extra.get("errors")
+    if not isinstance(errors, list) or all(
+        isinstance(e, dict) and "code" in e and "pointer" in e for e in errors
+    ):
+        return extra
+    listed = []
+    for entry in errors:
+        if isinstance(entry, dict):
+            entry = {**entry}
+            entry.setdefault("code", code)
+            if "pointer" not in entry and isinstance(entry.get("location"), str):
+                entry["pointer"] = _pointer_of(entry["location"])
+        listed.append(entry)
+    return {**extra, "errors": listed}
+
+
+def app_error_response(exc: AppError, language: str, instance: str | None) -> Response:
+    return problem_response(
+        exc.status,
+        exc.title_in(language),
+        exc.detail_in(language),
+        type_uri=exc.type_uri(),
+        instance=instance,
+        headers=exc.headers,
+        language=language,
+        **with_codes(exc.extra_in(language), exc.slug),
+    )
+
+
+def request_language(request: Request) -> str:
+    return negotiate(request.headers.get("accept-language"))
 
 
 async def _app_error(request: Request, exc: Exception) -> Response:
-    exc = cast(AppError, exc)
-    return problem_response(
-        exc.status,
-        exc.title,
-        exc.detail,
-        type_uri=exc.type_uri(),
-        instance=request.url.path,
-        headers=exc.headers,
-        **exc.extra,
-    )
+    return app_error_response(cast(AppError, exc), request_language(request), request.url.path)
 
 
 async def _request_validation(request: Request, exc: Exception) -> Response:
     exc = cast(RequestValidationError, exc)
-    errors = validation_errors(exc)
+    language = request_language(request)
+    errors = validation_errors(exc, language)
     summary = "; ".join(f"{e['location']}: {e['message']}" for e in errors[:5])
     return problem_response(
         422,
-        ValidationFailed.title,
-        f"The request is not valid: {summary}",
+        ValidationFailed.title_in(language),
+        translate(language, "error.validation-failed", {"summary": summary}),
         type_uri=ValidationFailed.type_uri(),
         instance=request.url.path,
+        language=language,
         errors=errors,
     )
 
 
+# Starlette's own answers (an unknown path, a method a route does not take), by status.
+_HTTP_ERRORS = {
+    404: ("not-found", "error.http-not-found"),
+    405: ("method-not-allowed", "error.http-method-not-allowed"),
+    401: ("unauthorized", None),
+}
+
+
 async def _http_error(request: Request, exc: Exception) -> Response:
     exc = cast(StarletteHTTPException, exc)
+    language = request_language(request)
+    slug, key = _HTTP_ERRORS.get(exc.status_code, ("http-error", None))
     detail = exc.detail if isinstance(exc.detail, str) else "The request failed"
-    titles = {404: "Not found", 405: "Method not allowed", 401: "Authentication required"}
+    if key is not None and detail == translate("en", key):
+        detail = translate(language, key)
     return problem_response(
         exc.status_code,
-        titles.get(exc.status_code, "HTTP error"),
+        translate(language, f"title.{slug}"),
         detail,
         instance=request.url.path,
         headers=dict(exc.headers or {}),
+        language=language,
+        code=slug,
     )
 
 
 async def _integrity_error(request: Request, exc: Exception) -> Response:
     # Use cases check uniqueness first; this catches the race between two writers.
     log.info("integrity_conflict", error=str(getattr(exc, "orig", exc)).splitlines()[0])
+    language = request_language(request)
     return problem_response(
         409,
-        Conflict.title,
-        "The change conflicts with data written at the same time; retry the request",
+        Conflict.title_in(language),
+        translate(language, "error.write-conflict"),
         type_uri=Conflict.type_uri(),
         instance=request.url.path,
+        language=language,
     )
 
 
@@ -232,22 +353,25 @@ def is_database_outage(exc: BaseException) -> bool:
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:
+    language = request_language(request)
     if is_database_outage(exc):
         log.warning("database_unavailable", error=type(exc).__name__)
         return problem_response(
             503,
-            ServiceUnavailable.title,
-            "The service's database is not reachable; retry shortly",
+            ServiceUnavailable.title_in(language),
+            translate(language, "error.database-unavailable"),
             type_uri=ServiceUnavailable.type_uri(),
             instance=request.url.path,
             headers={"Retry-After": "2"},
+            language=language,
         )
     log.exception("unhandled_error", path=request.url.path)
     return problem_response(
         500,
-        "Internal error",
-        "The service failed to handle the request; it has been logged",
+        translate(language, "title.internal-error"),
+        translate(language, "error.service-internal"),
         instance=request.url.path,
+        language=language,
     )
 
 

@@ -145,6 +145,7 @@ def health_router(checks: dict[str, Callable[[Request], Awaitable[None]]]) -> AP
                 "title": "Not ready",
                 "status": 503,
                 "detail": "; ".join(f"{k}: {v}" for k, v in results.items() if v != "ok"),
+                "code": "not-ready",
                 **body,
             },
             status_code=503,

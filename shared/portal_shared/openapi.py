@@ -38,26 +38,38 @@ def problem_content() -> dict[str, Any]:
 
 PROBLEM_SCHEMA: dict[str, Any] = {
     "title": "Problem",
-    "description": "RFC 9457 problem details",
+    "description": (
+        "RFC 9457 problem details. `title`, `detail` and each error's `message` are in the "
+        "language `Accept-Language` asks for (kk, ru or en; Kazakh by default), named in the "
+        "`Content-Language` header; `code` and `pointer` are the same in every language."
+    ),
     "type": "object",
-    "required": ["type", "title", "status", "detail"],
+    "required": ["type", "title", "status", "detail", "code"],
     "properties": {
         "type": {"type": "string"},
         "title": {"type": "string"},
         "status": {"type": "integer"},
         "detail": {"type": "string"},
         "instance": {"type": "string"},
-        "code": {"type": "string", "description": "Stable, machine-readable"},
+        "code": {"type": "string", "description": "Stable, machine-readable (the type's slug)"},
         "errors": {
             "type": "array",
+            "description": "Every violation of a validation problem",
             "items": {
                 "title": "ProblemError",
                 "type": "object",
                 "properties": {
                     "pointer": {"type": "string", "description": "JSON Pointer into the body"},
-                    "location": {"type": "string"},
-                    "code": {"type": "string"},
-                    "message": {"type": "string"},
+                    "parameter": {
+                        "type": "string",
+                        "description": "The query, path or header parameter, for those",
+                    },
+                    "location": {"type": "string", "description": "Dotted, as before pointer"},
+                    "code": {
+                        "type": "string",
+                        "description": "The rule broken: required, pattern, enum, minimum...",
+                    },
+                    "message": {"type": "string", "description": "Names the field by its title"},
                 },
             },
         },
@@ -65,10 +77,20 @@ PROBLEM_SCHEMA: dict[str, Any] = {
     "additionalProperties": True,
     "examples": [
         {
-            "type": "https://portal.gov.kz/problems/not-found",
-            "title": "Not found",
-            "status": 404,
-            "detail": "No agency has this id",
+            "type": "urn:baikonur-portal:problem:form-invalid",
+            "title": "Form data does not match the service's form",
+            "status": 422,
+            "detail": "1 field(s) of the form are not valid: "
+            "Applicant's IIN does not match the pattern ^[0-9]{12}$",
+            "code": "form-invalid",
+            "errors": [
+                {
+                    "pointer": "/form_data/applicant_iin",
+                    "location": "form_data.applicant_iin",
+                    "code": "pattern",
+                    "message": "Applicant's IIN does not match the pattern ^[0-9]{12}$",
+                }
+            ],
         }
     ],
 }

@@ -103,10 +103,7 @@ class CursorCodec:
 
     def decode(self, kind: str, cursor: str, types: Sequence[type[Any]]) -> list[Any]:
         """The sort key a cursor of listing `kind` holds, typed as `types`; else InvalidCursor."""
-        refused = InvalidCursor(
-            "The cursor is not one this list handed out (or belongs to another order or "
-            "filter); start again without it"
-        )
+        refused = InvalidCursor(message_key="error.invalid-cursor")
         if len(cursor) > CURSOR_MAX_LENGTH or cursor.count(".") != 1:
             raise refused
         body, tag = cursor.split(".")

@@ -102,18 +102,15 @@ def check_if_match(
         if_match = stated
     if if_match is None:
         if required:
-            raise PreconditionRequired(
-                "Say which version you are changing: send If-Match with the ETag of your last "
-                'read (for example If-Match: "3"), or If-Match: * to change any version'
-            )
+            raise PreconditionRequired(message_key="error.precondition-required")
         return
     tags = parse_etags(if_match)
     if tags == ANY:
         return
     if not any(not tag.weak and tag.opaque == str(current) for tag in tags):
         raise PreconditionFailed(
-            f"The resource is now at version {etag(current)}, not {if_match.strip()}; "
-            "read it again and repeat the change if it still applies",
+            message_key="error.precondition-failed",
+            params={"current": etag(current), "given": if_match.strip()},
             current_version=current,
         )
 

@@ -62,7 +62,9 @@ async def test_typed_error_is_rendered_as_problem() -> None:
         "status": 404,
         "detail": "No thing with this id",
         "instance": "/thing",
+        "code": "not-found",
     }
+    assert response.headers["content-language"] == "en"
 
 
 async def test_validation_error_lists_each_violation() -> None:

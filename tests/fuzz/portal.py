@@ -303,7 +303,13 @@ class Portal:
         """A client of a component or gateway, from a loopback address of the caller's choice
         (the gateways' per-address limits then spend one attack's budget, not another's)."""
         transport = httpx.HTTPTransport(local_address=source)
-        return httpx.Client(base_url=self.url(name), transport=transport, timeout=30.0)
+        # Problems in English, as the attacks' assertions read them (Kazakh is the default).
+        return httpx.Client(
+            base_url=self.url(name),
+            transport=transport,
+            timeout=30.0,
+            headers={"Accept-Language": "en"},
+        )
 
     # The people who call the portal, as real tokens of the trusted issuer.
 

@@ -173,11 +173,14 @@ class Attack:
         if self.identity == "anonymous":
             if response.status_code != 401:
                 # A body that is not even JSON is refused before anyone is asked who they are.
-                detail = json.loads(response.content).get("detail", "")
+                problem = json.loads(response.content)
+                detail = problem.get("detail", "")
+                # The code says so in every language (the fuzzer names none: Kazakh).
+                codes = {e.get("code") for e in problem.get("errors", [])}
                 assert response.status_code in (400, 422), (
                     f"a protected operation answered {response.status_code} without a token"
                 )
-                assert "JSON decode error" in detail or "parsing the body" in detail, (
+                assert "json" in codes or "parsing the body" in detail, (
                     f"a protected operation answered {detail!r} instead of 401 without a token"
                 )
             return None

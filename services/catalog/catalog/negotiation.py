@@ -17,6 +17,7 @@ from starlette.responses import Response
 
 from catalog.formschema import localize_form_schema
 from catalog.schemas import Lang
+from portal_shared.i18n import preferred
 from portal_shared.preconditions import etag, if_none_match_hits
 
 _KNOWN: dict[str, Lang] = {"kk": "kk", "ru": "ru", "en": "en"}
@@ -26,27 +27,11 @@ PRIVATE_CACHE = "private, no-cache"
 
 
 def choose_language(lang: Lang | None, accept_language: str | None) -> Lang | None:
+    """`?lang=`, else the language Accept-Language prefers (the one negotiation every
+    process uses, portal_shared.i18n), else None: the full `{kk, ru, en}` objects."""
     if lang is not None:
         return lang
-    if not accept_language:
-        return None
-    best: tuple[float, Lang] | None = None
-    for part in accept_language.split(","):
-        tag, _, params = part.strip().partition(";")
-        primary = tag.strip().split("-")[0].lower()
-        quality = 1.0
-        for param in params.split(";"):
-            name, _, value = param.strip().partition("=")
-            if name == "q":
-                try:
-                    quality = float(value)
-                except ValueError:
-                    quality = 0.0
-        known = _KNOWN.get(primary)
-        # A tie keeps the first listed, as the header's order is the client's preference.
-        if known is not None and quality > 0 and (best is None or quality > best[0]):
-            best = (quality, known)
-    return best[1] if best else None
+    return _KNOWN.get(preferred(accept_language) or "")
 
 
 def flatten(item: dict[str, Any], lang: str) -> dict[str, Any]:

@@ -156,7 +156,7 @@ async def _locked(session: AsyncSession, service_id: UUID) -> StateService:
         select(StateService).where(col(StateService.id) == service_id).with_for_update()
     )
     if row is None:
-        raise StateServiceNotFound(f"No state service {service_id}")
+        raise StateServiceNotFound(message_key="error.no-state-service", params={"id": service_id})
     return row
 
 
@@ -319,7 +319,7 @@ async def _visible(session: AsyncSession, service_id: UUID, *, admin: bool) -> S
     row = await session.get(StateService, service_id)
     # A draft never published does not exist for the public.
     if row is None or (row.status == "draft" and not admin):
-        raise StateServiceNotFound(f"No state service {service_id}")
+        raise StateServiceNotFound(message_key="error.no-state-service", params={"id": service_id})
     return row
 
 
@@ -330,7 +330,7 @@ async def get_service(session: AsyncSession, service_id: UUID, *, admin: bool) -
 async def get_draft(session: AsyncSession, service_id: UUID, *, admin: bool) -> DraftRead:
     row = await session.get(StateService, service_id)
     if row is None or not admin:
-        raise StateServiceNotFound(f"No state service {service_id}")
+        raise StateServiceNotFound(message_key="error.no-state-service", params={"id": service_id})
     return _draft_read(row)
 
 
@@ -446,7 +446,7 @@ async def list_audit(
 ) -> AuditPage:
     row = await session.get(StateService, service_id)
     if row is None or not admin:
-        raise StateServiceNotFound(f"No state service {service_id}")
+        raise StateServiceNotFound(message_key="error.no-state-service", params={"id": service_id})
     stmt = select(AuditEntry).where(col(AuditEntry.service_id) == service_id)
     if cursor is not None:
         (after,) = cursors.decode(AUDIT_BY_ID, cursor, [int])

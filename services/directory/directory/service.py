@@ -89,7 +89,7 @@ async def get_agency(session: AsyncSession, agency_id: uuid.UUID, *, lock: bool 
         query = query.with_for_update()
     agency = (await session.execute(query)).scalars().first()
     if agency is None:
-        raise AgencyNotFound(f"No agency has the id {agency_id}")
+        raise AgencyNotFound(message_key="error.no-agency-id", params={"id": agency_id})
     return agency
 
 
@@ -98,7 +98,7 @@ async def get_agency_by_code(session: AsyncSession, code: str) -> Agency:
         (await session.execute(select(Agency).where(col(Agency.code) == code))).scalars().first()
     )
     if agency is None:
-        raise AgencyNotFound(f"No agency has the code {code!r}")
+        raise AgencyNotFound(message_key="error.no-agency-code", params={"code": repr(code)})
     return agency
 
 

@@ -19,6 +19,8 @@ from jinja2 import Environment, select_autoescape
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
+from portal_shared.i18n import negotiate
+
 CSRF_COOKIE = "identity_csrf"
 LANGUAGES = ("kk", "ru", "en")
 
@@ -121,15 +123,12 @@ SECURITY_HEADERS = {
 
 def language(request: Request, params: dict[str, str]) -> str:
     """ui_locales (OIDC) first, then Accept-Language, then Kazakh, the state language."""
-    wanted = params.get("ui_locales", "").split()
-    wanted += [
-        part.split(";")[0].strip() for part in request.headers.get("accept-language", "").split(",")
-    ]
-    for tag in wanted:
+    for tag in params.get("ui_locales", "").split():
         base = tag.split("-")[0].lower()
         if base in LANGUAGES:
             return base
-    return "kk"
+    # The negotiation every problem uses (q-values, Kazakh by default).
+    return negotiate(request.headers.get("accept-language"))
 
 
 def csrf_token(secret: str, cookie: str) -> str:

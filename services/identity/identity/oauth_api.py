@@ -117,6 +117,7 @@ def _response(result: AuthlibResponse) -> Response:
             "title": str(body["error"]),
             "status": result.status,
             "detail": str(body.get("error_description") or body["error"]),
+            "code": f"oauth-{body['error']}",
         }
     content = orjson.dumps(body) if isinstance(body, dict) else str(body or "").encode()
     return Response(

@@ -199,14 +199,14 @@ async def create_user(
 async def _account(session: AsyncSession, account_id: uuid.UUID) -> Account:
     account = await session.get(Account, account_id, with_for_update=True)
     if account is None:
-        raise AccountNotFound(f"No account {account_id}")
+        raise AccountNotFound(message_key="error.no-account", params={"id": account_id})
     return account
 
 
 async def get_account(session: AsyncSession, account_id: uuid.UUID) -> AccountRead:
     account = await session.get(Account, account_id)
     if account is None:
-        raise AccountNotFound(f"No account {account_id}")
+        raise AccountNotFound(message_key="error.no-account", params={"id": account_id})
     return AccountRead.model_validate(account)
 
 
@@ -349,7 +349,7 @@ async def create_client(
 async def get_client(session: AsyncSession, client_id: str) -> ClientRead:
     client = await session.get(OAuthClient, client_id)
     if client is None:
-        raise ClientNotFound(f"No client {client_id!r}")
+        raise ClientNotFound(message_key="error.no-client", params={"id": repr(client_id)})
     return ClientRead.model_validate(client)
 
 
@@ -373,7 +373,7 @@ async def rotate_client_secret(
 ) -> ClientWithSecret:
     client = await session.get(OAuthClient, client_id, with_for_update=True)
     if client is None:
-        raise ClientNotFound(f"No client {client_id!r}")
+        raise ClientNotFound(message_key="error.no-client", params={"id": repr(client_id)})
     if client.client_type != "confidential":
         raise InvalidClient("A public client has no secret to rotate")
     plain = _new_secret()

@@ -397,7 +397,9 @@ async def mark_read(
     ).first()
     if row is None:
         # Another person's message is as absent as one that never existed.
-        raise NotificationNotFound(f"No notification {notification_id} in your inbox")
+        raise NotificationNotFound(
+            message_key="error.no-notification", params={"id": notification_id}
+        )
     notification, email_status = row
     if notification.read_at is None:
         notification.read_at = _now()

@@ -50,7 +50,7 @@ async def _visible_request(
     request = (await session.execute(query)).scalar_one_or_none()
     if request is None:
         # The same answer whether it does not exist or is someone else's.
-        raise RequestNotFound(f"There is no request {request_id} that you may see")
+        raise RequestNotFound(message_key="error.request-not-found", params={"id": request_id})
     return request
 
 

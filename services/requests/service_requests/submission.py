@@ -356,10 +356,7 @@ async def _earlier(
     if row is None:
         return None
     if row["body_hash"] != digest:
-        raise IdempotencyKeyReused(
-            "This Idempotency-Key was already used for a different submission; "
-            "use a new key for a new application"
-        )
+        raise IdempotencyKeyReused(message_key="error.idempotency-key-reused")
     return request_read(row, principal)
 
 

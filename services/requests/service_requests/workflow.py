@@ -97,8 +97,10 @@ def take(action: str, current: Status) -> Transition:
     if current not in transition.sources:
         allowed = allowed_from(current)
         raise ActionNotAllowed(
-            f"{action} is not allowed for a request in status {current}"
-            + (f"; allowed now: {', '.join(allowed)}" if allowed else "; it is finished"),
+            message_key="error.action-not-allowed"
+            if allowed
+            else "error.action-not-allowed-finished",
+            params={"action": action, "status": current, "allowed": ", ".join(allowed)},
             status_now=current.value,
         )
     return transition

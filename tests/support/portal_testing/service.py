@@ -218,8 +218,16 @@ async def running(app: FastAPI, issuer: TestIssuer | None = None) -> AsyncIterat
         yield app
 
 
+# Problems are in Kazakh unless the caller asks otherwise; the tests read them in English,
+# as they were written, and the tests of the languages themselves say which they want.
+TEST_LANGUAGE = {"Accept-Language": "en"}
+
+
 def client_for(app: FastAPI) -> httpx.AsyncClient:
     """An in-process client that sees what a real client would: a 500 arrives as a response
-    (after Starlette re-raises to the server for logging), not as an exception in the test."""
+    (after Starlette re-raises to the server for logging), not as an exception in the test.
+    It asks for English problems (TEST_LANGUAGE)."""
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    return httpx.AsyncClient(transport=transport, base_url="http://testserver")
+    return httpx.AsyncClient(
+        transport=transport, base_url="http://testserver", headers=TEST_LANGUAGE
+    )
