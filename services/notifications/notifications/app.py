@@ -8,6 +8,7 @@ from notifications.api import router
 from notifications.consumers import consumers
 from notifications.mailer import send_due
 from notifications.settings import NotificationsSettings, get_settings
+from notifications.webhooks.api import router as webhooks_router
 from portal_shared.app import ServiceSpec, create_service_app, periodic
 
 
@@ -25,11 +26,14 @@ def create_app(settings: NotificationsSettings | None = None) -> FastAPI:
             description="Residents' inbox and email about their applications, in their "
             "language; each message sent once.",
             settings=settings,
-            routers=[router],
+            routers=[router, webhooks_router],
             consumers=consumers(settings),
             workers=[periodic("email_sender", send_due, _poll_interval)]
             if settings.run_sender
             else [],
-            tags=[{"name": "notifications", "description": "The inbox and its preferences"}],
+            tags=[
+                {"name": "notifications", "description": "The inbox and its preferences"},
+                {"name": "webhooks", "description": "Agency systems' event subscriptions"},
+            ],
         )
     )

@@ -36,6 +36,9 @@ class NotificationsSettings(ServiceSettings):
     # A `sending` row whose sender vanished is tried again after this long.
     email_lease_seconds: float = Field(default=60.0, gt=0)
 
+    # Webhooks: `http` to a loopback address is callable only where this is set (demo, tests).
+    webhooks_allow_http_loopback: bool = False
+
 
 @lru_cache
 def get_settings() -> NotificationsSettings:

@@ -90,6 +90,7 @@ async def settings(
         email_backoff_seconds=0.1,
         email_backoff_max_seconds=0.5,
         smtp_timeout=2.0,
+        webhooks_allow_http_loopback=True,
     )
 
 

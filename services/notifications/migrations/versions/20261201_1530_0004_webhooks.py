@@ -1,0 +1,48 @@
+"""Webhook subscriptions of agency systems and admins.
+
+Revision ID: 0004
+Revises: 0003
+Create Date: 2026-12-01 15:30:00
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+from sqlalchemy.dialects.postgresql import JSONB
+
+revision: str = "0004"
+down_revision: str | None = "0003"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "webhook_subscriptions",
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("owner_client_id", sa.Text(), nullable=False),
+        sa.Column("owner_account_id", sa.Uuid(), nullable=True),
+        sa.Column("agency_id", sa.Uuid(), nullable=True),
+        sa.Column("url", sa.Text(), nullable=False),
+        sa.Column("types", JSONB(), nullable=False),
+        sa.Column("description", sa.Text(), nullable=True),
+        sa.Column("status", sa.Text(), nullable=False),
+        sa.Column("secret", sa.Text(), nullable=False),
+        sa.Column("version", sa.Integer(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    op.create_index("ix_webhook_subscriptions_agency_id", "webhook_subscriptions", ["agency_id"])
+    op.create_index(
+        "ix_webhook_subscriptions_owner",
+        "webhook_subscriptions",
+        ["owner_client_id", "created_at", "id"],
+    )
+
+
+def downgrade() -> None:
+    op.drop_index("ix_webhook_subscriptions_owner", table_name="webhook_subscriptions")
+    op.drop_index("ix_webhook_subscriptions_agency_id", table_name="webhook_subscriptions")
+    op.drop_table("webhook_subscriptions")
