@@ -100,7 +100,9 @@ async def test_types_and_urls_the_portal_cannot_serve_are_refused(
     exact = await subscribe(client, headers, types=["requests.request.approved.v1", "*.rejected.*"])
     assert exact.status_code == 201
     for url in (
-        "http://agency.example.kz/hook",
+        "http://10.1.2.3/hook",
+        "https://169.254.169.254/latest/meta-data/",
+        "https://2130706433/",
         "ftp://agency.example.kz/hook",
         "https://user:pw@agency.example.kz/hook",
         "https:///nohost",
