@@ -8,6 +8,7 @@ from notifications.api import router
 from notifications.consumers import consumers
 from notifications.mailer import send_due
 from notifications.settings import NotificationsSettings, get_settings
+from notifications.webhooks import delivery as webhooks
 from notifications.webhooks.api import router as webhooks_router
 from portal_shared.app import ServiceSpec, create_service_app, periodic
 
@@ -15,6 +16,11 @@ from portal_shared.app import ServiceSpec, create_service_app, periodic
 def _poll_interval(app: FastAPI) -> float:
     settings: NotificationsSettings = app.state.settings
     return settings.email_poll_seconds
+
+
+def _webhook_interval(app: FastAPI) -> float:
+    settings: NotificationsSettings = app.state.settings
+    return settings.webhooks_poll_seconds
 
 
 def create_app(settings: NotificationsSettings | None = None) -> FastAPI:
@@ -27,8 +33,11 @@ def create_app(settings: NotificationsSettings | None = None) -> FastAPI:
             "language; each message sent once.",
             settings=settings,
             routers=[router, webhooks_router],
-            consumers=consumers(settings),
-            workers=[periodic("email_sender", send_due, _poll_interval)]
+            consumers=[*consumers(settings), webhooks.consumer()],
+            workers=[
+                periodic("email_sender", send_due, _poll_interval),
+                periodic("webhook_sender", webhooks.send_due, _webhook_interval),
+            ]
             if settings.run_sender
             else [],
             tags=[

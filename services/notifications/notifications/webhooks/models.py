@@ -47,3 +47,50 @@ class Subscription(Base, table=True):
     version: int
     created_at: datetime = _moment()
     updated_at: datetime = _moment()
+
+
+class Delivery(Base, table=True):
+    """One event owed to one subscription: recorded when the event arrives, sent by the
+    delivery worker, in order per (subscription, request)."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        # At most one delivery per event and subscription, whatever the broker redelivers.
+        sa.UniqueConstraint("subscription_id", "event_id"),
+        # The worker's queue: only the rows still to send, earliest due first.
+        sa.Index(
+            "ix_webhook_deliveries_due",
+            "next_attempt_at",
+            postgresql_where=sa.text("status = 'pending'"),
+        ),
+        # The order per request, and the delivery log of a subscription.
+        sa.Index("ix_webhook_deliveries_order", "subscription_id", "request_id", "created_at"),
+    )
+
+    id: UUID = Field(primary_key=True)
+    subscription_id: UUID = Field(
+        sa_column=sa.Column(
+            sa.Uuid(),
+            sa.ForeignKey("webhook_subscriptions.id", ondelete="CASCADE"),
+            nullable=False,
+        )
+    )
+    # The CloudEvents id: the `webhook-id` of every attempt.
+    event_id: str = Field(sa_type=sa.Text)
+    event_type: str = Field(sa_type=sa.Text)
+    source: str = Field(sa_type=sa.Text)
+    subject: str = Field(sa_type=sa.Text)
+    event_time: datetime = _moment()
+    # The request the event is about: a later event of it waits for this one.
+    request_id: UUID | None = None
+    data: dict[str, Any] = Field(sa_column=sa.Column(JSONB, nullable=False))
+    # pending (to send or being sent), delivered, failed (gave up, or the endpoint is gone).
+    status: str = Field(sa_type=sa.Text)
+    attempts: int = 0
+    # When a pending row is next due; while it is being sent, when its lease ends.
+    next_attempt_at: datetime = _moment()
+    last_status_code: int | None = None
+    last_error: str | None = Field(default=None, sa_type=sa.Text)
+    latency_ms: int | None = None
+    created_at: datetime = _moment()
+    delivered_at: datetime | None = _moment(nullable=True)

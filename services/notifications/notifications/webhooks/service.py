@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from notifications.webhooks.access import Subscriber
+from notifications.webhooks.delivery import validation
 from notifications.webhooks.errors import InvalidSubscription, SubscriptionNotFound
 from notifications.webhooks.models import Subscription
 from notifications.webhooks.schemas import (
@@ -103,6 +104,8 @@ async def create(
         updated_at=now,
     )
     session.add(row)
+    await session.flush()
+    session.add(validation(row))
     await session.commit()
     return SubscriptionCreated(**read(row).model_dump(), secret=row.secret)
 
@@ -170,6 +173,7 @@ async def change(
     elif body.status == "active" and row.status != SubscriptionStatus.active:
         # Resuming (or re-enabling) asks the endpoint to prove itself again first.
         row.status = SubscriptionStatus.pending
+        session.add(validation(row))
     row.version += 1
     row.updated_at = _now()
     await session.commit()

@@ -1,0 +1,195 @@
+"""Webhooks delivered to a real receiver on loopback, which verifies every delivery with the
+official `standardwebhooks` library: validation first, then a whole application's journey
+in order; retries keep the `webhook-id`; 410 disables; each agency system gets only its
+own agency's events."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import httpx
+import pytest
+from aiohttp import web
+from standardwebhooks.webhooks import Webhook, WebhookVerificationError
+
+from portal_embedded.broker import free_port
+from portal_testing.service import TestIssuer
+
+if TYPE_CHECKING:
+    from tests.conftest import Application, Eventually, Publish
+
+TOPIC = "requests.request"
+JOURNEY = ("submitted", "accepted", "info_requested", "resubmitted", "approved", "completed")
+
+
+@dataclass
+class Endpoint:
+    """One webhook endpoint of the receiver: its secret and what it saw."""
+
+    secret: str = ""
+    answers: list[int] = field(default_factory=list)
+    received: list[dict[str, Any]] = field(default_factory=list)
+    unverified: int = 0
+
+
+class Receiver:
+    """An agency system's webhook receiver written with `standardwebhooks`."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.endpoints: dict[str, Endpoint] = {}
+
+    def url(self, name: str) -> str:
+        self.endpoints.setdefault(name, Endpoint())
+        return f"http://127.0.0.1:{self.port}/{name}"
+
+    async def handle(self, request: web.Request) -> web.Response:
+        endpoint = self.endpoints[request.match_info["name"]]
+        body = await request.read()
+        try:
+            Webhook(endpoint.secret).verify(body, dict(request.headers))
+        except WebhookVerificationError:
+            endpoint.unverified += 1
+            return web.Response(status=400)
+        answer = endpoint.answers.pop(0) if endpoint.answers else 204
+        if answer < 300:
+            endpoint.received.append({"headers": dict(request.headers), "body": body})
+        return web.Response(status=answer, headers={"Retry-After": "0"})
+
+    def of(self, name: str, kind: str | None = None) -> list[dict[str, Any]]:
+        seen = self.endpoints[name].received
+        return [r for r in seen if kind is None or r["headers"]["ce-type"] == kind]
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[Receiver]:
+    receiving = Receiver()
+    app = web.Application()
+    app.router.add_post("/{name}", receiving.handle)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", receiving.port).start()
+    try:
+        yield receiving
+    finally:
+        await runner.cleanup()
+
+
+def system(issuer: TestIssuer, agency: uuid.UUID, client: str) -> dict[str, str]:
+    return issuer.headers(
+        sub=client, client_id=client, roles=[], agency_id=agency, scope="events:subscribe"
+    )
+
+
+async def active_subscription(
+    client: httpx.AsyncClient,
+    receiver: Receiver,
+    wait_for: Eventually,
+    headers: dict[str, str],
+    name: str,
+) -> dict[str, Any]:
+    """A subscription of endpoint `name`, validated by the receiver (so active)."""
+    made = await client.post(
+        "/api/v1/subscriptions",
+        json={"url": receiver.url(name), "types": ["requests.request.*"]},
+        headers=headers,
+    )
+    assert made.status_code == 201, made.text
+    receiver.endpoints[name].secret = made.json()["secret"]
+    path = f"/api/v1/subscriptions/{made.json()['id']}"
+
+    async def active() -> bool:
+        status = (await client.get(path, headers=headers)).json()["status"]
+        return bool(status == "active")
+
+    await wait_for(active, "the subscription's validation")
+    validation = receiver.of(name, "portal.subscription.validation.v1")
+    assert len(validation) == 1
+    return dict(made.json())
+
+
+async def test_a_whole_journey_arrives_verified_and_in_order(
+    client: httpx.AsyncClient,
+    issuer: TestIssuer,
+    receiver: Receiver,
+    publish: Publish,
+    wait_for: Eventually,
+    new_application: Callable[[uuid.UUID], Application],
+) -> None:
+    application = new_application(uuid.uuid4())
+    agency = uuid.UUID(application.data("draft")["agency_id"])
+    await active_subscription(client, receiver, wait_for, system(issuer, agency, "sys-a"), "a")
+    receiver.endpoints["a"].answers = [503, 503]  # the first event is tried three times
+    sent = [await publish(TOPIC, kind, application.data(kind)) for kind in JOURNEY]
+
+    def all_arrived() -> bool:
+        return len(receiver.of("a")) == 1 + len(JOURNEY)
+
+    await wait_for(all_arrived, "the journey's deliveries")
+    events = receiver.of("a")[1:]
+    assert [e["headers"]["webhook-id"] for e in events] == [s.id for s in sent]
+    assert [e["headers"]["ce-type"] for e in events] == [f"{TOPIC}.{k}.v1" for k in JOURNEY]
+    assert [e["headers"]["ce-id"] for e in events] == [s.id for s in sent]
+    assert {e["headers"]["ce-subject"] for e in events} == {str(application.id)}
+    assert all(e["headers"]["ce-specversion"] == "1.0" for e in events)
+    assert receiver.endpoints["a"].unverified == 0
+
+
+async def test_each_agency_system_receives_only_its_agencys_events(
+    client: httpx.AsyncClient,
+    issuer: TestIssuer,
+    receiver: Receiver,
+    publish: Publish,
+    wait_for: Eventually,
+    new_application: Callable[[uuid.UUID], Application],
+) -> None:
+    agency_a, agency_b = uuid.uuid4(), uuid.uuid4()
+    await active_subscription(client, receiver, wait_for, system(issuer, agency_a, "sys-a"), "a")
+    await active_subscription(client, receiver, wait_for, system(issuer, agency_b, "sys-b"), "b")
+    admin = issuer.headers(roles=["admin"])
+    await active_subscription(client, receiver, wait_for, admin, "all")
+    mine, theirs = new_application(uuid.uuid4()), new_application(uuid.uuid4())
+    sent_a = [
+        await publish(TOPIC, kind, {**mine.data(kind), "agency_id": str(agency_a)})
+        for kind in JOURNEY[:3]
+    ]
+    sent_b = [
+        await publish(TOPIC, kind, {**theirs.data(kind), "agency_id": str(agency_b)})
+        for kind in JOURNEY[:2]
+    ]
+
+    def all_arrived() -> bool:
+        return len(receiver.of("all")) == 1 + len(sent_a) + len(sent_b)
+
+    await wait_for(all_arrived, "the administrator's deliveries")
+    await wait_for(lambda: len(receiver.of("a")) == 1 + len(sent_a), "agency A's deliveries")
+    await wait_for(lambda: len(receiver.of("b")) == 1 + len(sent_b), "agency B's deliveries")
+    ids_a = [e["headers"]["webhook-id"] for e in receiver.of("a")[1:]]
+    ids_b = [e["headers"]["webhook-id"] for e in receiver.of("b")[1:]]
+    assert ids_a == [s.id for s in sent_a]
+    assert ids_b == [s.id for s in sent_b]
+
+
+async def test_an_endpoint_answering_410_is_disabled_at_once(
+    client: httpx.AsyncClient,
+    issuer: TestIssuer,
+    receiver: Receiver,
+    publish: Publish,
+    wait_for: Eventually,
+    new_application: Callable[[uuid.UUID], Application],
+) -> None:
+    application = new_application(uuid.uuid4())
+    agency = uuid.UUID(application.data("draft")["agency_id"])
+    headers = system(issuer, agency, "sys-gone")
+    made = await active_subscription(client, receiver, wait_for, headers, "gone")
+    receiver.endpoints["gone"].answers = [410]
+    await publish(TOPIC, "submitted", application.data("submitted"))
+
+    async def disabled() -> bool:
+        found = await client.get(f"/api/v1/subscriptions/{made['id']}", headers=headers)
+        return bool(found.json()["status"] == "disabled")
+
+    await wait_for(disabled, "the subscription disabled by 410")
