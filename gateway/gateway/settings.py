@@ -58,6 +58,7 @@ DEFAULT_ROUTES = (
     # stays identity's.
     RouteConfig(prefix="/api/v1/me/notification-preferences", upstream="notifications"),
     RouteConfig(prefix="/api/v1/notifications", upstream="notifications"),
+    RouteConfig(prefix="/api/v1/subscriptions", upstream="notifications"),
 )
 
 # Anonymous account creation: limited per address more strictly than everything else.

@@ -193,3 +193,79 @@ async def test_an_endpoint_answering_410_is_disabled_at_once(
         return bool(found.json()["status"] == "disabled")
 
     await wait_for(disabled, "the subscription disabled by 410")
+
+
+async def test_a_failed_delivery_shows_in_the_log_and_is_recovered_once_asked(
+    client: httpx.AsyncClient,
+    issuer: TestIssuer,
+    receiver: Receiver,
+    publish: Publish,
+    wait_for: Eventually,
+    new_application: Callable[[uuid.UUID], Application],
+) -> None:
+    application = new_application(uuid.uuid4())
+    agency = uuid.UUID(application.data("draft")["agency_id"])
+    headers = system(issuer, agency, "sys-down")
+    made = await active_subscription(client, receiver, wait_for, headers, "down")
+    path = f"/api/v1/subscriptions/{made['id']}"
+    # Down for the whole (test-sized) schedule: the first attempt and seven retries.
+    receiver.endpoints["down"].answers = [503] * 8
+    before = (await client.get(f"{path}/deliveries", headers=headers)).json()["items"][0]
+    sent = await publish(TOPIC, "submitted", application.data("submitted"))
+
+    async def failed() -> dict[str, Any] | None:
+        log = (await client.get(f"{path}/deliveries", headers=headers)).json()["items"]
+        return next((d for d in log if d["event_id"] == sent.id and d["status"] == "failed"), None)
+
+    entry = await wait_for(failed, "the delivery given up")
+    assert entry["attempts"] == 8
+    assert entry["last_status_code"] == 503
+    assert entry["latency_ms"] is not None
+    assert receiver.of("down", sent.type) == []
+
+    recovered = await client.post(
+        f"{path}/recover", json={"since": before["created_at"]}, headers=headers
+    )
+    assert recovered.status_code == 202
+    assert recovered.json() == {"recovered": 1}
+    await wait_for(lambda: receiver.of("down", sent.type), "the recovered delivery")
+
+    again = await client.post(f"{path}/deliveries/{entry['id']}/retry", headers=headers)
+    assert again.status_code == 202
+    await wait_for(lambda: len(receiver.of("down", sent.type)) == 2, "the resent delivery")
+    assert {d["headers"]["webhook-id"] for d in receiver.of("down", sent.type)} == {sent.id}
+    missing = await client.post(f"{path}/deliveries/{uuid.uuid4()}/retry", headers=headers)
+    assert missing.status_code == 404
+
+
+async def test_after_a_rotation_both_secrets_verify_each_delivery(
+    client: httpx.AsyncClient,
+    issuer: TestIssuer,
+    receiver: Receiver,
+    publish: Publish,
+    wait_for: Eventually,
+    new_application: Callable[[uuid.UUID], Application],
+) -> None:
+    application = new_application(uuid.uuid4())
+    agency = uuid.UUID(application.data("draft")["agency_id"])
+    headers = system(issuer, agency, "sys-rotating")
+    made = await active_subscription(client, receiver, wait_for, headers, "rot")
+    old = made["secret"]
+    rotated = await client.post(
+        f"/api/v1/subscriptions/{made['id']}/rotate-secret", headers=headers
+    )
+    assert rotated.status_code == 200
+    new = rotated.json()["secret"]
+    assert new.startswith("whsec_")
+    assert new != old
+    receiver.endpoints["rot"].secret = new
+    sent = await publish(TOPIC, "submitted", application.data("submitted"))
+    [delivered] = await wait_for(lambda: receiver.of("rot", sent.type), "the signed delivery")
+    assert len(delivered["headers"]["webhook-signature"].split(" ")) == 2
+    # A receiver still holding the old secret verifies it too.
+    Webhook(old).verify(delivered["body"], delivered["headers"])
+    stranger = await client.post(
+        f"/api/v1/subscriptions/{made['id']}/rotate-secret",
+        headers=system(issuer, agency, "sys-other"),
+    )
+    assert stranger.status_code == 404

@@ -9,14 +9,20 @@ from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
 
 from notifications.deps import SessionDep
 from notifications.settings import NotificationsSettings
-from notifications.webhooks import service
+from notifications.webhooks import recovery, service
 from notifications.webhooks.access import Subscriber, subscriber
 from notifications.webhooks.errors import (
+    DeliveryNotFound,
     InvalidSubscription,
     SubscribeForbidden,
     SubscriptionNotFound,
 )
 from notifications.webhooks.schemas import (
+    DeliveryPage,
+    DeliveryRead,
+    Recover,
+    Recovered,
+    SecretRotated,
     SubscriptionCreate,
     SubscriptionCreated,
     SubscriptionPage,
@@ -133,3 +139,56 @@ async def delete_subscription(
 ) -> None:
     """Unsubscribe: nothing more is delivered."""
     await service.delete(session, caller, subscription_id, if_match)
+
+
+@router.get(
+    "/{subscription_id}/deliveries",
+    responses=problem_responses(*ACCESS, SubscriptionNotFound, InvalidCursor),
+)
+async def list_deliveries(
+    subscription_id: UUID,
+    session: SessionDep,
+    caller: SubscriberDep,
+    cursors: CursorsDep,
+    cursor: CursorParam = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> DeliveryPage:
+    """The delivery log: each event's status, attempts, last answer and latency."""
+    return await recovery.deliveries(
+        session, caller, subscription_id, limit=limit, cursor=cursor, cursors=cursors
+    )
+
+
+@router.post(
+    "/{subscription_id}/deliveries/{delivery_id}/retry",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses=problem_responses(*ACCESS, SubscriptionNotFound, DeliveryNotFound),
+)
+async def retry_delivery(
+    subscription_id: UUID, delivery_id: UUID, session: SessionDep, caller: SubscriberDep
+) -> DeliveryRead:
+    """Send one delivery again, now."""
+    return await recovery.retry(session, caller, subscription_id, delivery_id)
+
+
+@router.post(
+    "/{subscription_id}/recover",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses=problem_responses(*ACCESS, SubscriptionNotFound),
+)
+async def recover(
+    subscription_id: UUID, body: Recover, session: SessionDep, caller: SubscriberDep
+) -> Recovered:
+    """Send again everything that failed since `since` (in order per request)."""
+    return await recovery.recover(session, caller, subscription_id, body.since)
+
+
+@router.post(
+    "/{subscription_id}/rotate-secret",
+    responses=problem_responses(*ACCESS, SubscriptionNotFound),
+)
+async def rotate_secret(
+    subscription_id: UUID, session: SessionDep, caller: SubscriberDep
+) -> SecretRotated:
+    """A new signing secret; for 24 hours every delivery carries both signatures."""
+    return await recovery.rotate_secret(session, caller, subscription_id)

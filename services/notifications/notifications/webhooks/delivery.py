@@ -190,6 +190,8 @@ async def _send(
     body = orjson.dumps(delivery.data)
     now = _now()
     secrets = [subscription.secret]
+    if subscription.previous_secret and (subscription.previous_secret_until or now) > now:
+        secrets.append(subscription.previous_secret)
     try:
         target = await resolve(
             subscription.url, allow_http_loopback=settings.webhooks_allow_http_loopback

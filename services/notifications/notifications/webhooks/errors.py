@@ -22,3 +22,8 @@ class InvalidSubscription(ValidationFailed):
 
     slug = "invalid-subscription"
     title = "Invalid subscription"
+
+
+class DeliveryNotFound(NotFound):
+    slug = "delivery-not-found"
+    title = "Delivery not found"

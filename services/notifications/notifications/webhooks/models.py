@@ -44,6 +44,9 @@ class Subscription(Base, table=True):
     description: str | None = Field(default=None, sa_type=sa.Text)
     status: str = Field(sa_type=sa.Text)
     secret: str = Field(sa_type=sa.Text)
+    # After a rotation the old secret signs too, until then, so deliveries in flight verify.
+    previous_secret: str | None = Field(default=None, sa_type=sa.Text)
+    previous_secret_until: datetime | None = _moment(nullable=True)
     version: int
     created_at: datetime = _moment()
     updated_at: datetime = _moment()

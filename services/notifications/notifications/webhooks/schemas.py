@@ -91,3 +91,37 @@ class SubscriptionCreated(SubscriptionRead):
 class SubscriptionPage(BaseModel):
     items: list[SubscriptionRead]
     next_cursor: str | None = None
+
+
+class DeliveryRead(BaseModel):
+    id: UUID
+    event_id: str = Field(description="The event's CloudEvents id, sent as `webhook-id`")
+    event_type: str
+    status: Literal["pending", "delivered", "failed"]
+    attempts: int
+    last_status_code: int | None = Field(description="The endpoint's last HTTP status")
+    last_error: str | None
+    latency_ms: int | None = Field(description="How long the last attempt took")
+    next_attempt_at: datetime
+    created_at: datetime
+    delivered_at: datetime | None
+
+
+class DeliveryPage(BaseModel):
+    items: list[DeliveryRead]
+    next_cursor: str | None = None
+
+
+class Recover(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    since: datetime = Field(description="Resend every delivery that failed since then")
+
+
+class Recovered(BaseModel):
+    recovered: int = Field(description="How many failed deliveries are sent again")
+
+
+class SecretRotated(BaseModel):
+    secret: str = Field(description="The new secret; the old one also signs for 24 hours")
+    previous_secret_until: datetime
