@@ -50,6 +50,8 @@ class NotificationsSettings(ServiceSettings):
     webhooks_read_timeout: float = Field(default=15.0, gt=0)
     # A delivery being sent is tried again after this long if its worker vanished.
     webhooks_lease_seconds: float = Field(default=60.0, gt=0)
+    # An endpoint whose every attempt has failed for this long is disabled.
+    webhooks_disable_after_seconds: float = Field(default=5 * 86400.0, gt=0)
 
 
 @lru_cache

@@ -6,13 +6,15 @@ own agency's events."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
 from aiohttp import web
+from fastapi import FastAPI
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from portal_embedded.broker import free_port
@@ -230,6 +232,12 @@ async def test_a_failed_delivery_shows_in_the_log_and_is_recovered_once_asked(
     assert recovered.json() == {"recovered": 1}
     await wait_for(lambda: receiver.of("down", sent.type), "the recovered delivery")
 
+    async def delivered() -> bool:
+        log = (await client.get(f"{path}/deliveries", headers=headers)).json()["items"]
+        return any(d["id"] == entry["id"] and d["status"] == "delivered" for d in log)
+
+    await wait_for(delivered, "the recovered delivery recorded as delivered")
+
     again = await client.post(f"{path}/deliveries/{entry['id']}/retry", headers=headers)
     assert again.status_code == 202
     await wait_for(lambda: len(receiver.of("down", sent.type)) == 2, "the resent delivery")
@@ -269,3 +277,51 @@ async def test_after_a_rotation_both_secrets_verify_each_delivery(
         headers=system(issuer, agency, "sys-other"),
     )
     assert stranger.status_code == 404
+
+
+@contextmanager
+def settings_changed(app: FastAPI, **changes: Any) -> Iterator[None]:
+    """The running app's settings with `changes`, for one test (the worker reads them anew
+    every round)."""
+    before = app.state.settings
+    app.state.settings = before.model_copy(update=changes)
+    try:
+        yield
+    finally:
+        app.state.settings = before
+
+
+async def test_an_endpoint_failing_everything_for_long_is_disabled_and_can_come_back(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    issuer: TestIssuer,
+    receiver: Receiver,
+    publish: Publish,
+    wait_for: Eventually,
+    new_application: Callable[[uuid.UUID], Application],
+) -> None:
+    application = new_application(uuid.uuid4())
+    agency = uuid.UUID(application.data("draft")["agency_id"])
+    headers = system(issuer, agency, "sys-failing")
+    made = await active_subscription(client, receiver, wait_for, headers, "failing")
+    path = f"/api/v1/subscriptions/{made['id']}"
+    receiver.endpoints["failing"].answers = [500] * 1000
+    with settings_changed(app, webhooks_disable_after_seconds=0.2):
+        sent = await publish(TOPIC, "submitted", application.data("submitted"))
+
+        async def disabled() -> dict[str, Any] | None:
+            found = (await client.get(path, headers=headers)).json()
+            return found if found["status"] == "disabled" else None
+
+        found = await wait_for(disabled, "the failing endpoint disabled")
+    assert "failed since" in found["disabled_reason"]
+
+    receiver.endpoints["failing"].answers = []
+    resumed = await client.patch(
+        path, json={"status": "active"}, headers={**headers, "If-Match": f'"{found["version"]}"'}
+    )
+    assert resumed.json()["status"] == "pending"
+    assert resumed.json()["disabled_reason"] is None
+    # Validated again, then the event it missed arrives: nothing was lost.
+    await wait_for(lambda: receiver.of("failing", sent.type), "the held delivery")
+    assert (await client.get(path, headers=headers)).json()["status"] == "active"

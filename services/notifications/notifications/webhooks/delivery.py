@@ -204,6 +204,34 @@ async def _send(
     return answer.status, None, answer.seconds, answer.headers
 
 
+def _disable(subscription: Subscription | None, reason: str, now: datetime) -> None:
+    if subscription is None or subscription.status == SubscriptionStatus.disabled:
+        return
+    subscription.status = SubscriptionStatus.disabled
+    subscription.disabled_reason = reason
+    subscription.version += 1
+    subscription.updated_at = now
+    # The owner is told through the service's log and the subscription's reason.
+    log.warning(
+        "webhook_subscription_disabled", subscription_id=str(subscription.id), reason=reason
+    )
+
+
+def _failing(
+    settings: NotificationsSettings, subscription: Subscription | None, now: datetime
+) -> None:
+    """Count a failure toward disabling an endpoint that fails everything for days."""
+    if subscription is None:
+        return
+    if subscription.failing_since is None:
+        subscription.failing_since = now
+    elif (now - subscription.failing_since).total_seconds() >= (
+        settings.webhooks_disable_after_seconds
+    ):
+        since = subscription.failing_since.isoformat()
+        _disable(subscription, f"Every delivery has failed since {since}", now)
+
+
 async def _settle(
     session: AsyncSession,
     settings: NotificationsSettings,
@@ -223,6 +251,8 @@ async def _settle(
     if code is not None and 200 <= code < 300:
         delivery.status = DELIVERED
         delivery.delivered_at = now
+        if subscription is not None:
+            subscription.failing_since = None
         if (
             delivery.event_type == VALIDATION_TYPE
             and subscription is not None
@@ -233,14 +263,13 @@ async def _settle(
             subscription.updated_at = now
     elif code == 410:
         delivery.status = FAILED
-        if subscription is not None and subscription.status != SubscriptionStatus.disabled:
-            subscription.status = SubscriptionStatus.disabled
-            subscription.version += 1
-            subscription.updated_at = now
-            log.warning("webhook_subscription_gone", subscription_id=str(subscription.id))
-    elif delivery.attempts > len(settings.webhooks_retry_seconds):
-        delivery.status = FAILED
+        _disable(subscription, "The endpoint answered 410 Gone", now)
     else:
+        _failing(settings, subscription, now)
+        if delivery.attempts > len(settings.webhooks_retry_seconds):
+            delivery.status = FAILED
+            await session.commit()
+            return
         retry_after = (
             _retry_after(response_headers, now)
             if code in (429, 503) and response_headers is not None

@@ -47,6 +47,9 @@ class Subscription(Base, table=True):
     # After a rotation the old secret signs too, until then, so deliveries in flight verify.
     previous_secret: str | None = Field(default=None, sa_type=sa.Text)
     previous_secret_until: datetime | None = _moment(nullable=True)
+    # Since when every attempt has failed (None after any success); long enough disables it.
+    failing_since: datetime | None = _moment(nullable=True)
+    disabled_reason: str | None = Field(default=None, sa_type=sa.Text)
     version: int
     created_at: datetime = _moment()
     updated_at: datetime = _moment()

@@ -77,6 +77,9 @@ class SubscriptionRead(BaseModel):
     status: SubscriptionStatus
     description: str | None
     agency_id: UUID | None = Field(description="None: every agency's events (admins only)")
+    disabled_reason: str | None = Field(
+        default=None, description="Why the portal disabled it (the endpoint gone or failing)"
+    )
     version: int
     created_at: datetime
     updated_at: datetime

@@ -173,6 +173,9 @@ async def change(
     elif body.status == "active" and row.status != SubscriptionStatus.active:
         # Resuming (or re-enabling) asks the endpoint to prove itself again first.
         row.status = SubscriptionStatus.pending
+        # A fresh start: past failures do not count toward disabling it again.
+        row.failing_since = None
+        row.disabled_reason = None
         session.add(validation(row))
     row.version += 1
     row.updated_at = _now()
