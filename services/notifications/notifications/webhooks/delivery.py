@@ -242,7 +242,11 @@ async def _settle(
     delivery = await session.get(Delivery, delivery_id, with_for_update=True)
     if delivery is None or delivery.status != PENDING:
         return  # deleted with its subscription meanwhile
-    subscription = await session.get(Subscription, delivery.subscription_id, with_for_update=True)
+    # FOR NO KEY UPDATE: the consumer's inserts (their foreign key takes KEY SHARE on this
+    # row) must not wait behind every settled attempt.
+    subscription = await session.get(
+        Subscription, delivery.subscription_id, with_for_update={"key_share": True}
+    )
     now = _now()
     delivery.attempts += 1
     delivery.last_status_code = code
