@@ -62,6 +62,7 @@ DEFAULT_ROUTES = (
     # 30 MB at the first byte), plus the multipart framing. Bodies past 64 KiB stream
     # through (proxy.REPLAYABLE_BODY), so the cap costs no memory.
     RouteConfig(prefix="/api/v1/documents", upstream="requests", max_body_bytes=31 * 1024 * 1024),
+    RouteConfig(prefix="/api/v1/subscriptions", upstream="notifications"),
 )
 
 # Anonymous account creation: limited per address more strictly than everything else.

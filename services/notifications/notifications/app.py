@@ -10,7 +10,14 @@ from notifications.api import router
 from notifications.consumers import consumers
 from notifications.mailer import sender
 from notifications.settings import NotificationsSettings, get_settings
-from portal_shared.app import ServiceSpec, create_service_app
+from notifications.webhooks import delivery as webhooks
+from notifications.webhooks.api import router as webhooks_router
+from portal_shared.app import ServiceSpec, create_service_app, periodic
+
+
+def _webhook_interval(app: FastAPI) -> float:
+    settings: NotificationsSettings = app.state.settings
+    return settings.webhooks_poll_seconds
 
 
 def create_app(settings: NotificationsSettings | None = None) -> FastAPI:
@@ -24,9 +31,17 @@ def create_app(settings: NotificationsSettings | None = None) -> FastAPI:
             description="Residents' inbox and email about their applications, in their "
             "language; each message sent once.",
             settings=settings,
-            routers=[router],
-            consumers=consumers(settings, on_applied=emails_due.set),
-            workers=[sender(emails_due)] if settings.run_sender else [],
-            tags=[{"name": "notifications", "description": "The inbox and its preferences"}],
+            routers=[router, webhooks_router],
+            consumers=[*consumers(settings, on_applied=emails_due.set), webhooks.consumer()],
+            workers=[
+                sender(emails_due),
+                periodic("webhook_sender", webhooks.send_due, _webhook_interval),
+            ]
+            if settings.run_sender
+            else [],
+            tags=[
+                {"name": "notifications", "description": "The inbox and its preferences"},
+                {"name": "webhooks", "description": "Agency systems' event subscriptions"},
+            ],
         )
     )

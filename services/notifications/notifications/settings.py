@@ -44,6 +44,23 @@ class NotificationsSettings(ServiceSettings):
     # A `sending` row whose sender vanished is tried again after this long.
     email_lease_seconds: float = Field(default=60.0, gt=0)
 
+    # Webhooks: `http` to a loopback address is callable only where this is set (demo, tests).
+    webhooks_allow_http_loopback: bool = False
+    # How often the delivery worker looks for due deliveries, how many it sends at once.
+    webhooks_poll_seconds: float = Field(default=0.1, gt=0, le=60)
+    webhooks_batch: int = Field(default=200, ge=1, le=5000)
+    # The waits after each failed attempt (Standard Webhooks' suggestion), jittered +-20%;
+    # after the last, the delivery is given up.
+    webhooks_retry_seconds: list[float] = Field(
+        default=[5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0], min_length=1
+    )
+    webhooks_connect_timeout: float = Field(default=5.0, gt=0)
+    webhooks_read_timeout: float = Field(default=15.0, gt=0)
+    # A delivery being sent is tried again after this long if its worker vanished.
+    webhooks_lease_seconds: float = Field(default=60.0, gt=0)
+    # An endpoint whose every attempt has failed for this long is disabled.
+    webhooks_disable_after_seconds: float = Field(default=5 * 86400.0, gt=0)
+
 
 @lru_cache
 def get_settings() -> NotificationsSettings:

@@ -110,6 +110,11 @@ async def settings(
         email_backoff_seconds=0.1,
         email_backoff_max_seconds=0.5,
         smtp_timeout=2.0,
+        webhooks_allow_http_loopback=True,
+        webhooks_poll_seconds=0.05,
+        webhooks_retry_seconds=[0.05, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1],
+        webhooks_connect_timeout=2.0,
+        webhooks_read_timeout=2.0,
     )
 
 
