@@ -384,7 +384,11 @@ def _client_key(authorization: str | None, items: list[tuple[str, str]]) -> str 
         except (ValueError, UnicodeDecodeError):
             decoded = ""
         client_id = unquote(decoded.partition(":")[0]) or client_id
-    return f"client:{client_id[:200]}" if client_id else None
+    if not client_id or "\x00" in client_id:
+        # No registered client has a NUL in its id (PostgreSQL text cannot hold one), so
+        # there is no client to protect, and the key could not be stored either.
+        return None
+    return f"client:{client_id[:200]}"
 
 
 async def _endpoint(
