@@ -61,6 +61,13 @@ from portal_testing.service import TestIssuer, fresh_database, running
 from service_requests.__main__ import SERVICE_ROOT as REQUESTS_ROOT
 from service_requests.app import create_app as create_requests
 from service_requests.settings import RequestsSettings
+from tests.fuzz.bodies import (
+    GOOD_FORM,
+    PASSWORD,
+    agency_body,
+    resident_body,
+    service_body,
+)
 
 GROUP_PREFIX = "fuzz."
 # Tokens outlive the whole suite; expiry has its own security test.
@@ -70,7 +77,6 @@ WAIT_SECONDS = 60.0
 
 # The demo administrator `seed_admin_and_clients` creates, with the `portal-web` client.
 ADMIN = ("admin", "admin-demo-password")
-PASSWORD = "steppe-wind-2026"  # every other account's
 
 
 async def seed_identity(app: FastAPI) -> None:
@@ -258,25 +264,6 @@ class World:
     request_b: dict[str, Any]
 
 
-FORM_SCHEMA: dict[str, Any] = {
-    "$schema": "https://json-schema.org/draft/2020-12/schema",
-    "type": "object",
-    "required": ["purpose", "passport_number"],
-    "additionalProperties": False,
-    "properties": {
-        "purpose": {
-            "type": "string",
-            "enum": ["work", "study", "family"],
-            "x-title": {"kk": "Мақсаты", "ru": "Цель", "en": "Purpose"},
-        },
-        "passport_number": {
-            "type": "string",
-            "pattern": "^N[0-9]{7}$",
-            "x-title": {"kk": "Паспорт", "ru": "Паспорт", "en": "Passport"},
-        },
-    },
-}
-GOOD_FORM: dict[str, Any] = {"purpose": "work", "passport_number": "N1234567"}
 _codes = itertools.count(1)
 
 
@@ -444,55 +431,6 @@ def _until_created(call: Callable[[], httpx.Response]) -> dict[str, Any]:
         if not waiting or time.monotonic() > deadline:
             raise AssertionError(f"{response.status_code}: {response.text}")
         time.sleep(0.1)
-
-
-def resident_body(serial: int) -> dict[str, str]:
-    """A resident's registration, with the serial's IIN as login."""
-    iin = valid_iin(serial)
-    return {
-        "iin": iin,
-        "given_name": "Aliya",
-        "family_name": "Nurlanova",
-        "email": f"{iin}@example.kz",
-        "phone": "+77011234567",
-        "password": PASSWORD,
-    }
-
-
-def agency_body(code: str) -> dict[str, Any]:
-    return {
-        "code": code,
-        "name": {"kk": "Көші-қон қызметі", "ru": "Миграционная служба", "en": "Migration service"},
-        "kind": "department",
-        "bin": "140740190074",
-        "city": "Baikonur",
-        "address": "Baikonur, Gagarin street, 12",
-        "timezone": "Asia/Qyzylorda",
-        "contacts": {"phone": "+7 33622 5 20 00"},
-    }
-
-
-def service_body(code: str, agency_id: str, **overrides: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "code": code,
-        "name": {"kk": "Тіркеу", "ru": "Регистрация", "en": "Residence registration"},
-        "description": {"kk": "Тіркеу", "ru": "Регистрация", "en": "Registration"},
-        "agency_id": agency_id,
-        "term_working_days": 5,
-        "fee": {"amount": 0, "currency": "KZT"},
-        "result": {"kk": "Анықтама", "ru": "Справка", "en": "Certificate"},
-        "required_documents": [],
-        "refusal_grounds": [
-            {
-                "code": "false-documents",
-                "text": {"kk": "Жалған", "ru": "Подложные", "en": "False documents"},
-            }
-        ],
-        "channels": ["portal"],
-        "form_schema": FORM_SCHEMA,
-    }
-    body.update(overrides)
-    return body
 
 
 # The fuzzer's gateway must not throttle it; the edge keeps limits an attack runs into fast.

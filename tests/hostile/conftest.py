@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from tests.fuzz.portal import SHARED, Portal, agency_body, resident_body, service_body
+from tests.fuzz.bodies import agency_body, resident_body, service_body
+from tests.fuzz.portal import SHARED, Portal
 from tests.hostile.calls import summary
 from tests.hostile.inputs import Bases, Operation, example, operations
 from tests.hostile.world import Target, build_target

@@ -22,7 +22,8 @@ import httpx
 import pytest
 
 from portal_testing.oidc import valid_iin
-from tests.fuzz.portal import PASSWORD, Portal
+from tests.fuzz.bodies import PASSWORD
+from tests.fuzz.portal import Portal
 from tests.hostile.calls import faults, send
 from tests.hostile.inputs import _LITERALS, _SENTINEL, Bases, Case, Operation, cases, dumps
 from tests.hostile.world import Target, bearer, revoked_token, sign_in
@@ -110,11 +111,6 @@ def test_a_bad_token_is_refused_by_every_operation(
     assert not wrong, "\n".join(wrong)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 15: API scopes are not enforced yet; a portal-web token with only "
-    "`openid` still lists and submits requests",
-)
 def test_an_under_scoped_token_is_refused(
     portal: Portal, target: Target, bases: Bases, every_operation: list[Operation]
 ) -> None:

@@ -31,17 +31,8 @@ from identity.models import Agency as IdentityAgency
 from identity.passwords import Passwords
 from portal_shared.db import make_engine, make_sessionmaker
 from portal_testing.oidc import authorization_code, exchange, pkce_pair, valid_iin
-from tests.fuzz.portal import (
-    ADMIN,
-    FORM_SCHEMA,
-    PASSWORD,
-    WAIT_SECONDS,
-    Portal,
-    _until_created,
-    agency_body,
-    resident_body,
-    service_body,
-)
+from tests.fuzz.bodies import FORM_SCHEMA, PASSWORD, agency_body, resident_body, service_body
+from tests.fuzz.portal import ADMIN, WAIT_SECONDS, Portal, _until_created
 
 DEMO_OFFICER = ("officer-migration", "officer-demo-password")
 DEMO_SYSTEM = ("agency-demo", "agency-demo-secret")

@@ -15,7 +15,8 @@ import pytest
 
 from portal_testing.oidc import authorize_params, pkce_pair, submit_login, valid_iin
 from portal_testing.service import TestIssuer
-from tests.fuzz.portal import PASSWORD, Portal, resident_body
+from tests.fuzz.bodies import PASSWORD, resident_body
+from tests.fuzz.portal import Portal
 
 
 def _b64(data: dict[str, object]) -> str:

@@ -10,7 +10,8 @@ import httpx
 import jwt
 import pytest
 
-from tests.fuzz.portal import GOOD_FORM, World, agency_body
+from tests.fuzz.bodies import GOOD_FORM, agency_body
+from tests.fuzz.portal import World
 
 SMUGGLED = {
     "status": "approved",

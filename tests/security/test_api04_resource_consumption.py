@@ -12,7 +12,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.fuzz.portal import EDGE_LIMIT, EDGE_MAX_BODY, Portal, World, service_body
+from tests.fuzz.bodies import service_body
+from tests.fuzz.portal import EDGE_LIMIT, EDGE_MAX_BODY, Portal, World
 
 LISTS = [
     ("directory", "/api/v1/agencies", "anonymous"),

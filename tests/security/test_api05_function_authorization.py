@@ -9,7 +9,8 @@ import uuid
 import httpx
 import pytest
 
-from tests.fuzz.portal import GOOD_FORM, Portal, World, agency_body, service_body
+from tests.fuzz.bodies import GOOD_FORM, agency_body, service_body
+from tests.fuzz.portal import Portal, World
 
 NOT_ADMINS = ["resident_a", "officer"]
 

@@ -9,7 +9,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 
-from tests.fuzz.portal import GOOD_FORM, Portal, World
+from tests.fuzz.bodies import GOOD_FORM
+from tests.fuzz.portal import Portal, World
 
 
 def test_ten_simultaneous_repeats_make_one_application(

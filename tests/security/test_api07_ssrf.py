@@ -10,7 +10,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import httpx
 import pytest
 
-from tests.fuzz.portal import FORM_SCHEMA, World, service_body
+from tests.fuzz.bodies import FORM_SCHEMA, service_body
+from tests.fuzz.portal import World
 
 
 class Trap:

@@ -11,15 +11,8 @@ import json
 import httpx
 import pytest
 
-from tests.fuzz.portal import (
-    COMPONENTS,
-    EDGE_MAX_BODY,
-    EDGE_ORIGIN,
-    Portal,
-    World,
-    agency_body,
-    service_body,
-)
+from tests.fuzz.bodies import agency_body, service_body
+from tests.fuzz.portal import COMPONENTS, EDGE_MAX_BODY, EDGE_ORIGIN, Portal, World
 
 LEAKS = ("Traceback", 'File "', "sqlalchemy", "asyncpg", "pydantic", "uvicorn", "starlette")
 

@@ -13,7 +13,8 @@ import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from portal_shared.events import CloudEvent
-from tests.fuzz.portal import GROUP_PREFIX, Portal, World, agency_body, service_body
+from tests.fuzz.bodies import agency_body, service_body
+from tests.fuzz.portal import GROUP_PREFIX, Portal, World
 
 TOPIC = "directory.agency"
 # Every consumer of the agencies' topic: each must dead-letter the broken events itself.

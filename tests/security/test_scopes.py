@@ -7,7 +7,8 @@ import httpx
 
 from portal_testing.oidc import valid_iin
 from portal_testing.scopes import INSUFFICIENT_SCOPE
-from tests.fuzz.portal import GOOD_FORM, Portal, World
+from tests.fuzz.bodies import GOOD_FORM
+from tests.fuzz.portal import Portal, World
 
 
 def _refused(response: httpx.Response, scope: str) -> None:
