@@ -2,8 +2,8 @@
 rules an attached document must meet), so a submission checks its documents without
 asking the catalog. Versions copied before this revision required nothing here.
 
-Revision ID: 0006
-Revises: 0005
+Revision ID: 0007
+Revises: 0006 (the outbox trace context; both were numbered 0006, two heads)
 Create Date: 2026-12-01 15:00:00
 """
 
@@ -13,8 +13,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects.postgresql import JSONB
 
-revision: str = "0006"
-down_revision: str | None = "0005"
+revision: str = "0007"
+down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
