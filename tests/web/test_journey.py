@@ -15,6 +15,7 @@ from typing import Any
 
 from playwright.sync_api import Browser, ConsoleMessage, Page, expect
 
+from portal_testing.documents_corpus import jpegs, pdfs
 from portal_testing.oidc import valid_iin
 
 from .conftest import DESKTOP, PHONE, WEB, new_page
@@ -96,6 +97,21 @@ def renews_silently(page: Page) -> None:
     assert after["access_token"] != before["access_token"]
 
 
+def attach_documents(page: Page, folder: Path) -> None:
+    """Residence registration asks for an identity document and the owner's consent: a
+    genuine PDF and a genuine JPEG, each uploaded as it is chosen, its name then shown."""
+    identity = folder / "identity-card.pdf"
+    identity.write_bytes(pdfs()[0].data)
+    consent = folder / "owner-consent.jpg"
+    consent.write_bytes(jpegs()[0].data)
+    for label, file in (
+        ("Жеке басын куәландыратын құжат", identity),
+        ("Тұрғын үй иесінің келісімі", consent),
+    ):
+        page.get_by_label(label, exact=True).set_input_files(file)
+        expect(page.get_by_role("status").filter(has_text=file.name)).to_be_visible()
+
+
 def status_is(page: Page, status: str) -> None:
     expect(page.get_by_test_id("status")).to_contain_text(KK[f"status.{status}"])
 
@@ -148,6 +164,7 @@ def test_resident_and_officer_journey(browser: Browser, origin: str, tmp_path: P
     resident.get_by_label("Көше").fill("Королев көшесі")
     resident.get_by_label(re.compile(r"^Үй\*?$")).fill("12")
     resident.get_by_label("Көшіп келген күні").fill("2026-11-20")
+    attach_documents(resident, tmp_path)
     axe(resident, "apply form")
     # A double click is one application: one Idempotency-Key for the attempt.
     resident.get_by_role("button", name=KK["apply.submit"], exact=True).dblclick()
@@ -170,6 +187,10 @@ def test_resident_and_officer_journey(browser: Browser, origin: str, tmp_path: P
     axe(officer, "queue")
     officer.get_by_role("link", name=number, exact=True).click()
     status_is(officer, "submitted")
+    # The officer sees what the resident attached, each under the name of its kind.
+    attached = officer.get_by_test_id("attached-documents")
+    expect(attached).to_contain_text("Жеке басын куәландыратын құжат: identity-card.pdf")
+    expect(attached).to_contain_text("Тұрғын үй иесінің келісімі: owner-consent.jpg")
     axe(officer, "officer request")
     officer.get_by_role("button", name=KK["action.accept"], exact=True).click()
     status_is(officer, "in_review")
@@ -211,7 +232,7 @@ def test_resident_and_officer_journey(browser: Browser, origin: str, tmp_path: P
     watch_officer.check()
 
 
-def test_stale_version_is_a_clear_message(browser: Browser, origin: str) -> None:
+def test_stale_version_is_a_clear_message(browser: Browser, origin: str, tmp_path: Path) -> None:
     """Two officers on one request: the second one's action is refused with 412, and the
     page says someone else changed it rather than overwriting their decision. (On the way,
     an email the API refuses is flagged next to its field, and the token is renewed silently.)"""
@@ -242,6 +263,7 @@ def test_stale_version_is_a_clear_message(browser: Browser, origin: str) -> None
     resident.get_by_label("Көше").fill("Гагарин көшесі")
     resident.get_by_label(re.compile(r"^Үй\*?$")).fill("3")
     resident.get_by_label("Көшіп келген күні").fill("2026-11-21")
+    attach_documents(resident, tmp_path)
     resident.get_by_role("button", name=KK["apply.submit"], exact=True).click()
     status_is(resident, "submitted")
     request_id = resident.url.rsplit("/", 1)[1]

@@ -1,6 +1,7 @@
 // What residents and officers both see of a request: its facts, its answers and its history.
 import { api, unwrap, type HistoryEntry, type Request } from "./api/client";
 import type { Offering } from "./catalog";
+import type { UploadedDocument } from "./documents";
 import { useI18n, type Key } from "./i18n";
 import { StatusBadge, useFormat } from "./ui";
 
@@ -11,6 +12,13 @@ export async function loadHistory(id: string): Promise<HistoryEntry[]> {
     }),
   );
   return page.items;
+}
+
+export async function loadDocuments(id: string): Promise<UploadedDocument[]> {
+  const list = unwrap(
+    await api.GET("/api/v1/requests/{request_id}/documents", { params: { path: { request_id: id } } }),
+  );
+  return list.items;
 }
 
 export async function loadRequest(id: string): Promise<Request> {

@@ -2,14 +2,15 @@
 //
 // One Idempotency-Key per attempt: a double click or a retry after a lost answer sends the
 // same key with the same body, so the API returns the one request it made. Changing the
-// answers starts a new attempt with a new key (the same key with another body is a 409).
+// answers or the documents starts a new attempt with a new key (the same key with another
+// body is a 409). The documents are uploaded as they are chosen; the application names them.
 import { useRef, useState } from "react";
 import { Link, useNavigate, useParams } from "react-router";
 import { api, unwrap } from "../api/client";
 import { ApiError, type Problem } from "../api/problem";
 import { signIn, useSession } from "../auth";
 import { getService } from "../catalog";
-import { RequiredDocuments } from "../documents";
+import { DocumentInputs, type UploadedDocument } from "../documents";
 import { SchemaForm } from "../forms";
 import { useI18n } from "../i18n";
 import { ErrorBox, Loading, useLoad } from "../ui";
@@ -23,6 +24,8 @@ export default function ApplyPage() {
   const [formData, setFormData] = useState<Record<string, unknown>>({});
   const [problem, setProblem] = useState<Problem | null>(null);
   const [busy, setBusy] = useState(false);
+  const [uploaded, setUploaded] = useState<Record<string, UploadedDocument>>({});
+  const [uploading, setUploading] = useState(false);
   const attempt = useRef<string>(crypto.randomUUID());
   const sending = useRef(false);
 
@@ -49,7 +52,11 @@ export default function ApplyPage() {
     try {
       const created = unwrap(
         await api.POST("/api/v1/requests", {
-          body: { service_id: service.id, form_data: data },
+          body: {
+            service_id: service.id,
+            form_data: data,
+            documents: Object.entries(uploaded).map(([code, d]) => ({ code, document_id: d.id })),
+          },
           params: { header: { "Idempotency-Key": attempt.current } },
         }),
       );
@@ -76,7 +83,14 @@ export default function ApplyPage() {
           {problem.detail && <p>{problem.detail}</p>}
         </div>
       )}
-      <RequiredDocuments documents={service.required_documents} />
+      <DocumentInputs
+        documents={service.required_documents}
+        onChange={(d) => {
+          setUploaded(d);
+          attempt.current = crypto.randomUUID(); // another body: another attempt
+        }}
+        onBusy={setUploading}
+      />
       <SchemaForm
         schema={service.form_schema}
         formData={formData}
@@ -87,7 +101,7 @@ export default function ApplyPage() {
         onSubmit={(d) => void submit(d)}
         problem={problem}
         submitText={t("apply.submit")}
-        busy={busy}
+        busy={busy || uploading}
       />
     </section>
   );

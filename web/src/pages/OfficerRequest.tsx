@@ -7,7 +7,8 @@ import { api, etag, unwrap, type Status } from "../api/client";
 import { ApiError, fieldErrors, type Problem } from "../api/problem";
 import { getServiceVersion } from "../catalog";
 import { useI18n, type Key } from "../i18n";
-import { Answers, History, RequestFacts, loadHistory, loadRequest } from "../requestParts";
+import { AttachedDocuments } from "../documents";
+import { Answers, History, RequestFacts, loadDocuments, loadHistory, loadRequest } from "../requestParts";
 import { ErrorBox, Loading, useLoad } from "../ui";
 
 type Action = "accept" | "request_info" | "approve" | "reject" | "complete";
@@ -24,9 +25,13 @@ export default function OfficerRequestPage() {
   const { id = "" } = useParams();
   const { t, lang } = useI18n();
   const { data, error, reload } = useLoad(async () => {
-    const [request, history] = await Promise.all([loadRequest(id), loadHistory(id)]);
+    const [request, history, documents] = await Promise.all([
+      loadRequest(id),
+      loadHistory(id),
+      loadDocuments(id),
+    ]);
     const service = await getServiceVersion(request.service_id, request.service_version, lang);
-    return { request, history, service };
+    return { request, history, documents, service };
   }, [id, lang]);
   const [chosen, setChosen] = useState<Action | null>(null);
   const [text, setText] = useState("");
@@ -37,7 +42,7 @@ export default function OfficerRequestPage() {
 
   if (error) return <ErrorBox error={error} />;
   if (!data) return <Loading />;
-  const { request, history, service } = data;
+  const { request, history, documents, service } = data;
   const actions = ALLOWED[request.status] ?? [];
   const errors = fieldErrors(problem);
 
@@ -113,6 +118,7 @@ export default function OfficerRequestPage() {
       <RequestFacts request={request} service={service} />
       <h2>{t("request.answers")}</h2>
       <Answers data={request.form_data as Record<string, unknown>} schema={service.form_schema} />
+      <AttachedDocuments items={documents} kinds={service.required_documents} />
       {actions.length > 0 && (
         <section aria-labelledby="actions-title" className="panel">
           <h2 id="actions-title">{t("officer.actions")}</h2>
