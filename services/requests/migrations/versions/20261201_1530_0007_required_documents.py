@@ -3,11 +3,7 @@ rules an attached document must meet), so a submission checks its documents with
 asking the catalog. Versions copied before this revision required nothing here.
 
 Revision ID: 0007
-<<<<<<<< HEAD:services/requests/migrations/versions/20261201_1530_0007_required_documents.py
-Revises: 0006
-========
 Revises: 0006 (the outbox trace context; both were numbered 0006, two heads)
->>>>>>>> wt/webdocs:services/requests/migrations/versions/20261201_1510_0007_required_documents.py
 Create Date: 2026-12-01 15:00:00
 """
 
