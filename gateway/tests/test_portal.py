@@ -11,6 +11,9 @@ from portal_shared.scopes import SCOPES
 from portal_testing.processes import Connect, Process
 from portal_testing.service import TestIssuer
 
+# The plain bearer alternative every token-taking operation lists beside its OAuth2 scopes.
+BEARER: dict[str, list[str]] = {"bearer": []}
+
 ROUTES = [
     ("GET", "/auth/.well-known/openid-configuration", "identity", False),
     ("POST", "/api/v1/residents", "identity", False),
@@ -85,10 +88,11 @@ async def test_the_merged_document_lists_every_scope_and_each_operations(
     scheme = document["components"]["securitySchemes"]["oauth2"]
     assert scheme["flows"]["authorizationCode"]["scopes"] == SCOPES
     paths = document["paths"]
-    assert paths["/api/v1/requests"]["get"]["security"] == [{"oauth2": ["requests:read"]}]
-    assert paths["/api/v1/requests"]["post"]["security"] == [{"oauth2": ["requests:write"]}]
-    assert paths["/api/v1/me"]["get"]["security"] == [{"oauth2": ["accounts:read"]}]
-    assert paths["/api/v1/agencies"]["post"]["security"] == [{"oauth2": ["agencies:write"]}]
+    # Each names its scopes; a bearer token got elsewhere is the other way in.
+    assert paths["/api/v1/requests"]["get"]["security"] == [{"oauth2": ["requests:read"]}, BEARER]
+    assert paths["/api/v1/requests"]["post"]["security"] == [{"oauth2": ["requests:write"]}, BEARER]
+    assert paths["/api/v1/me"]["get"]["security"] == [{"oauth2": ["accounts:read"]}, BEARER]
+    assert paths["/api/v1/agencies"]["post"]["security"] == [{"oauth2": ["agencies:write"]}, BEARER]
     # A public read: no token at all, or one with the admin's scope for the drafts.
     assert {} in paths["/api/v1/services"]["get"]["security"]
     assert "security" not in paths["/api/v1/agencies"]["get"]
