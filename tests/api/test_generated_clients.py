@@ -87,7 +87,7 @@ def test_security_follows_what_each_operation_needs(merged_openapi: dict[str, An
     # Anyone may read the agencies; writes need a token; a catalog read takes one if given
     # (an administrator also sees drafts).
     assert "security" not in by_id["listAgencies"]
-    assert by_id["registerAgency"]["security"] == [{OAUTH2: []}, {BEARER: []}]
+    assert by_id["registerAgency"]["security"] == [{OAUTH2: ["agencies:write"]}, {BEARER: []}]
     assert {} in by_id["getService"]["security"]
     for method, path, operation in operations(merged_openapi):
         security = operation.get("security")

@@ -131,8 +131,18 @@ def _disposition(filename: str) -> str:
     summary="A document's bytes (Range requests allowed)",
     response_class=StreamingResponse,
     responses={
-        200: {"content": {"application/octet-stream": {}}},
-        206: {"description": "the requested range"},
+        200: {
+            "description": "the document's bytes, typed as they were when checked on upload",
+            "content": {
+                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
+            },
+        },
+        206: {
+            "description": "the requested range",
+            "content": {
+                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
+            },
+        },
         416: {"description": "the range lies outside the document"},
         **problem_responses(Unauthorized, DocumentNotFound, DocumentIntegrityError),
     },
