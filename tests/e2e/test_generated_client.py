@@ -21,7 +21,7 @@ import httpx
 
 from portal_testing.oidc import sign_in_with_pkce, valid_iin
 from portal_testing.portal import Portal
-from tests.e2e.test_journey import SERVICE_CODE, bearer, form
+from tests.e2e.test_journey import SERVICE_CODE, bearer, form, upload_required
 
 BIN = Path(sys.executable).parent
 
@@ -64,9 +64,11 @@ async def a_submitted_request(gateway: str) -> str:
         resident = (await sign_in_with_pkce(web, iin, password)).access_token
         services = (await web.get("/api/v1/services", params={"q": "residence"})).json()
         service = next(s for s in services["items"] if s["code"] == SERVICE_CODE)
+        # The service's standard requires documents: a scan of each is uploaded and attached.
+        documents = await upload_required(web, resident, service)
         submitted = await web.post(
             "/api/v1/requests",
-            json={"service_id": service["id"], "form_data": form(iin)},
+            json={"service_id": service["id"], "form_data": form(iin), "documents": documents},
             headers={**bearer(resident), "Idempotency-Key": uuid.uuid4().hex},
         )
         assert submitted.status_code == 201, submitted.text

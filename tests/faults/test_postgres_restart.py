@@ -25,6 +25,13 @@ from tests.faults.harness import PortalFactory, count, eventually, provision
 from tests.faults.test_sigkill import registration
 
 CLIENTS = 8
+ENGLISH = {"Accept-Language": "en"}
+
+
+async def _settled(outcomes: list[Outcome], phase: str) -> bool:
+    return sum(o.phase == phase for o in outcomes) > 10
+
+
 # Longer than any answer may take: a request still open after this counts as a hang.
 HANG = 15.0
 
@@ -111,12 +118,16 @@ async def test_database_restart_gives_503_problems_then_recovers(
         return response.status_code == 200
 
     async with (
-        httpx.AsyncClient(base_url=directory.base_url, timeout=HANG) as client,
-        httpx.AsyncClient(base_url=directory.base_url, timeout=HANG) as probe,
+        # English details: the refusals are checked for the word "database" below.
+        httpx.AsyncClient(base_url=directory.base_url, timeout=HANG, headers=ENGLISH) as client,
+        httpx.AsyncClient(base_url=directory.base_url, timeout=HANG, headers=ENGLISH) as probe,
     ):
         load = [asyncio.create_task(client_loop(client)) for _ in range(CLIENTS)]
         try:
-            await asyncio.sleep(1.0)
+            # Enough answers before the outage to compare with, however busy the machine.
+            await eventually(
+                lambda: _settled(outcomes, "before"), within=60, what="answers before the outage"
+            )
             phase = "down"
             await asyncio.to_thread(own_postgres.stop)
             await eventually(port_closed, within=30, what="PostgreSQL has stopped")
