@@ -49,31 +49,41 @@ class EmbeddedBroker:
         ]  # fmt: skip
 
     def start(self) -> None:
-        if self.log_file is None:
-            self.process = subprocess.Popen(
-                self.command(), stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT
-            )
-        else:
-            # The child keeps its own copy of the descriptor; ours is closed at once.
-            with open(self.log_file, "ab") as out:
-                self.process = subprocess.Popen(
-                    self.command(), stdout=out, stderr=subprocess.STDOUT
-                )
-        try:
-            wait_for_port("127.0.0.1", self.port, timeout=20)
-        except OSError as exc:
-            self.stop()
-            raise RuntimeError(f"the Kafka broker did not open port {self.port}") from exc
+        self.process = launch(self.command(), self.port, self.log_file, "the Kafka broker")
 
     def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        end(self.process)
         self.process = None
+
+
+def launch(
+    command: list[str], port: int, log_file: Path | None, what: str, *, within: float = 20
+) -> subprocess.Popen[bytes]:
+    """Start an embedded server and wait until it listens on `port`; ended if it never does."""
+    if log_file is None:
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    else:
+        # The child keeps its own copy of the descriptor; ours is closed at once.
+        with open(log_file, "ab") as out:
+            process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        wait_for_port("127.0.0.1", port, timeout=within)
+    except OSError as exc:
+        end(process)
+        raise RuntimeError(f"{what} did not open port {port}") from exc
+    return process
+
+
+def end(process: subprocess.Popen[bytes] | None) -> None:
+    """Stop an embedded server: politely, then for good after 10 s."""
+    if process is None or process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def free_port() -> int:

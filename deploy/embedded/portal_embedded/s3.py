@@ -16,7 +16,7 @@ import sysconfig
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from portal_embedded.broker import wait_for_port
+from portal_embedded.broker import end, launch
 
 # rclone refuses short keys with InvalidAccessKeyId; these are test credentials only.
 ACCESS_KEY = "portal-embedded-access"
@@ -58,24 +58,8 @@ class EmbeddedS3:
 
     def start(self) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
-        out = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL  # noqa: SIM115
-        try:
-            self.process = subprocess.Popen(self.command(), stdout=out, stderr=subprocess.STDOUT)
-        finally:
-            if self.log_file:
-                out.close()  # type: ignore[union-attr]
-        try:
-            wait_for_port("127.0.0.1", self.port, timeout=20)
-        except OSError as exc:
-            self.stop()
-            raise RuntimeError(f"the S3 server did not open port {self.port}") from exc
+        self.process = launch(self.command(), self.port, self.log_file, "the S3 server")
 
     def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        end(self.process)
         self.process = None
