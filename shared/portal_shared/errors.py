@@ -331,6 +331,12 @@ _ASYNCPG_OUTAGES = (
     # A connection the server ended while it sat idle in a pool can still look open: its
     # next statement finds it stuck half-way ("cannot switch to state ...").
     asyncpg.exceptions.InternalClientError,
+    # Class 53: the server is out of connections, memory or disk. Nothing the caller sent
+    # is wrong, and a retry can succeed, so it is a 503 with Retry-After, not a 500.
+    asyncpg.exceptions.InsufficientResourcesError,
+    # Class 57: an operator or the server cancelled or ended the work (shutdown, restart,
+    # a cancelled statement, a dropped database).
+    asyncpg.exceptions.OperatorInterventionError,
 )
 
 

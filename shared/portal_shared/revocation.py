@@ -43,6 +43,7 @@ from aiokafka.errors import KafkaError
 from prometheus_client import Counter
 from pydantic import BaseModel, Field
 
+from portal_shared.events.clients import stop_client
 from portal_shared.events.envelope import CloudEvent, MalformedEvent
 
 log = structlog.get_logger(__name__)
@@ -217,7 +218,7 @@ class RevocationFeed:
                 await _sleep_unless(stop, backoff)
                 backoff = min(backoff * 2, 5.0)
             finally:
-                await consumer.stop()
+                await stop_client(consumer)
 
     def _partitions(self, consumer: AIOKafkaConsumer) -> list[TopicPartition] | None:
         """Every partition of the feed's topics, from the metadata fetched at start."""

@@ -34,6 +34,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from portal_shared.errors import is_database_outage
+from portal_shared.events.clients import stop_client
 from portal_shared.events.envelope import CloudEvent, MalformedEvent
 from portal_shared.events.topics import dlq
 from portal_shared.logging import request_id_var
@@ -149,9 +150,9 @@ class EventConsumer:
             finally:
                 self._consumer = None
                 self._forget_lag(keep=set())
-                await consumer.stop()
+                await stop_client(consumer)
         if self._producer is not None:
-            await self._producer.stop()
+            await stop_client(self._producer)
 
     async def _poll(self, consumer: AIOKafkaConsumer, stop: asyncio.Event) -> None:
         while not stop.is_set():

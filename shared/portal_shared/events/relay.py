@@ -29,6 +29,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from portal_shared.db import asyncpg_dsn
+from portal_shared.events.clients import stop_client
 from portal_shared.events.envelope import CloudEvent
 from portal_shared.events.outbox import NOTIFY_CHANNEL
 from portal_shared.tracing import context_from
@@ -265,7 +266,7 @@ class OutboxRelay:
         if self._listener is not None:
             await self._listener.close()
         if self.producer is not None:
-            await self.producer.stop()
+            await stop_client(self.producer)
 
 
 async def _wait_any(*events: asyncio.Event, seconds: float) -> None:
