@@ -17,7 +17,7 @@ import multiprocessing
 import os
 import time
 import uuid
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -131,6 +131,7 @@ async def notification_round_trip(postgres_url: str, bootstrap: str, mail: Any) 
                         "email": "bench@example.kz",
                     },
                     disabled=False,
+                    hold_for=timedelta(seconds=settings.email_hold_seconds),
                 )
                 await set_preferences(session, resident, Preferences(language="en", email=True))
             for consumer in app.state.consumers:

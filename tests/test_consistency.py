@@ -17,6 +17,7 @@ import re
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,10 @@ from directory.settings import DirectorySettings
 from identity.__main__ import SERVICE_ROOT as IDENTITY_ROOT
 from identity.app import create_app as create_identity
 from identity.settings import IdentitySettings
+from notifications import service as notifications_service
+from notifications.__main__ import SERVICE_ROOT as NOTIFICATIONS_ROOT
+from notifications.app import create_app as create_notifications
+from notifications.settings import NotificationsSettings
 from portal_shared.events import CloudEvent
 from portal_shared.paging import CursorCodec
 from portal_shared.settings import ServiceSettings
@@ -226,6 +231,58 @@ async def seed_requests(
     return {"request_id": made[0]["id"]}
 
 
+# The administrator who walks: one person, so that their inbox can be seeded.
+WALKER = uuid.uuid5(uuid.NAMESPACE_URL, "urn:baikonur-portal:test:consistency-walker")
+
+
+async def seed_notifications(
+    client: httpx.AsyncClient, issuer: TestIssuer, app: FastAPI
+) -> dict[str, str]:
+    """Two messages in the walker's inbox; two subscriptions, the first paused and resumed
+    (two validation deliveries)."""
+    events, request_id = [], str(uuid.uuid4())
+    for version, (kind, status) in enumerate((("accepted", "in_review"), ("approved", "done"))):
+        data = {
+            "id": request_id,
+            "number": "BKR-2026-000001",
+            "status": status,
+            "service_id": str(REQUESTS_SERVICE),
+            "service_version": 1,
+            "agency_id": str(REQUESTS_AGENCY),
+            "due_date": "2026-12-15",
+            "version": version + 1,
+            "occurred_at": datetime.now(UTC).isoformat(),
+            "applicant_id": str(WALKER),
+        }
+        event = CloudEvent(
+            type=f"requests.request.{kind}.v1",
+            source="/requests",
+            subject=request_id,
+            data=data,
+        )
+        events.append((event, kind))
+    # The notifications service hears of requests from events; here it is handed them.
+    async with app.state.sessionmaker() as session, session.begin():
+        await notifications_service.notify_applicants(
+            session,
+            events,
+            public_url="http://localhost:8000",
+            mail_domain="portal.test",
+            hold_for=timedelta(days=7),
+        )
+    admin = issuer.headers(roles=["admin"])
+    ids = []
+    for n in (1, 2):
+        body = {"url": f"http://127.0.0.1:9/hook-{n}", "types": ["requests.request.*"]}
+        ids.append(
+            (await _ok(client.post("/api/v1/subscriptions", json=body, headers=admin), 201))["id"]
+        )
+    url = f"/api/v1/subscriptions/{ids[0]}"
+    for tag, status in (('"1"', "paused"), ('"2"', "active")):
+        await _ok(client.patch(url, json={"status": status}, headers={**admin, "If-Match": tag}))
+    return {"subscription_id": ids[0]}
+
+
 @dataclass(frozen=True)
 class Subject:
     """A service in the walk: how to build it, and what to create before walking it."""
@@ -257,6 +314,16 @@ SUBJECTS: tuple[Subject, ...] = (
         seed_requests,
         writer=REQUESTS_OFFICER,
         write_body={"action": "request_info", "comment": "Please attach the lease"},
+    ),
+    Subject(
+        "notifications",
+        NOTIFICATIONS_ROOT,
+        create_notifications,
+        NotificationsSettings,
+        seed_notifications,
+        # No sender: the seeded deliveries stay as they are; loopback hooks are accepted.
+        {"run_sender": False, "webhooks_allow_http_loopback": True},
+        write_body={"description": "Walked"},
     ),
 )
 
@@ -365,7 +432,7 @@ def issuer() -> TestIssuer:
 
 @pytest.fixture(scope="module")
 def admin(issuer: TestIssuer) -> dict[str, str]:
-    return issuer.headers(roles=["admin"])
+    return issuer.headers(roles=["admin"], sub=WALKER)
 
 
 @pytest.fixture(scope="module")
@@ -494,4 +561,5 @@ def test_the_walk_finds_routes_that_take_if_match(portal: dict[str, Running]) ->
         "directory: PATCH /api/v1/agencies/{agency_id}",
         "catalog: PATCH /api/v1/services/{service_id}",
         "requests: POST /api/v1/requests/{request_id}/actions",
+        "notifications: PATCH /api/v1/subscriptions/{subscription_id}",
     } <= walked, walked

@@ -15,7 +15,6 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from fastapi import FastAPI
 from prometheus_client import REGISTRY
-from sqlalchemy import text
 
 from portal_embedded.mail import MailSink
 from portal_shared.kz import check_digit
@@ -155,19 +154,6 @@ async def test_a_russian_reading_resident_is_told_three_times_in_russian_and_onl
         )
         assert registered.status_code == 201, registered.text
         resident = portal_issuer.headers(sub=registered.json()["id"], roles=["resident"])
-
-        async def contact_known() -> bool:
-            # The email address reaches notifications on identity.contact; an event about a
-            # request that comes before it gets an inbox message but no email (an open item of
-            # issue 19), so the journey starts once the address has arrived.
-            async with notifications_app.state.sessionmaker() as session:
-                found = await session.execute(
-                    text("SELECT email FROM recipients WHERE id = :id"),
-                    {"id": registered.json()["id"]},
-                )
-                return bool(found.scalar() == address)
-
-        await eventually(contact_known, "the resident's address at the notifications service")
         chosen = await notifications.put(
             "/api/v1/me/notification-preferences",
             json={"language": "ru", "email": True},

@@ -3,7 +3,8 @@
 - `identity.contact`: the local copy of accounts (roles, agency, status, email address),
   applied only if newer than the copy. It is identity's `identity.user` stream with the
   email address added, on a topic of its own, so that `identity.user`, which every
-  service may read, carries no contact details.
+  service may read, carries no contact details. An account's arrival releases the emails
+  held for it, had its request events come first (`held`).
 - `catalog.service`: each published version's name and refusal grounds.
 - `requests.request`: the events a resident is told about become inbox messages and,
   with their consent, emails; an overdue request is also told to the responsible
@@ -15,6 +16,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from datetime import timedelta
 from email.utils import parseaddr
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -30,9 +32,13 @@ SERVICE_TOPIC = "catalog.service"
 REQUEST_TOPIC = "requests.request"
 
 
-def _user_handler(kind: str) -> Handler:
+def _user_handler(kind: str, settings: NotificationsSettings) -> Handler:
+    hold_for = timedelta(seconds=settings.email_hold_seconds)
+
     async def handle(session: AsyncSession, event: CloudEvent) -> None:
-        await service.apply_user(session, event.data, disabled=kind == "disabled")
+        await service.apply_user(
+            session, event.data, disabled=kind == "disabled", hold_for=hold_for
+        )
 
     handle.__name__ = f"on_user_{kind}"
     return handle
@@ -50,11 +56,12 @@ def mail_domain(settings: NotificationsSettings) -> str:
 
 def _request_handler(settings: NotificationsSettings) -> BatchHandler:
     domain = mail_domain(settings)
+    hold_for = timedelta(seconds=settings.email_hold_seconds)
 
     async def handle(session: AsyncSession, events: Sequence[CloudEvent]) -> None:
         named = [(event, message_name(event.type)) for event in events]
         await service.notify_applicants(
-            session, named, public_url=settings.public_url, mail_domain=domain
+            session, named, public_url=settings.public_url, mail_domain=domain, hold_for=hold_for
         )
         for event, name in named:
             if name == "overdue":
@@ -82,17 +89,18 @@ def _one(handler: BatchHandler) -> Handler:
 def consumers(
     settings: NotificationsSettings, on_applied: Callable[[], None] | None = None
 ) -> list[ConsumerSpec]:
-    """The service's consumers; `on_applied` is called after request events are committed
-    (the emails they recorded are due: it wakes the sender)."""
+    """The service's consumers; `on_applied` is called after request or account events are
+    committed (the emails they recorded or released are due: it wakes the sender)."""
     on_request = _request_handler(settings)
     return [
         ConsumerSpec(
             group_id=f"notifications.{USER_TOPIC}",
             topics=[USER_TOPIC],
             handlers={
-                f"{USER_TOPIC}.{kind}.v1": _user_handler(kind)
+                f"{USER_TOPIC}.{kind}.v1": _user_handler(kind, settings)
                 for kind in ("registered", "updated", "disabled")
             },
+            on_applied=on_applied,
         ),
         ConsumerSpec(
             group_id=f"notifications.{SERVICE_TOPIC}",

@@ -5,7 +5,9 @@ events: roles, agency, status and the email address, nothing else);
 `preferences` is what a person chose here (language, email consent);
 `state_services` keeps each published catalog version's name and refusal grounds,
 so a rejection names its ground in the resident's language; `notifications` is the
-inbox, and `emails` the outgoing mail, one row per inbox message that is mailed.
+inbox, and `emails` the outgoing mail, one row per inbox message that is mailed;
+`held_emails` are emails of messages to people identity has not yet described here,
+kept until their `identity.contact` event says whether and where to send them.
 """
 
 from __future__ import annotations
@@ -131,3 +133,22 @@ class Email(Base, table=True):
     created_at: datetime = _moment()
     updated_at: datetime = _moment()
     delivered_at: datetime | None = _moment(nullable=True)
+
+
+class HeldEmail(Base, table=True):
+    """The email of an inbox message whose person was not yet known here when its event
+    arrived (the request event overtook the `identity.contact` one): rendered then, and
+    moved to `emails` or dropped once the person's account arrives."""
+
+    __tablename__ = "held_emails"
+
+    notification_id: UUID = Field(primary_key=True, foreign_key="notifications.id")
+    account_id: UUID = Field(index=True)
+    # As the email would have had it: derived from the event and the person.
+    message_id: str = _text(unique=True)
+    language: str = _text()
+    subject: str = _text()
+    text_body: str = _text()
+    html_body: str = _text()
+    # When the message was made: a hold has a bound (settings.email_hold_seconds).
+    created_at: datetime = _moment()

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import UTC, datetime
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
 from uuid import UUID
 
 import sqlalchemy as sa
@@ -19,6 +19,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from notifications import consent, held
 from notifications.errors import NotificationNotFound
 from notifications.messages import OFFICER_OVERDUE, MessageContext, Rendered, render
 from notifications.models import Email, Notification, Preference, Recipient, StateServiceCopy
@@ -48,12 +49,17 @@ def _now() -> datetime:
 # Local copies ----------------------------------------------------------------------------
 
 
-async def apply_user(session: AsyncSession, data: dict[str, Any], *, disabled: bool) -> bool:
-    """Keep identity's account if `data` is newer than the copy. Returns whether it changed."""
+async def apply_user(
+    session: AsyncSession, data: dict[str, Any], *, disabled: bool, hold_for: timedelta
+) -> bool:
+    """Keep identity's account if `data` is newer than the copy, and settle the emails held
+    for it (`held`: each is sent if the person may now be written to and it is not older
+    than `hold_for`, else dropped). Returns whether the copy changed."""
     user = UserEventData.model_validate(data)
     copy = await session.get(Recipient, user.id, with_for_update=True)
     if copy is not None and copy.version >= user.version:
         return False
+    await held.lock(session, [user.id])
     status = "disabled" if disabled else user.status
     if copy is None:
         copy = Recipient(id=user.id, version=user.version, status=status, roles=[])
@@ -65,6 +71,7 @@ async def apply_user(session: AsyncSession, data: dict[str, Any], *, disabled: b
     copy.version = user.version
     copy.updated_at = _now()
     await session.flush()
+    await held.release(session, [user.id], hold_for=hold_for)
     return True
 
 
@@ -92,18 +99,13 @@ async def apply_state_service(session: AsyncSession, data: dict[str, Any]) -> No
 # Request events -> messages --------------------------------------------------------------
 
 
-STAFF_ROLES = frozenset({"officer", "admin"})
-
-
 async def preferences_of(session: AsyncSession, account_id: UUID) -> Preferences:
-    """What the person chose; until they choose, Kazakh, and email only for staff: a
-    resident's email needs their consent, an officer's is their work address."""
+    """What the person chose, or the defaults (`consent.preferences`)."""
     row = await session.get(Preference, account_id)
     if row is not None:
-        return Preferences.model_validate({"language": row.language, "email": row.email})
+        return consent.preferences(row, None)
     recipient = await session.get(Recipient, account_id)
-    staff = recipient is not None and bool(STAFF_ROLES & set(recipient.roles))
-    return Preferences(email=staff)
+    return consent.preferences(None, recipient.roles if recipient is not None else None)
 
 
 def message_id(event_id: str, account_id: UUID, domain: str) -> str:
@@ -118,11 +120,15 @@ async def notify_applicants(
     *,
     public_url: str,
     mail_domain: str,
+    hold_for: timedelta,
 ) -> None:
     """Put each (event, message name)'s message in its applicant's inbox, in their language,
     and record its email (to be sent by the sender) if they consented and identity gave an
-    address. A whole batch costs three reads and two pipelined writes: the consumer's pace
-    is what the email's latency rests on."""
+    address. An applicant identity has not described here yet, whose choice does not rule
+    email out, has the email held until their account arrives (`held`). A whole batch costs
+    three reads and up to three pipelined writes (and, when it holds emails, a lock and a
+    look at whether their accounts arrived meanwhile): the consumer's pace is what the
+    email's latency rests on."""
     parsed: list[tuple[CloudEvent, str, RequestEventData, UUID]] = []
     for event, name in events:
         data = RequestEventData.model_validate(event.data)
@@ -160,15 +166,11 @@ async def notify_applicants(
             )
         )
     }
-    messages: list[tuple[bool, dict[str, Any]]] = []
+    messages: list[tuple[Delivery, dict[str, Any]]] = []
     for event, name, data, account_id in parsed:
         choice, recipient = chosen.get(account_id), known.get(account_id)
         offering = texts.get((data.service_id, data.service_version))
-        if choice is not None:
-            prefs = Preferences.model_validate({"language": choice.language, "email": choice.email})
-        else:
-            roles = recipient.roles if recipient is not None else []
-            prefs = Preferences(email=bool(STAFF_ROLES & set(roles or [])))
+        prefs = consent.preferences(choice, recipient.roles if recipient is not None else None)
         language: Language = prefs.language
         ground: str | None = None
         if data.reason_code is not None:
@@ -189,12 +191,10 @@ async def notify_applicants(
             ground=ground,
         )
         rendered = render(name, language, context)
-        writable = (
-            prefs.email
-            and recipient is not None
-            and recipient.status == "active"
-            and recipient.email
-        )
+        address = consent.address(prefs, recipient)
+        # Not known yet: a staff member's default or a resident's consent may still make
+        # it an email, so it is held; only a choice of no email rules it out now.
+        hold = recipient is None and (choice is None or bool(choice.email))
         messages.append(
             _message(
                 event,
@@ -203,11 +203,17 @@ async def notify_applicants(
                 data.id,
                 language,
                 rendered,
-                address=recipient.email if writable and recipient is not None else None,
+                address=address,
+                hold=hold,
                 mail_domain=mail_domain,
             )
         )
     await _write(session, messages)
+    holding = {values["account_id"] for delivery, values in messages if delivery == "held"}
+    if holding:
+        # An account that arrived while this batch ran was settled without these emails.
+        await held.lock(session, holding)
+        await held.release(session, holding, hold_for=hold_for)
 
 
 async def notify_officers(
@@ -228,7 +234,7 @@ async def notify_officers(
         if "officer" in r.roles
     ]
     offering = await session.get(StateServiceCopy, (data.service_id, data.service_version))
-    messages: list[tuple[bool, dict[str, Any]]] = []
+    messages: list[tuple[Delivery, dict[str, Any]]] = []
     for officer in officers:
         prefs = await preferences_of(session, officer.id)
         context = MessageContext(
@@ -246,7 +252,7 @@ async def notify_officers(
                 data.id,
                 prefs.language,
                 rendered,
-                address=officer.email if prefs.email else None,
+                address=consent.address(prefs, officer),
                 mail_domain=mail_domain,
             )
         )
@@ -285,6 +291,10 @@ _NOTIFICATION_AND_EMAIL = sa.text(
 ).bindparams(sa.bindparam("now", type_=sa.DateTime(timezone=True)))
 
 
+# How a message goes out: the inbox only, with an email, or with an email held.
+Delivery = Literal["inbox", "email", "held"]
+
+
 def _message(
     event: CloudEvent,
     name: str,
@@ -295,9 +305,10 @@ def _message(
     *,
     address: str | None,
     mail_domain: str,
-) -> tuple[bool, dict[str, Any]]:
-    """The parameters of one inbox message, and with an `address` of its email; the flag
-    says whether it is emailed."""
+    hold: bool = False,
+) -> tuple[Delivery, dict[str, Any]]:
+    """The parameters of one inbox message, and with an `address` (or to `hold`) of its
+    email, and how it goes out."""
     values: dict[str, Any] = {
         "id": uuid.uuid4(),
         "account_id": account_id,
@@ -309,22 +320,29 @@ def _message(
         "body": rendered.text,
         "now": _now(),
     }
+    if address is None and not hold:
+        return "inbox", values
+    values.update(message_id=message_id(event.id, account_id, mail_domain), html=rendered.html)
     if address is None:
-        return False, values
-    values.update(
-        email_id=uuid.uuid4(),
-        message_id=message_id(event.id, account_id, mail_domain),
-        address=address,
-        html=rendered.html,
-    )
-    return True, values
+        return "held", values
+    values.update(email_id=uuid.uuid4(), address=address)
+    return "email", values
 
 
-async def _write(session: AsyncSession, messages: Sequence[tuple[bool, dict[str, Any]]]) -> None:
+_STATEMENTS: tuple[tuple[Delivery, sa.TextClause], ...] = (
+    ("inbox", _NOTIFICATION_ONLY),
+    ("email", _NOTIFICATION_AND_EMAIL),
+    ("held", held.HOLD),
+)
+
+
+async def _write(
+    session: AsyncSession, messages: Sequence[tuple[Delivery, dict[str, Any]]]
+) -> None:
     """Put the messages in their inboxes, once per event and person, and record the emails
-    of those that have one for the sender: one pipelined statement per kind."""
-    for emailed, statement in ((False, _NOTIFICATION_ONLY), (True, _NOTIFICATION_AND_EMAIL)):
-        params = [values for e, values in messages if e is emailed]
+    of those that have one for the sender (or hold them): one pipelined statement per kind."""
+    for delivery, statement in _STATEMENTS:
+        params = [values for d, values in messages if d == delivery]
         if params:
             await session.execute(statement, params)
 

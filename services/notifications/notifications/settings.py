@@ -43,6 +43,9 @@ class NotificationsSettings(ServiceSettings):
     email_give_up_seconds: float = Field(default=72 * 3600.0, gt=0)
     # A `sending` row whose sender vanished is tried again after this long.
     email_lease_seconds: float = Field(default=60.0, gt=0)
+    # An email whose person identity had not yet described here is held this long for
+    # their address; held longer, it is dropped (the inbox message stays): see `held.py`.
+    email_hold_seconds: float = Field(default=7 * 86400.0, gt=0)
 
     # Webhooks: `http` to a loopback address is callable only where this is set (demo, tests).
     webhooks_allow_http_loopback: bool = False

@@ -1,21 +1,25 @@
-"""Fixtures for the notifications service's tests: a fresh migrated database, a real SMTP
-sink writing to a Maildir, the running app (consumers and the email sender included) on the
-real broker, tokens from a test issuer, and a publisher of other services' events."""
+"""Fixtures for the notifications service's tests: a fresh migrated database, the running
+app (consumers and the email sender included) on the real broker, tokens from a test issuer,
+a publisher of other services' events, and every receiver the service sends to: a real SMTP
+sink writing to a Maildir, an agency system's webhook receiver, and a bare TCP listener."""
 
 from __future__ import annotations
 
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from aiohttp import web
 from aiokafka import AIOKafkaProducer
 from aiosmtpd.handlers import Mailbox
 from fastapi import FastAPI
+from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from notifications.__main__ import SERVICE_ROOT
 from notifications.app import create_app
@@ -48,6 +52,8 @@ async def eventually(check: Callable[[], Any], what: str, within: float = WAIT) 
 def issuer() -> TestIssuer:
     return TestIssuer()
 
+
+# Receivers ---------------------------------------------------------------------------
 
 REFUSED_DOMAIN = "refused.example"
 
@@ -94,6 +100,93 @@ def mail_sink(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MailSink]:
         yield sink
     finally:
         sink.stop()
+
+
+@dataclass
+class Endpoint:
+    """One webhook endpoint of the receiver: its secret and what it saw."""
+
+    secret: str = ""
+    answers: list[int] = field(default_factory=list)
+    received: list[dict[str, Any]] = field(default_factory=list)
+    unverified: int = 0
+
+
+class Receiver:
+    """An agency system's webhook receiver written with `standardwebhooks`."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.endpoints: dict[str, Endpoint] = {}
+
+    def url(self, name: str) -> str:
+        self.endpoints.setdefault(name, Endpoint())
+        return f"http://127.0.0.1:{self.port}/{name}"
+
+    async def handle(self, request: web.Request) -> web.Response:
+        endpoint = self.endpoints[request.match_info["name"]]
+        body = await request.read()
+        try:
+            Webhook(endpoint.secret).verify(body, dict(request.headers))
+        except WebhookVerificationError:
+            endpoint.unverified += 1
+            return web.Response(status=400)
+        answer = endpoint.answers.pop(0) if endpoint.answers else 204
+        if answer < 300:
+            endpoint.received.append({"headers": dict(request.headers), "body": body})
+        return web.Response(status=answer, headers={"Retry-After": "0"})
+
+    def of(self, name: str, kind: str | None = None) -> list[dict[str, Any]]:
+        seen = self.endpoints[name].received
+        return [r for r in seen if kind is None or r["headers"]["ce-type"] == kind]
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[Receiver]:
+    receiving = Receiver()
+    app = web.Application()
+    app.router.add_post("/{name}", receiving.handle)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", receiving.port).start()
+    try:
+        yield receiving
+    finally:
+        await runner.cleanup()
+
+
+class Listener:
+    """A TCP listener on loopback that counts the connections made to it."""
+
+    def __init__(self) -> None:
+        self.connections = 0
+        self.heads: list[bytes] = []
+        self.server: asyncio.Server | None = None
+        self.port = 0
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        self.heads.append(await reader.readuntil(b"\r\n\r\n"))
+        writer.write(
+            b"HTTP/1.1 302 Found\r\nLocation: http://127.0.0.1:1/\r\nContent-Length: 0\r\n\r\n"
+        )
+        await writer.drain()
+        writer.close()
+
+
+@pytest.fixture
+async def listener() -> AsyncIterator[Listener]:
+    listening = Listener()
+    listening.server = await asyncio.start_server(listening._accept, "127.0.0.1", 0)
+    listening.port = listening.server.sockets[0].getsockname()[1]
+    try:
+        yield listening
+    finally:
+        listening.server.close()
+        await listening.server.wait_closed()
+
+
+# The app, and what other services tell it ----------------------------------------------
 
 
 @pytest.fixture(scope="session")

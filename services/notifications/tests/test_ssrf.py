@@ -5,12 +5,14 @@ was contacted."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
 
 import pytest
 
 from notifications.webhooks.ssrf import UnsafeUrl, guarded_client, post, resolve
+
+if TYPE_CHECKING:
+    from tests.conftest import Listener
 
 # What the fake DNS answers: the rebinding name gives a public address first.
 ZONE = {
@@ -27,37 +29,6 @@ async def fake_resolver(host: str, port: int) -> list[str]:
     if host not in ZONE:
         raise OSError(f"{host}: no such name")
     return ZONE[host]
-
-
-class Listener:
-    """A TCP listener on loopback that counts the connections made to it."""
-
-    def __init__(self) -> None:
-        self.connections = 0
-        self.heads: list[bytes] = []
-        self.server: asyncio.Server | None = None
-        self.port = 0
-
-    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.connections += 1
-        self.heads.append(await reader.readuntil(b"\r\n\r\n"))
-        writer.write(
-            b"HTTP/1.1 302 Found\r\nLocation: http://127.0.0.1:1/\r\nContent-Length: 0\r\n\r\n"
-        )
-        await writer.drain()
-        writer.close()
-
-
-@pytest.fixture
-async def listener() -> AsyncIterator[Listener]:
-    listening = Listener()
-    listening.server = await asyncio.start_server(listening._accept, "127.0.0.1", 0)
-    listening.port = listening.server.sockets[0].getsockname()[1]
-    try:
-        yield listening
-    finally:
-        listening.server.close()
-        await listening.server.wait_closed()
 
 
 def hostile(port: int) -> list[str]:

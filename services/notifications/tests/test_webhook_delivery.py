@@ -6,79 +6,22 @@ own agency's events."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import httpx
-import pytest
-from aiohttp import web
 from fastapi import FastAPI
 from sqlalchemy import text
-from standardwebhooks.webhooks import Webhook, WebhookVerificationError
+from standardwebhooks.webhooks import Webhook
 
-from portal_embedded.broker import free_port
 from portal_testing.service import TestIssuer
 
 if TYPE_CHECKING:
-    from tests.conftest import Application, Eventually, Publish
+    from tests.conftest import Application, Eventually, Publish, Receiver
 
 TOPIC = "requests.request"
 JOURNEY = ("submitted", "accepted", "info_requested", "resubmitted", "approved", "completed")
-
-
-@dataclass
-class Endpoint:
-    """One webhook endpoint of the receiver: its secret and what it saw."""
-
-    secret: str = ""
-    answers: list[int] = field(default_factory=list)
-    received: list[dict[str, Any]] = field(default_factory=list)
-    unverified: int = 0
-
-
-class Receiver:
-    """An agency system's webhook receiver written with `standardwebhooks`."""
-
-    def __init__(self) -> None:
-        self.port = free_port()
-        self.endpoints: dict[str, Endpoint] = {}
-
-    def url(self, name: str) -> str:
-        self.endpoints.setdefault(name, Endpoint())
-        return f"http://127.0.0.1:{self.port}/{name}"
-
-    async def handle(self, request: web.Request) -> web.Response:
-        endpoint = self.endpoints[request.match_info["name"]]
-        body = await request.read()
-        try:
-            Webhook(endpoint.secret).verify(body, dict(request.headers))
-        except WebhookVerificationError:
-            endpoint.unverified += 1
-            return web.Response(status=400)
-        answer = endpoint.answers.pop(0) if endpoint.answers else 204
-        if answer < 300:
-            endpoint.received.append({"headers": dict(request.headers), "body": body})
-        return web.Response(status=answer, headers={"Retry-After": "0"})
-
-    def of(self, name: str, kind: str | None = None) -> list[dict[str, Any]]:
-        seen = self.endpoints[name].received
-        return [r for r in seen if kind is None or r["headers"]["ce-type"] == kind]
-
-
-@pytest.fixture
-async def receiver() -> AsyncIterator[Receiver]:
-    receiving = Receiver()
-    app = web.Application()
-    app.router.add_post("/{name}", receiving.handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", receiving.port).start()
-    try:
-        yield receiving
-    finally:
-        await runner.cleanup()
 
 
 def system(issuer: TestIssuer, agency: uuid.UUID, client: str) -> dict[str, str]:
