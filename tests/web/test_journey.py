@@ -1,8 +1,9 @@
 """The whole journey in the browser, as a resident on a phone and an officer on a desktop:
-register (the IIN checked as typed), sign in, browse and search the catalog, apply (a double
-click makes one application), the officer accepts and asks for information, the resident
-answers, the officer approves and completes, and the resident sees the result. axe-core
-checks every page on the way; no page loads anything from another origin or breaks the CSP.
+register (the IIN checked as typed), sign in, consent to email, browse and search the
+catalog, apply (a double click makes one application), the officer accepts and asks for
+information, the resident answers, the officer approves and completes with a result
+document, the resident downloads it and reads the journey's notifications. axe-core checks
+every page on the way; no page loads anything from another origin or breaks the CSP.
 """
 
 from __future__ import annotations
@@ -23,6 +24,9 @@ from .conftest import DESKTOP, PHONE, WEB, new_page
 AXE = (WEB / "node_modules" / "axe-core" / "axe.min.js").read_text()
 KK = json.loads((WEB / "src" / "i18n" / "kk.json").read_text())
 PASSWORD = "resident-browser-password-1"
+# Messages reach the inbox through Kafka a moment after each action: on a loaded machine,
+# while consumers join their groups, that moment can be long.
+MESSAGES_WITHIN_MS = 120_000
 
 
 class Watch:
@@ -116,6 +120,85 @@ def status_is(page: Page, status: str) -> None:
     expect(page.get_by_test_id("status")).to_contain_text(KK[f"status.{status}"])
 
 
+def open_notifications(page: Page) -> None:
+    # The link's name carries the unread count when there is one.
+    name = re.compile(rf"^{re.escape(KK['nav.notifications'])}")
+    page.get_by_role("link", name=name).first.click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(KK["notifications.title"])
+
+
+def consent_to_email(page: Page) -> None:
+    """The resident's inbox is empty yet; they ask for the messages by email too."""
+    open_notifications(page)
+    expect(page.get_by_text(KK["notifications.none"], exact=True)).to_be_visible()
+    consent = page.get_by_label(KK["preferences.email"], exact=True)
+    expect(consent).not_to_be_checked()
+    consent.check()
+    page.get_by_role("button", name=KK["preferences.save"], exact=True).click()
+    expect(page.get_by_role("status").filter(has_text=KK["preferences.saved"])).to_be_visible()
+    axe(page, "notifications (empty) and preferences")
+
+
+def complete_with_result(officer: Page, folder: Path) -> bytes:
+    """The officer completes with a result text and a PDF, uploaded as it is chosen."""
+    certificate = folder / "registration-certificate.pdf"
+    certificate.write_bytes(pdfs()[1].data)
+    officer.get_by_role("button", name=KK["action.complete"], exact=True).click()
+    officer.get_by_label(KK["officer.result"]).fill("Тіркеу туралы мәлімет берілді")
+    label = f"{KK['officer.resultFile']} ({KK['documents.optional']})"
+    officer.get_by_label(label, exact=True).set_input_files(certificate)
+    expect(officer.get_by_role("status").filter(has_text=certificate.name)).to_be_visible()
+    axe(officer, "complete with a result document")
+    confirm(officer, "complete")
+    status_is(officer, "completed")
+    expect(officer.get_by_test_id("result-document")).to_contain_text(certificate.name)
+    return certificate.read_bytes()
+
+
+def download_result(resident: Page, expected: bytes, folder: Path) -> None:
+    """The resident saves the result document: its name and bytes as the officer sent them."""
+    section = resident.get_by_test_id("result-document")
+    expect(section).to_contain_text("registration-certificate.pdf")
+    name = KK["documents.downloadNamed"].replace("{name}", "registration-certificate.pdf")
+    with resident.expect_download() as info:
+        section.get_by_role("button", name=name, exact=True).click()
+    download = info.value
+    assert download.suggested_filename == "registration-certificate.pdf"
+    saved = folder / "downloaded.pdf"
+    download.save_as(saved)
+    assert saved.read_bytes() == expected
+
+
+def read_notifications(resident: Page, number: str) -> None:
+    """Every step of the journey the resident is told of is in their inbox, newest first, in
+    Kazakh; marking one read lowers the count in the header and drops it from "unread"."""
+    open_notifications(resident)
+    notes = resident.get_by_test_id("notifications").locator(":scope > li")
+    titles = [
+        f"№ {number} өтінім бойынша қызмет көрсетілді",
+        f"№ {number} өтінім мақұлданды",
+        f"№ {number} өтінім бойынша қосымша мәліметтер қажет",
+        f"№ {number} өтінім қарауға қабылданды",
+    ]
+    # The page asks again by itself: auto-waiting sees the messages as they arrive.
+    expect(notes).to_have_count(len(titles), timeout=MESSAGES_WITHIN_MS)
+    for index, title in enumerate(titles):
+        expect(notes.nth(index).get_by_role("heading", level=2)).to_contain_text(title)
+    completed = notes.filter(has_text=titles[0])
+    # The resident consented before applying: the last message went by email too.
+    expect(completed.get_by_test_id("email-status")).to_have_text(
+        KK["email.delivered"], timeout=MESSAGES_WITHIN_MS
+    )
+    expect(resident.get_by_test_id("unread-count")).to_have_text("4")
+    axe(resident, "notifications")
+    completed.get_by_role("button", name=KK["notifications.markRead"], exact=True).click()
+    expect(completed.get_by_role("button", name=KK["notifications.markRead"])).to_have_count(0)
+    expect(resident.get_by_test_id("unread-count")).to_have_text("3")
+    resident.get_by_label(KK["notifications.unreadOnly"], exact=True).check()
+    expect(notes).to_have_count(3)
+    expect(notes.filter(has_text=titles[0])).to_have_count(0)
+
+
 def test_resident_and_officer_journey(browser: Browser, origin: str, tmp_path: Path) -> None:
     resident = new_page(browser, PHONE)
     watch_resident = Watch(resident, origin)
@@ -148,6 +231,7 @@ def test_resident_and_officer_journey(browser: Browser, origin: str, tmp_path: P
     sign_in(resident, iin, PASSWORD)
     expect(resident.get_by_role("heading", level=1)).to_have_text(KK["myRequests.title"])
     axe(resident, "my applications (empty)")
+    consent_to_email(resident)
 
     # Search the catalog, read the standard, apply.
     resident.get_by_role("link", name=KK["nav.catalog"], exact=True).first.click()
@@ -214,17 +298,21 @@ def test_resident_and_officer_journey(browser: Browser, origin: str, tmp_path: P
     status_is(officer, "in_review")
     officer.get_by_role("button", name=KK["action.approve"], exact=True).click()
     status_is(officer, "approved")
-    officer.get_by_role("button", name=KK["action.complete"], exact=True).click()
-    officer.get_by_label(KK["officer.result"]).fill("Тіркеу туралы мәлімет берілді")
-    confirm(officer, "complete")
-    status_is(officer, "completed")
+    result = complete_with_result(officer, tmp_path)
     axe(officer, "completed request")
 
-    # The resident sees the result and the whole history.
+    # The resident sees the result and the whole history, and downloads the result document.
     resident.reload()
     status_is(resident, "completed")
     expect(resident.get_by_text("Тіркеу туралы мәлімет берілді")).to_be_visible()
     expect(resident.locator(".history > li")).to_have_count(6)
+    attached = resident.get_by_test_id("attached-documents")
+    expect(attached).to_contain_text("identity-card.pdf")
+    axe(resident, "completed application")
+    download_result(resident, result, tmp_path)
+
+    # The notifications of the journey, read on the phone.
+    read_notifications(resident, number)
     resident.screenshot(path=str(tmp_path / "resident-phone.png"), full_page=True)
     officer.screenshot(path=str(tmp_path / "officer-desktop.png"), full_page=True)
 
@@ -316,6 +404,9 @@ def test_every_label_is_translated(browser: Browser, origin: str) -> None:
         page.goto(origin + "/officer")
         expect(page.get_by_role("heading", level=1)).to_have_text(labels["queue.title"])
         no_raw_keys(page, keys, f"{lang} queue (signed out)")
+        page.goto(origin + "/notifications")
+        expect(page.get_by_role("heading", level=1)).to_have_text(labels["notifications.title"])
+        no_raw_keys(page, keys, f"{lang} notifications (signed out)")
         page.goto(origin + "/no-such-page")
         expect(page.get_by_role("heading", level=1)).to_have_text(labels["notFound.title"])
         axe(page, f"{lang} not found")

@@ -1,21 +1,26 @@
 // The frame of every page: skip link, header with navigation by role, language switch,
-// sign-in state; the main landmark gets focus on navigation so keyboard users start there.
+// sign-in state, the count of unread messages; the main landmark gets focus on navigation so
+// keyboard users start there.
 import { useEffect, useRef, type ReactNode } from "react";
 import { NavLink, useLocation } from "react-router";
 import { signIn, signOut, useSession } from "./auth";
 import { LANGS, useI18n, type Key } from "./i18n";
+import { useUnread } from "./notifications";
 
 interface NavItem {
   to: string;
   label: Key;
   role?: "resident" | "officer";
+  /** Shown to anyone signed in, whatever their role. */
+  signedIn?: boolean;
 }
 
-// One list of the app's sections: the notifications inbox joins it as one more entry.
+// One list of the app's sections.
 const NAV: NavItem[] = [
   { to: "/", label: "nav.catalog" },
   { to: "/requests", label: "nav.myRequests", role: "resident" },
   { to: "/officer", label: "nav.queue", role: "officer" },
+  { to: "/notifications", label: "nav.notifications", signedIn: true },
 ];
 
 export function Layout({ children }: { children: ReactNode }) {
@@ -23,10 +28,15 @@ export function Layout({ children }: { children: ReactNode }) {
   const session = useSession();
   const location = useLocation();
   const main = useRef<HTMLElement>(null);
+  const unread = useUnread();
+  const { refresh } = unread;
   useEffect(() => {
     main.current?.focus({ preventScroll: true });
-  }, [location.pathname]);
-  const items = NAV.filter((n) => !n.role || session.roles.includes(n.role));
+    refresh();
+  }, [location.pathname, refresh]);
+  const items = NAV.filter(
+    (n) => (!n.role || session.roles.includes(n.role)) && (!n.signedIn || session.user !== null),
+  );
   return (
     <>
       <a className="skip" href="#main">
@@ -42,6 +52,15 @@ export function Layout({ children }: { children: ReactNode }) {
               <li key={n.to}>
                 <NavLink to={n.to} end>
                   {t(n.label)}
+                  {n.to === "/notifications" && unread.count ? (
+                    <>
+                      {" "}
+                      <span className="count" aria-hidden="true" data-testid="unread-count">
+                        {unread.count > 99 ? "99+" : unread.count}
+                      </span>
+                      <span className="sr-only">{t("nav.unread", { count: unread.count })}</span>
+                    </>
+                  ) : null}
                 </NavLink>
               </li>
             ))}

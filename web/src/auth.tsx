@@ -15,7 +15,9 @@ export const userManager = new UserManager({
   response_type: "code",
   // The API scopes this app uses, asked for by name: a token holds only what was asked for,
   // and every API operation requires its scope.
-  scope: "openid profile email offline_access requests:read requests:write documents:read documents:write",
+  scope:
+    "openid profile email offline_access requests:read requests:write documents:read documents:write" +
+    " notifications:read notifications:write",
   automaticSilentRenew: true,
   loadUserInfo: false,
   // Tokens live in this tab's session only, never in localStorage.

@@ -1,12 +1,15 @@
 // The documents a service asks for: one file input per kind, each file uploaded as soon as it
 // is chosen (POST /api/v1/documents), so the application itself only names the uploaded ids.
 //
-// AttachedDocuments lists what a request carries, for the officer and the applicant.
+// AttachedDocuments lists what a request carries and ResultDocument the officer's result, for
+// the officer and the applicant, each with a download button: the bytes are fetched with the
+// bearer token (a plain link would carry none) and saved from a blob: URL under the file's
+// name, so nothing but the portal's own origin is ever asked.
 //
 // XMLHttpRequest rather than fetch: fetch reports no upload progress, and a scan of an
 // identity card on a phone's connection takes long enough that the resident must see it move.
 import { useState } from "react";
-import type { Schemas } from "./api/client";
+import { api, unwrap, type Schemas } from "./api/client";
 import { toApiError } from "./api/problem";
 import { userManager } from "./auth";
 import { currentLang, useI18n, type Lang } from "./i18n";
@@ -61,13 +64,15 @@ export function formatSize(bytes: number, lang: Lang): string {
 
 interface Props {
   documents: RequiredDocument[];
+  /** The fieldset's legend (default: the service's required documents). */
+  legend?: string;
   /** Called with the uploaded document of each code (absent: none yet). */
   onChange: (uploaded: Record<string, UploadedDocument>) => void;
   /** Called with whether any upload is still on its way. */
   onBusy: (busy: boolean) => void;
 }
 
-export function DocumentInputs({ documents, onChange, onBusy }: Props) {
+export function DocumentInputs({ documents, legend, onChange, onBusy }: Props) {
   const { t, lang } = useI18n();
   const [uploads, setUploads] = useState<Record<string, Upload>>({});
   if (!documents.length) return null;
@@ -98,7 +103,7 @@ export function DocumentInputs({ documents, onChange, onBusy }: Props) {
 
   return (
     <fieldset className="panel documents">
-      <legend>{t("service.documents")}</legend>
+      <legend>{legend ?? t("service.documents")}</legend>
       {documents.map((d) => {
         const u = uploads[d.code] ?? {};
         const input = `doc-${d.code}`;
@@ -143,17 +148,98 @@ export function DocumentInputs({ documents, onChange, onBusy }: Props) {
   );
 }
 
-/** The documents attached to a request, each under the name of its kind. */
+/** The code a request's result document carries (the `complete` action attaches it so). */
+export const RESULT = "result";
+
+/** Fetch a document's bytes with the caller's token and save them under its file name. */
+export async function downloadDocument(doc: UploadedDocument): Promise<void> {
+  const blob = unwrap(
+    await api.GET("/api/v1/documents/{document_id}/content", {
+      params: { path: { document_id: doc.id } },
+      parseAs: "blob",
+    }),
+  ) as Blob;
+  const url = URL.createObjectURL(blob);
+  const link = document.createElement("a");
+  link.href = url;
+  link.download = doc.filename;
+  document.body.append(link);
+  link.click();
+  link.remove();
+  // The browser has taken the URL once the click is handled; a moment later it can go.
+  window.setTimeout(() => URL.revokeObjectURL(url), 1000);
+}
+
+/** A button that saves one document; a failure is said next to it, in the chosen language. */
+export function DownloadButton({ doc, primary }: { doc: UploadedDocument; primary?: boolean }) {
+  const { t } = useI18n();
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const save = async () => {
+    setBusy(true);
+    setError(null);
+    try {
+      await downloadDocument(doc);
+    } catch (err) {
+      const problem = (err as { problem?: { detail?: string; title?: string } }).problem;
+      setError(problem?.detail || problem?.title || t("common.error"));
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <>
+      <button
+        type="button"
+        className={primary ? "primary" : undefined}
+        disabled={busy}
+        aria-label={t("documents.downloadNamed", { name: doc.filename })}
+        onClick={() => void save()}
+      >
+        {t("documents.download")}
+      </button>
+      {error && (
+        <span className="field-error" role="alert">
+          {" "}
+          {error}
+        </span>
+      )}
+    </>
+  );
+}
+
+/** The documents the applicant attached, each under the name of its kind (the result apart). */
 export function AttachedDocuments({ items, kinds }: { items: UploadedDocument[]; kinds: RequiredDocument[] }) {
   const { t, lang } = useI18n();
-  if (!items.length) return null;
+  const attached = items.filter((d) => d.code !== RESULT);
+  if (!attached.length) return null;
   return (
     <section aria-labelledby="attached-title">
       <h2 id="attached-title">{t("request.documents")}</h2>
       <ul className="attached" data-testid="attached-documents">
-        {items.map((d) => (
+        {attached.map((d) => (
           <li key={d.id}>
-            {kinds.find((k) => k.code === d.code)?.name ?? d.code}: {d.filename}, {formatSize(d.size, lang)}
+            {kinds.find((k) => k.code === d.code)?.name ?? d.code}: {d.filename}, {formatSize(d.size, lang)}{" "}
+            <DownloadButton doc={d} />
+          </li>
+        ))}
+      </ul>
+    </section>
+  );
+}
+
+/** The result document the officer attached on completion, if any. */
+export function ResultDocument({ items }: { items: UploadedDocument[] }) {
+  const { t, lang } = useI18n();
+  const results = items.filter((d) => d.code === RESULT);
+  if (!results.length) return null;
+  return (
+    <section aria-labelledby="result-title" className="panel">
+      <h2 id="result-title">{t("request.resultDocument")}</h2>
+      <ul className="attached" data-testid="result-document">
+        {results.map((d) => (
+          <li key={d.id}>
+            {d.filename}, {formatSize(d.size, lang)} <DownloadButton doc={d} primary />
           </li>
         ))}
       </ul>

@@ -7,6 +7,7 @@ import { BrowserRouter, Route, Routes } from "react-router";
 import { SessionProvider } from "./auth";
 import { LangProvider } from "./i18n";
 import { Layout } from "./Layout";
+import { UnreadProvider } from "./notifications";
 import { Loading } from "./ui";
 import { CatalogPage } from "./pages/Catalog";
 import "./styles.css";
@@ -19,31 +20,35 @@ const MyRequestsPage = lazy(() => import("./pages/MyRequests"));
 const RequestPage = lazy(() => import("./pages/RequestView"));
 const QueuePage = lazy(() => import("./pages/OfficerQueue"));
 const OfficerRequestPage = lazy(() => import("./pages/OfficerRequest"));
+const NotificationsPage = lazy(() => import("./pages/Notifications"));
 const NotFoundPage = lazy(() => import("./pages/NotFound"));
 
-// The pages still to come (documents, notifications) join here and in NAV (Layout.tsx).
+// A page joins here and, when it is a section of its own, in NAV (Layout.tsx).
 createRoot(document.getElementById("root")!).render(
   <StrictMode>
     <LangProvider>
       <SessionProvider>
-        <BrowserRouter>
-          <Layout>
-            <Suspense fallback={<Loading />}>
-              <Routes>
-                <Route path="/" element={<CatalogPage />} />
-                <Route path="/services/:id" element={<ServicePage />} />
-                <Route path="/services/:id/apply" element={<ApplyPage />} />
-                <Route path="/register" element={<RegisterPage />} />
-                <Route path="/callback" element={<CallbackPage />} />
-                <Route path="/requests" element={<MyRequestsPage />} />
-                <Route path="/requests/:id" element={<RequestPage />} />
-                <Route path="/officer" element={<QueuePage />} />
-                <Route path="/officer/requests/:id" element={<OfficerRequestPage />} />
-                <Route path="*" element={<NotFoundPage />} />
-              </Routes>
-            </Suspense>
-          </Layout>
-        </BrowserRouter>
+        <UnreadProvider>
+          <BrowserRouter>
+            <Layout>
+              <Suspense fallback={<Loading />}>
+                <Routes>
+                  <Route path="/" element={<CatalogPage />} />
+                  <Route path="/services/:id" element={<ServicePage />} />
+                  <Route path="/services/:id/apply" element={<ApplyPage />} />
+                  <Route path="/register" element={<RegisterPage />} />
+                  <Route path="/callback" element={<CallbackPage />} />
+                  <Route path="/requests" element={<MyRequestsPage />} />
+                  <Route path="/requests/:id" element={<RequestPage />} />
+                  <Route path="/officer" element={<QueuePage />} />
+                  <Route path="/officer/requests/:id" element={<OfficerRequestPage />} />
+                  <Route path="/notifications" element={<NotificationsPage />} />
+                  <Route path="*" element={<NotFoundPage />} />
+                </Routes>
+              </Suspense>
+            </Layout>
+          </BrowserRouter>
+        </UnreadProvider>
       </SessionProvider>
     </LangProvider>
   </StrictMode>,

@@ -1,13 +1,22 @@
 // An officer's view of one request and the workflow actions its status allows. Every action
 // carries If-Match with the version the officer read: if another officer acted first, the
 // API answers 412 and the page says so and offers to reload, instead of overwriting.
+// Completing may attach a result document: uploaded as it is chosen (with progress, as the
+// resident's documents are), then named by id in the action.
 import { useState, type FormEvent } from "react";
 import { Link, useParams } from "react-router";
 import { api, etag, unwrap, type Status } from "../api/client";
 import { ApiError, fieldErrors, type Problem } from "../api/problem";
 import { getServiceVersion } from "../catalog";
 import { useI18n, type Key } from "../i18n";
-import { AttachedDocuments } from "../documents";
+import {
+  AttachedDocuments,
+  DocumentInputs,
+  RESULT,
+  ResultDocument,
+  type RequiredDocument,
+  type UploadedDocument,
+} from "../documents";
 import { Answers, History, RequestFacts, loadDocuments, loadHistory, loadRequest } from "../requestParts";
 import { ErrorBox, Loading, useLoad } from "../ui";
 
@@ -39,6 +48,8 @@ export default function OfficerRequestPage() {
   const [problem, setProblem] = useState<Problem | null>(null);
   const [busy, setBusy] = useState(false);
   const [notice, setNotice] = useState<string | null>(null);
+  const [resultFile, setResultFile] = useState<UploadedDocument | null>(null);
+  const [uploading, setUploading] = useState(false);
 
   if (error) return <ErrorBox error={error} />;
   if (!data) return <Loading />;
@@ -53,7 +64,7 @@ export default function OfficerRequestPage() {
       action === "request_info"
         ? { action, comment: text }
         : action === "complete"
-          ? { action, result: text }
+          ? { action, result: text, result_document_id: resultFile?.id ?? null }
           : action === "reject"
             ? { action, reason_code: reason, comment: text || null }
             : { action };
@@ -68,6 +79,7 @@ export default function OfficerRequestPage() {
       setChosen(null);
       setText("");
       setReason("");
+      setResultFile(null);
       reload();
     } catch (err) {
       setProblem(err instanceof ApiError ? err.problem : { status: 0, title: t("common.error") });
@@ -80,6 +92,16 @@ export default function OfficerRequestPage() {
     if (chosen) void send(chosen);
   };
   const textField = chosen ? (NEEDS_TEXT[chosen] ?? (chosen === "reject" ? "comment" : null)) : null;
+  const resultKind: RequiredDocument[] = [
+    {
+      code: RESULT,
+      name: t("officer.resultFile"),
+      optional: true,
+      content_types: null,
+      max_size_bytes: null,
+      max_count: 1,
+    },
+  ];
 
   return (
     <article aria-labelledby="officer-title">
@@ -118,6 +140,7 @@ export default function OfficerRequestPage() {
       <RequestFacts request={request} service={service} />
       <h2>{t("request.answers")}</h2>
       <Answers data={request.form_data as Record<string, unknown>} schema={service.form_schema} />
+      <ResultDocument items={documents} />
       <AttachedDocuments items={documents} kinds={service.required_documents} />
       {actions.length > 0 && (
         <section aria-labelledby="actions-title" className="panel">
@@ -125,7 +148,16 @@ export default function OfficerRequestPage() {
           <div className="actions" role="group" aria-label={t("officer.actions")}>
             {actions.map((a) =>
               NEEDS_TEXT[a] || a === "reject" ? (
-                <button key={a} type="button" aria-pressed={chosen === a} onClick={() => setChosen(a)}>
+                <button
+                  key={a}
+                  type="button"
+                  aria-pressed={chosen === a}
+                  onClick={() => {
+                    // The form is drawn anew: a file chosen for another action is not this one's.
+                    setChosen(a);
+                    setResultFile(null);
+                  }}
+                >
                   {t(`action.${a}` as Key)}
                 </button>
               ) : (
@@ -170,7 +202,15 @@ export default function OfficerRequestPage() {
                   )}
                 </div>
               )}
-              <button type="submit" className="primary" disabled={busy}>
+              {chosen === "complete" && (
+                <DocumentInputs
+                  documents={resultKind}
+                  legend={t("request.resultDocument")}
+                  onChange={(uploaded) => setResultFile(uploaded[RESULT] ?? null)}
+                  onBusy={setUploading}
+                />
+              )}
+              <button type="submit" className="primary" disabled={busy || uploading}>
                 {t("officer.confirm", { action: t(`action.${chosen}` as Key) })}
               </button>
             </form>

@@ -1,13 +1,15 @@
-// A resident's application: facts, answers, history; when the agency asks for information,
-// the officer's question and the form to answer it (resubmit), sent with If-Match.
+// A resident's application: facts, answers, documents, history; when the agency asks for
+// information, the officer's question and the form to answer it (resubmit), sent with
+// If-Match; once completed, the result document to download.
 import { useState } from "react";
 import { Link, useLocation, useParams } from "react-router";
 import { api, etag, unwrap } from "../api/client";
 import { ApiError, type Problem } from "../api/problem";
 import { getServiceVersion } from "../catalog";
 import { SchemaForm } from "../forms";
+import { AttachedDocuments, ResultDocument } from "../documents";
 import { useI18n } from "../i18n";
-import { Answers, History, RequestFacts, loadHistory, loadRequest } from "../requestParts";
+import { Answers, History, RequestFacts, loadDocuments, loadHistory, loadRequest } from "../requestParts";
 import { ErrorBox, Loading, useLoad } from "../ui";
 
 export default function RequestPage() {
@@ -15,9 +17,13 @@ export default function RequestPage() {
   const { t, lang } = useI18n();
   const location = useLocation();
   const { data, error, reload } = useLoad(async () => {
-    const [request, history] = await Promise.all([loadRequest(id), loadHistory(id)]);
+    const [request, history, documents] = await Promise.all([
+      loadRequest(id),
+      loadHistory(id),
+      loadDocuments(id),
+    ]);
     const service = await getServiceVersion(request.service_id, request.service_version, lang);
-    return { request, history, service };
+    return { request, history, documents, service };
   }, [id, lang]);
   const [answer, setAnswer] = useState<Record<string, unknown> | null>(null);
   const [problem, setProblem] = useState<Problem | null>(null);
@@ -28,7 +34,7 @@ export default function RequestPage() {
 
   if (error) return <ErrorBox error={error} />;
   if (!data) return <Loading />;
-  const { request, history, service } = data;
+  const { request, history, documents, service } = data;
   const question = [...history].reverse().find((h) => h.action === "request_info");
 
   const act = async (body: { action: "resubmit"; form_data: Record<string, unknown> } | { action: "cancel" }) => {
@@ -74,6 +80,7 @@ export default function RequestPage() {
         </div>
       )}
       <RequestFacts request={request} service={service} />
+      <ResultDocument items={documents} />
       {request.status === "needs_info" && (
         <section aria-labelledby="answer-title" className="panel">
           <h2 id="answer-title">{t("request.infoRequested")}</h2>
@@ -91,6 +98,7 @@ export default function RequestPage() {
       )}
       <h2>{t("request.answers")}</h2>
       <Answers data={request.form_data as Record<string, unknown>} schema={service.form_schema} />
+      <AttachedDocuments items={documents} kinds={service.required_documents} />
       <History entries={history} />
       {cancellable && (
         <p>
