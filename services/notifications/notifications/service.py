@@ -178,10 +178,9 @@ async def notify_applicants(
             for g in (offering.refusal_grounds if offering is not None else None) or []:
                 if g.get("code") == data.reason_code:
                     ground = str(g.get("text", {}).get(language) or data.reason_code)
-        base = public_url.rstrip("/")
-        link = f"{base}/api/v1/requests/{data.id}"
-        if name == "completed":
-            link += "/documents"
+        # The web app's page of the application (it shows the result and its download),
+        # not the API: a resident follows this link from an email.
+        link = f"{public_url.rstrip('/')}/requests/{data.id}"
         context = MessageContext(
             number=data.number,
             service_name=(offering.name if offering is not None else {}).get(language, ""),
@@ -241,7 +240,7 @@ async def notify_officers(
             number=data.number,
             service_name=offering.name.get(prefs.language, "") if offering is not None else "",
             due_date=data.due_date,
-            link=f"{public_url.rstrip('/')}/api/v1/requests/{data.id}",
+            link=f"{public_url.rstrip('/')}/officer/requests/{data.id}",
         )
         rendered = render(OFFICER_OVERDUE, prefs.language, context)
         messages.append(

@@ -93,7 +93,9 @@ async def test_own_messages_newest_first_paged_unread_and_read(
     assert [m["event_type"] for m in everything] == ["completed", "approved", "accepted"]
     # Kazakh by default, and no email without consent.
     assert everything[0]["title"] == f"№ {application.number} өтінім бойынша қызмет көрсетілді"
-    assert everything[0]["body"].endswith(f"/api/v1/requests/{application.id}/documents")
+    # The link leads to the web app's page of the application, where the result is.
+    assert everything[0]["body"].endswith(f"/requests/{application.id}")
+    assert "/api/" not in everything[0]["body"]
     assert all(m["email_status"] is None for m in everything)
 
     first = (await client.get("/api/v1/notifications?limit=2", headers=headers)).json()

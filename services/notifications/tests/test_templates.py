@@ -24,7 +24,7 @@ SAMPLE = MessageContext(
     number="BKR-2026-000042",
     service_name="Регистрация по месту жительства",
     due_date=date(2026, 12, 15),
-    link="http://localhost:8000/api/v1/requests/8d4f6f0e-0000-4000-8000-000000000042",
+    link="http://localhost:8000/requests/8d4f6f0e-0000-4000-8000-000000000042",
     comment='Приложите копию договора <аренды> & "печать"',
     ground="Недостоверность представленных документов",
 )
