@@ -33,23 +33,63 @@ def _message_name(event_type: str) -> str:
     return event_type.replace(".", "_")
 
 
+# The topics that agency systems outside the cluster may read through the agencies'
+# listener (deploy/k8s/base/kafka.yaml, port 9094): their KafkaUsers' ACLs
+# (agency-users.yaml) allow reading these and nothing else.
+AGENCY_TOPICS = frozenset({"requests.request"})
+AGENCY_SECURITY_SCHEME = "agencyScram"
+
+
 def kafka_servers(bootstrap_servers: str) -> dict[str, Any]:
-    """The broker as an AsyncAPI server. Its listener has no authentication and no TLS: it
-    is reachable only inside the deployment's network, and systems outside the portal get
-    events as signed webhooks instead, so the server declares no security scheme."""
+    """The broker's two listeners as AsyncAPI servers: the portal's own (no authentication,
+    no TLS, reachable only from the portal's pods) and the agencies' (TLS and SCRAM-SHA-512
+    per agency system), whose address the deployment gives."""
     host = bootstrap_servers.split(",")[0].strip()
     return {
         "kafka": {
             "host": host,
             "protocol": "kafka",
             "description": (
-                "The portal's Kafka broker (bootstrap servers: "
-                f"{bootstrap_servers}). PLAINTEXT, no authentication: reachable only inside"
-                " the deployment's network, never from the Internet."
+                "The portal's own listener (bootstrap servers: "
+                f"{bootstrap_servers}). PLAINTEXT, no authentication: reachable only from"
+                " the portal's pods, never from the Internet."
             ),
             "security": [],
-        }
+        },
+        "agencies": {
+            "host": "{bootstrap}",
+            "protocol": "kafka-secure",
+            "description": (
+                "The listener for agency systems outside the cluster: TLS, and SCRAM-SHA-512"
+                " with the credentials of the agency system's KafkaUser, which may read"
+                " requests.request in its own consumer-group prefix and nothing else. The"
+                " topic carries every agency's events (ids and statuses, no personal data);"
+                " a system that may see only its own agency's events uses webhooks."
+                " deploy/README.md shows how to connect with a stock Kafka client."
+            ),
+            "variables": {
+                "bootstrap": {
+                    "default": "kafka-agencies.example.kz:9094",
+                    "description": (
+                        "The agencies listener's bootstrap address: the Kafka resource's"
+                        " status.listeners[name=agencies].bootstrapServers"
+                    ),
+                }
+            },
+            "security": [{"$ref": f"#/components/securitySchemes/{AGENCY_SECURITY_SCHEME}"}],
+        },
     }
+
+
+SECURITY_SCHEMES: dict[str, Any] = {
+    AGENCY_SECURITY_SCHEME: {
+        "type": "scramSha512",
+        "description": (
+            "SASL/SCRAM-SHA-512 over TLS with the user name and password of the agency"
+            " system's KafkaUser (its Secret, made by Strimzi's User Operator)."
+        ),
+    }
+}
 
 
 def asyncapi_fragment(
@@ -81,9 +121,10 @@ def asyncapi_fragment(
                 "bindings": {"kafka": {"key": {"type": "string", "description": "aggregate id"}}},
             }
             refs[name] = {"$ref": f"#/components/messages/{name}"}
+        servers = ["kafka", "agencies"] if topic in AGENCY_TOPICS else ["kafka"]
         channels[channel_id] = {
             "address": topic,
-            "servers": [{"$ref": "#/servers/kafka"}],
+            "servers": [{"$ref": f"#/servers/{server}"} for server in servers],
             "description": f"Events of the {topic} aggregate; dead letters go to {topic}.dlq",
             "messages": refs,
         }
@@ -98,5 +139,9 @@ def asyncapi_fragment(
         "servers": kafka_servers(bootstrap_servers),
         "channels": channels,
         "operations": operations,
-        "components": {"messages": messages, "schemas": schemas},
+        "components": {
+            "messages": messages,
+            "schemas": schemas,
+            "securitySchemes": SECURITY_SCHEMES,
+        },
     }

@@ -202,11 +202,20 @@ def test_openapi_typescript_types_check_under_tsc_strict(
 def test_the_asyncapi_document_is_accepted_by_the_asyncapi_parser(
     merged_asyncapi: dict[str, Any], node_modules: Path, tmp_path: Path
 ) -> None:
-    assert merged_asyncapi["servers"]["kafka"]["protocol"] == "kafka"
-    assert all(
-        channel["servers"] == [{"$ref": "#/servers/kafka"}]
-        for channel in merged_asyncapi["channels"].values()
-    )
+    servers, channels = merged_asyncapi["servers"], merged_asyncapi["channels"]
+    assert servers["kafka"]["protocol"] == "kafka"
+    assert servers["kafka"]["security"] == []
+    # Agency systems read requests.request, and only that, over TLS with SCRAM-SHA-512.
+    agencies = servers["agencies"]
+    assert agencies["protocol"] == "kafka-secure"
+    (scheme,) = agencies["security"]
+    name = scheme["$ref"].rsplit("/", 1)[1]
+    assert merged_asyncapi["components"]["securitySchemes"][name]["type"] == "scramSha512"
+    readable = {
+        c["address"] for c in channels.values() if {"$ref": "#/servers/agencies"} in c["servers"]
+    }
+    assert readable == {"requests.request"}
+    assert all({"$ref": "#/servers/kafka"} in channel["servers"] for channel in channels.values())
     source = tmp_path / "asyncapi.json"
     source.write_text(json.dumps(merged_asyncapi))
     done = run([str(BIN / "node"), "validate-asyncapi.mjs", str(source)], CLIENTS)
