@@ -89,7 +89,15 @@ async def _submit_all(
 
         async def resident(headers: dict[str, str]) -> None:
             for _ in pending:
-                responses.append(await client.post("/api/v1/requests", json=body, headers=headers))
+                # As a careful client does: a 503 (the database busy, say) is retried after
+                # its Retry-After with the same Idempotency-Key, which cannot apply twice.
+                keyed = {**headers, "Idempotency-Key": str(uuid.uuid4())}
+                for _attempt in range(5):
+                    answer = await client.post("/api/v1/requests", json=body, headers=keyed)
+                    if answer.status_code != 503:
+                        break
+                    await asyncio.sleep(float(answer.headers.get("Retry-After", "1")))
+                responses.append(answer)
 
         await asyncio.gather(*(resident(h) for h in residents))
     return responses
