@@ -5,7 +5,7 @@ Every file under deploy/k8s is parsed; the base is checked as written and, when
 Deployment must have probes, limits and a non-root security context; the
 network policies must leave only the gateway reachable from outside and let
 each service reach only its own database and Kafka; topics, partitions and
-autoscaling limits must agree with each other and with the contract.
+autoscaling limits must agree with each other and with the topics the services use.
 
 Every custom resource is validated by the npm model packages generated from the operators'
 CRDs (Strimzi, CloudNativePG, Prometheus Operator; pinned in `crd/package-lock.json`, run by
@@ -14,9 +14,9 @@ CRD's JSON schema, and by the model's TypeScript type, which refuses a field the
 declare where the API server would drop it without a word. No package models the Barman Cloud
 ObjectStore: our own checks cover its envelope, a CloudNativePG model its configuration.
 Every core object is checked, strictly too, with the Kubernetes API schema kubernetes-validate
-bundles. Then what the schemas cannot say: the agency systems' Kafka access, the scraping of
-every process, and alert rules and a dashboard that parse as PromQL and read only metrics the
-code exports.
+bundles. Then what the schemas cannot say: the scraping of every process, and alert rules
+and a dashboard that parse as PromQL and read only metrics the code exports (the agency
+systems' Kafka access is test_kubernetes_kafka.py's).
 """
 
 from __future__ import annotations
@@ -37,14 +37,16 @@ import pytest
 import yaml
 from prometheus_client import REGISTRY
 
+from identity.events import CONTACT_TOPIC
 from portal_embedded.processes import (
     GATEWAY,
     PROCESSES,
     SERVICES,
     PortalProcess,
+    service_topics,
     settings_env_names,
 )
-from portal_shared.events.topics import CONTRACT_TOPICS, with_dead_letters
+from portal_shared.events.topics import CONTRACT_TOPICS, dlq, with_dead_letters
 from portal_shared.settings import ServiceSettings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -262,9 +264,10 @@ def test_each_database_admits_only_its_own_service(docs: list[Doc], process: Por
 
 def test_topics_partitions_and_autoscaling_agree(docs: list[Doc]) -> None:
     topics = of_kind(docs, "KafkaTopic")
-    assert sorted(t["spec"]["topicName"] for t in topics) == sorted(
-        with_dead_letters(CONTRACT_TOPICS)
-    )
+    names = sorted(t["spec"]["topicName"] for t in topics)
+    # Every topic a service uses (the broker creates none): the contract's and identity.contact.
+    assert names == sorted(service_topics())
+    assert {*with_dead_letters(CONTRACT_TOPICS), CONTACT_TOPIC, dlq(CONTACT_TOPIC)} <= set(names)
     partitions = {t["spec"]["partitions"] for t in topics}
     assert len(partitions) == 1
     (count,) = partitions
@@ -444,49 +447,6 @@ def test_every_core_object_matches_the_kubernetes_api(docs: list[Doc]) -> None:
             kubernetes_validate.validate(doc, KUBERNETES_VERSION, strict=True)
         except kubernetes_validate.ValidationError as exc:
             pytest.fail(f"{doc['kind']} {doc['metadata']['name']}: {exc.message}")
-
-
-def test_agency_systems_read_request_events_only_over_tls_and_scram(docs: list[Doc]) -> None:
-    kafka = named(docs, "Kafka", "portal-kafka")["spec"]["kafka"]
-    external = [
-        listener
-        for listener in kafka["listeners"]
-        if listener["type"] not in {"internal", "cluster-ip"}
-    ]
-    assert external, "agency systems outside the cluster need a listener"
-    for listener in external:
-        assert listener["tls"] is True
-        assert listener["authentication"]["type"] == "scram-sha-512"
-    assert kafka["authorization"]["type"] == "simple"
-    # ANONYMOUS is the principal of an unauthenticated listener: it may be a super user only
-    # while every such listener is internal and admits the portal's own pods alone.
-    for listener in kafka["listeners"]:
-        if "authentication" not in listener:
-            assert listener["type"] == "internal"
-            assert listener["networkPolicyPeers"] == [
-                {"podSelector": {"matchLabels": {"app.kubernetes.io/part-of": "baikonur-portal"}}}
-            ]
-    users = of_kind(docs, "KafkaUser")
-    assert users
-    for user in users:
-        name = user["metadata"]["name"]
-        code = name.removeprefix("agency-")
-        assert name == f"agency-{code}", name
-        assert re.fullmatch(r"[a-z0-9-]+", code), name
-        assert user["metadata"]["labels"]["strimzi.io/cluster"] == "portal-kafka"
-        assert user["spec"]["authentication"] == {"type": "scram-sha-512"}
-        acls = user["spec"]["authorization"]["acls"]
-        assert all(acl.get("type", "allow") == "allow" for acl in acls)
-        granted = {
-            (acl["resource"]["type"], acl["resource"]["name"], acl["resource"]["patternType"]): set(
-                acl["operations"]
-            )
-            for acl in acls
-        }
-        assert granted == {
-            ("topic", "requests.request", "literal"): {"Read", "Describe"},
-            ("group", f"agency.{code}.", "prefix"): {"Read"},
-        }, name
 
 
 def test_each_process_is_scraped(docs: list[Doc]) -> None:
