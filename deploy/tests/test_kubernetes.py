@@ -446,6 +446,59 @@ def test_what_the_operators_would_refuse_or_drop_fails(
     assert errors[-1] == [], "the Kafka as written passes"
 
 
+README = ROOT / "deploy" / "README.md"
+VERSION = r"\d+\.\d+\.\d+"
+
+
+def readme_table(header: str) -> list[list[str]]:
+    """The body rows of the deploy/README.md table whose header starts with `header`."""
+    lines = README.read_text().splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(header))
+    rows: list[list[str]] = []
+    for line in lines[start + 2 :]:
+        if not line.startswith("|"):
+            return rows
+        rows.append([cell.strip() for cell in line.strip().strip("|").split("|")])
+    return rows
+
+
+def release_key(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in version.split("."))
+
+
+def test_the_readme_names_the_models_and_crds_the_validation_uses(
+    validate_custom_resources: Callable[[list[Doc]], list[list[str]]],
+) -> None:
+    """deploy/README.md says which model packages check the custom resources and which
+    operator release's CRDs they come from: it must say what is installed (the fixture
+    installs the locked packages), so a bump of one without the other fails."""
+    lock = json.loads((CRD / "package-lock.json").read_text())["packages"]
+    locked = {name.removeprefix("node_modules/"): e["version"] for name, e in lock.items() if name}
+    packages = {row[0].strip("`"): row for row in readme_table("| npm package |")}
+    dependencies = json.loads((CRD / "package.json").read_text())["dependencies"]
+    assert packages.keys() == dependencies.keys()
+    assert {name: row[1] for name, row in packages.items()} == {n: locked[n] for n in packages}
+    operators = {row[0]: row for row in readme_table("| operator |")}
+    for name, row in operators.items():
+        for package, version in re.findall(rf"`(@kubernetes-models/[\w-]+)` ({VERSION})", row[2]):
+            assert locked[package] == version, f"{name}: the README names {package} {version}"
+    strimzi_models = "@kubernetes-models/strimzi-kafka-operator"
+    model = json.loads((CRD / "node_modules" / strimzi_models / "package.json").read_text())
+    releases = [
+        re.findall(rf"/download/({VERSION})/", url)[0] for url in model["crd-generate"]["input"]
+    ]
+    assert set(re.findall(VERSION, packages[strimzi_models][2])) == set(releases)
+    strimzi = operators["Strimzi"]
+    running = re.findall(VERSION, strimzi[1])[0]
+    (validated,) = re.findall(rf"the CRDs of ({VERSION})", strimzi[2])
+    newest = max(releases, key=release_key)
+    pairing = f"Strimzi {running} to run, validated against the CRDs of {newest}"
+    assert validated == newest, f"{pairing}, but the README says {validated}"
+    assert release_key(newest) <= release_key(running), pairing
+    if running != newest:
+        assert f"no models of {running} are published" in strimzi[2], pairing
+
+
 def test_strimzi_resources_use_v1_and_kraft_node_pools(docs: list[Doc]) -> None:
     strimzi = [d for d in docs if group_and_version(d)[0] == "kafka.strimzi.io"]
     assert {d["apiVersion"] for d in strimzi} == {"kafka.strimzi.io/v1"}
