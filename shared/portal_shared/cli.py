@@ -69,6 +69,7 @@ def main(
             port=settings.port,
             loop="uvloop",
             http="httptools",
+            forwarded_allow_ips=list(settings.trusted_proxies),
             **SERVE_OPTIONS,
         )
     elif args.command == "migrate":

@@ -7,9 +7,10 @@ value the embedded demo ships with.
 
 from __future__ import annotations
 
+from ipaddress import ip_network
 from typing import Any, ClassVar, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Environment = Literal["demo", "test", "production"]
@@ -61,6 +62,13 @@ class ServiceSettings(BaseSettings):
     jwks_url: str = "http://127.0.0.1:8001/auth/jwks"
     log_level: str = "INFO"
     log_json: bool = True
+    # The proxies in front of this process, as CIDRs: uvicorn believes X-Forwarded-For and
+    # X-Forwarded-Proto from these peers only (its forwarded_allow_ips), reading the chain
+    # right to left past them as the gateway does. A service's proxy is the gateway, so
+    # this is where the gateway's connections come from: loopback under `make run`, the pod
+    # network in Kubernetes, the compose network. Anyone else's X-Forwarded-For is ignored:
+    # per-address limits (identity's sign-in and registration throttles) count the peer.
+    trusted_proxies: tuple[str, ...] = ("127.0.0.1/32", "::1/128")
     # Signs list cursors (portal_shared.paging); every replica of a service needs the same.
     cursor_secret: str = Field(default=DEMO_CURSOR_SECRET, min_length=16)
     # Bounds on every JSON request body (portal_shared.bodies), so whatever is stored can be
@@ -79,6 +87,13 @@ class ServiceSettings(BaseSettings):
     @property
     def token_audience(self) -> str:
         return "portal-api"
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _trusted_networks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        # A host address is a /32 (or /128) network. Normalised, because uvicorn takes a
+        # network with host bits set ("10.244.0.7/16") for a literal name and never matches it.
+        return tuple(str(ip_network(network.strip(), strict=False)) for network in value)
 
     @model_validator(mode="after")
     def _refuse_demo_secrets(self) -> ServiceSettings:

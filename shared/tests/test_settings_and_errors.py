@@ -1,4 +1,5 @@
-"""Production refuses demo secrets; every error is problem+json without internals."""
+"""Production refuses demo secrets; services trust forwarded headers from their proxies only;
+every error is problem+json without internals."""
 
 from __future__ import annotations
 
@@ -26,6 +27,17 @@ def test_production_refuses_a_demo_secret() -> None:
 def test_production_accepts_a_real_secret_and_demo_keeps_the_default() -> None:
     assert DemoSettings(PORTAL_ENV="production", signing_secret="s3cr3t").signing_secret == "s3cr3t"
     assert DemoSettings().signing_secret == "demo-secret"
+
+
+def test_services_trust_forwarded_headers_from_loopback_unless_told_otherwise() -> None:
+    assert ServiceSettings().trusted_proxies == ("127.0.0.1/32", "::1/128")
+    # As uvicorn matches them: host addresses and host bits become networks.
+    assert ServiceSettings(trusted_proxies=("10.244.0.7/16", "10.0.0.9")).trusted_proxies == (
+        "10.244.0.0/16",
+        "10.0.0.9/32",
+    )
+    with pytest.raises(ValidationError, match="trusted_proxies"):
+        ServiceSettings(trusted_proxies=("gateway",))
 
 
 class Body(BaseModel):

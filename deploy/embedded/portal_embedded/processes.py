@@ -2,8 +2,8 @@
 
 The embedded runner starts them from this list, and the deployment tests check
 docker-compose.yml, the Dockerfile and the Kubernetes manifests against it and
-against each process's Settings class, read at run time so that a variable a
-service adds is noticed without editing any list.
+against each process's Settings class and each service's topics, read at run time so
+that a variable or topic a service adds is noticed without editing any list.
 """
 
 from __future__ import annotations
@@ -98,3 +98,14 @@ SERVICES = (
 )
 GATEWAY = PortalProcess("gateway", "portal-gateway", "gateway", "gateway", 8000, None)
 PROCESSES = (*SERVICES, GATEWAY)
+
+
+def service_topics() -> set[str]:
+    """Every Kafka topic the services use, each with its dead-letter topic, as their apps
+    declare them (`portal_shared.app.service_topics`): what a deployment whose brokers create
+    no topics must provision. The gateway reads only identity's topics, which are among them."""
+    topics: set[str] = set()
+    for process in SERVICES:
+        app = importlib.import_module(f"{process.package}.app").create_app()
+        topics.update(app.state.topics)
+    return topics
