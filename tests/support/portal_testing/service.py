@@ -28,6 +28,7 @@ from fastapi import FastAPI
 from jwt.algorithms import RSAAlgorithm
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -186,7 +187,23 @@ async def fresh_database(service_root: Path, database_url: str) -> None:
 
 
 async def truncate_all(engine: AsyncEngine) -> None:
-    """Empty every table but alembic's, so each test starts from a migrated, empty database."""
+    """Empty every table but alembic's, so each test starts from a migrated, empty database.
+
+    The app under test keeps running (its consumers, sender and delivery workers lock rows
+    of several tables in their own order), so the TRUNCATE, which locks every table, can be
+    the victim PostgreSQL picks to break a deadlock: then it is simply run again."""
+    for attempt in range(5):
+        try:
+            await _truncate(engine)
+            return
+        except DBAPIError as exc:
+            # 40P01: deadlock_detected
+            if getattr(exc.orig, "sqlstate", None) != "40P01" or attempt == 4:
+                raise
+            await asyncio.sleep(0.1 * (attempt + 1))
+
+
+async def _truncate(engine: AsyncEngine) -> None:
     async with engine.begin() as conn:
         names = (
             (
