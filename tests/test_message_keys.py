@@ -6,7 +6,8 @@ English. These checks read the production code (shared/portal_shared, each servi
 package, gateway/gateway) rather than run it, so a raise site added later is held to the
 rule without a test of its own:
 
-- no AppError (or subclass) is built with a detail and no `message_key`;
+- no AppError (or subclass) is built with a detail and no `message_key`, nor with an
+  `errors` entry whose `message` is text rather than a `Message`;
 - every key the code names is in all three catalogs, and every error's slug has a title;
 - a pydantic validator in a `schemas.py` refuses with `portal_shared.validation.invalid`
   (worded by the catalog), never a `ValueError` whose English the caller would not get.
@@ -103,6 +104,27 @@ def test_no_error_is_raised_with_an_english_detail_and_no_message_key() -> None:
             if (node.args or "detail" in keywords) and "message_key" not in keywords:
                 offenders.append(f"{source.name}:{node.lineno} {_name(node.func)}")
     assert offenders == [], "raise these with message_key= (and params=):\n" + "\n".join(offenders)
+
+
+def test_no_listed_violation_of_an_error_is_english_text() -> None:
+    """An `errors` entry's `message` is a `Message` (worded like the detail), never text."""
+    offenders = []
+    for source in SOURCES:
+        for node in ast.walk(source.tree):
+            if not isinstance(node, ast.Call) or _name(node.func) not in ERRORS:
+                continue
+            for keyword in node.keywords:
+                for entry in ast.walk(keyword.value):
+                    if not isinstance(entry, ast.Dict):
+                        continue
+                    for key, value in zip(entry.keys, entry.values, strict=True):
+                        if (
+                            isinstance(key, ast.Constant)
+                            and key.value == "message"
+                            and isinstance(value, ast.Constant | ast.JoinedStr)
+                        ):
+                            offenders.append(f"{source.name}:{value.lineno}")
+    assert offenders == [], "give these a Message(key, params):\n" + "\n".join(offenders)
 
 
 def _literals() -> Iterator[tuple[str, int, str]]:
