@@ -197,7 +197,7 @@ class Gateway:
             if "/." in path and any(seg in (".", "..") for seg in path.split("/")):
                 # A service might resolve dot segments differently from the prefix match:
                 # refuse them rather than let one route's checks guard another's path.
-                raise BadRequest("The path must not contain '.' or '..' segments")
+                raise BadRequest(message_key="error.dot-segments")
             route = self.proxy.match(path)
             if route is None and self.webapp is not None:
                 label = "/"

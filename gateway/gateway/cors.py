@@ -38,8 +38,7 @@ class Cors:
             return []
         if origin not in self.origins:
             raise OriginNotAllowed(
-                f"The origin {origin} may not call this API from a browser; "
-                "ask for it to be added to the gateway's CORS_ORIGINS"
+                message_key="error.origin-not-allowed", params={"origin": origin}
             )
         return [
             (b"access-control-allow-origin", origin.encode()),

@@ -80,7 +80,8 @@ class EdgeLimits:
         wait = retry_after(verdict.retry_after)
         if verdict.store_down:
             raise LimitStoreDown(
-                f"The {policy.name} limit cannot be checked right now; retry after {wait} s",
+                message_key="error.limit-unavailable",
+                params={"limit": policy.name, "seconds": wait},
                 headers={"Retry-After": wait},
                 limit=policy.name,
             )
@@ -96,7 +97,7 @@ def content_length(value: bytes, limit: int) -> int:
     """The declared body size, refused (413) if over `limit`."""
     # uvicorn's parser refuses most malformed values; this catches what it lets by.
     if not value.strip().isdigit():
-        raise BadRequest("The Content-Length header is not a number")
+        raise BadRequest(message_key="error.content-length-not-a-number")
     length = int(value)
     if length > limit:
         raise PayloadTooLarge(

@@ -22,7 +22,8 @@ from gateway.docs import DOCS_ASSETS, DOCS_CSP, DOCS_HTML, Documents
 from gateway.errors import MethodNotAllowed, RouteNotFound
 from gateway.responses import PROBLEM_TYPE, send_json, send_whole
 from gateway.settings import GatewaySettings
-from portal_shared.errors import problem_body
+from portal_shared.errors import language_headers, problem_body
+from portal_shared.i18n import negotiate, translate
 
 LOCAL_PATHS = frozenset(
     {"/healthz", "/readyz", "/metrics", "/openapi.json", "/asyncapi.json", "/docs", *DOCS_ASSETS}
@@ -69,12 +70,18 @@ class LocalEndpoints:
             answer = {"status": "ready", "checks": results} if internal else {"status": "ready"}
             await send_json(reply, 200, answer)
             return
+        wanted = next((v for k, v in scope["headers"] if k == b"accept-language"), b"")
+        language = negotiate(wanted.decode("latin-1"))
+        title = translate(language, "title.not-ready")
         if internal:
-            detail = "; ".join(f"{k}: {v}" for k, v in results.items() if v != "ok")
-            body = problem_body(503, "Not ready", detail, checks=results)
+            checks = "; ".join(f"{k}: {v}" for k, v in results.items() if v != "ok")
+            detail = translate(language, "error.not-ready-checks", {"checks": checks})
+            body = problem_body(503, title, detail, checks=results)
         else:
-            body = problem_body(503, "Not ready", "The portal is not ready; retry shortly")
-        await send_whole(reply, 503, [PROBLEM_TYPE], body)
+            body = problem_body(503, title, translate(language, "error.portal-not-ready"))
+        named = language_headers(language)
+        headers = [PROBLEM_TYPE, *((k.lower().encode(), v.encode()) for k, v in named.items())]
+        await send_whole(reply, 503, headers, body)
 
     async def _checks(self) -> dict[str, str]:
         if self._ready is not None and time.monotonic() < self._ready[0]:

@@ -22,6 +22,6 @@ async def edge_principal(
         return await verifier.verify_bearer(token)
     if not public:
         raise Unauthorized(
-            "This endpoint needs a bearer access token", headers={"WWW-Authenticate": "Bearer"}
+            message_key="error.bearer-needed", headers={"WWW-Authenticate": "Bearer"}
         )
     return None

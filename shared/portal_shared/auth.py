@@ -109,9 +109,7 @@ class TokenVerifier:
                 response.raise_for_status()
                 data = response.json()
             except (httpx.HTTPError, ValueError) as exc:
-                raise ServiceUnavailable(
-                    "The token issuer's keys cannot be fetched right now; retry shortly"
-                ) from exc
+                raise ServiceUnavailable(message_key="error.issuer-keys-unavailable") from exc
             keys: dict[str, PyJWK] = {}
             for jwk in data.get("keys", []):
                 kid = jwk.get("kid")
@@ -130,7 +128,7 @@ class TokenVerifier:
             await self._refresh(force=True)
         key = self._keys.get(kid)
         if key is None:
-            raise Unauthorized("The access token is signed with an unknown key")
+            raise Unauthorized(message_key="error.token-unknown-key")
         return key
 
     async def verify(self, token: str) -> Principal:
@@ -155,7 +153,7 @@ class TokenVerifier:
         reason = self.revocations.refusal(principal.claims)
         if reason is not None:
             self._verified.pop(token, None)
-            raise Unauthorized(reason)
+            raise Unauthorized(message_key=reason)
 
     async def verify_bearer(self, token: str) -> Principal:
         """`verify`, with the RFC 6750 challenge a refusal of a bearer token carries."""
@@ -172,14 +170,14 @@ class TokenVerifier:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as exc:
-            raise Unauthorized("The access token is malformed") from exc
+            raise Unauthorized(message_key="error.token-malformed") from exc
         if header.get("alg") not in ALLOWED_ALGORITHMS:
-            raise Unauthorized("The access token's signing algorithm is not accepted")
+            raise Unauthorized(message_key="error.token-algorithm")
         if str(header.get("typ", "")).lower() not in ACCESS_TOKEN_TYPES:
-            raise Unauthorized("The token is not an access token (typ must be at+jwt)")
+            raise Unauthorized(message_key="error.token-not-access")
         kid = header.get("kid")
         if not isinstance(kid, str):
-            raise Unauthorized("The access token names no key id")
+            raise Unauthorized(message_key="error.token-no-key-id")
         key = await self._key_for(kid)
         try:
             claims: dict[str, Any] = jwt.decode(
@@ -192,13 +190,15 @@ class TokenVerifier:
                 options={"require": ["exp", "iat", "iss", "aud", "sub", "client_id", "jti"]},
             )
         except jwt.ExpiredSignatureError as exc:
-            raise Unauthorized("The access token has expired") from exc
+            raise Unauthorized(message_key="error.token-expired") from exc
         except jwt.InvalidAudienceError as exc:
-            raise Unauthorized("The access token is not meant for this API") from exc
+            raise Unauthorized(message_key="error.token-audience") from exc
         except jwt.InvalidIssuerError as exc:
-            raise Unauthorized("The access token comes from another issuer") from exc
+            raise Unauthorized(message_key="error.token-issuer") from exc
         except jwt.PyJWTError as exc:
-            raise Unauthorized(f"The access token is not valid: {exc}") from exc
+            raise Unauthorized(
+                message_key="error.token-invalid", params={"reason": str(exc)}
+            ) from exc
         return principal_from_claims(claims), kid
 
 
@@ -209,9 +209,9 @@ def principal_from_claims(claims: dict[str, Any]) -> Principal:
     try:
         agency_id = UUID(str(agency)) if agency else None
     except ValueError as exc:
-        raise Unauthorized("The access token's agency_id is not a UUID") from exc
+        raise Unauthorized(message_key="error.token-agency-id") from exc
     if not isinstance(roles, list) or not isinstance(scope, str):
-        raise Unauthorized("The access token's roles or scope are malformed")
+        raise Unauthorized(message_key="error.token-claims")
     return Principal(
         subject=str(claims["sub"]),
         client_id=str(claims["client_id"]),
@@ -244,7 +244,7 @@ def parse_bearer(header: str | None, *, other_schemes: bool = False) -> str | No
 
 def _malformed_authorization() -> Unauthorized:
     return Unauthorized(
-        "The Authorization header must be 'Bearer <token>'",
+        message_key="error.authorization-malformed",
         headers={"WWW-Authenticate": 'Bearer error="invalid_request"'},
     )
 

@@ -28,10 +28,11 @@ from typing import Any
 
 import orjson
 from anyio import to_thread
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Message as ASGIMessage
 
 from portal_shared.errors import PayloadTooLarge, ValidationFailed, problem_response
-from portal_shared.i18n import negotiate, translate
+from portal_shared.i18n import Message, negotiate, translate
 
 __all__ = ["BodyRefused", "InputEdge", "JsonLimits", "check_json"]
 
@@ -51,10 +52,11 @@ class JsonLimits:
 
 
 class BodyRefused(Exception):
-    """A JSON body out of bounds: `code` is the problem's slug, `pointer` where it broke."""
+    """A JSON body out of bounds: `code` is the problem's slug, `message` the bound it broke
+    (worded in the caller's language when answered), `pointer` where it broke."""
 
-    def __init__(self, status: int, code: str, message: str, pointer: str = "") -> None:
-        super().__init__(message)
+    def __init__(self, status: int, code: str, message: Message, pointer: str = "") -> None:
+        super().__init__(str(message))
         self.status = status
         self.code = code
         self.message = message
@@ -80,26 +82,23 @@ def _pointer(chain: tuple[Any, ...] | None) -> str:
     return "".join("/" + p for p in reversed(parts))
 
 
-def _too_large(what: str, chain: tuple[Any, ...] | None) -> BodyRefused:
-    return BodyRefused(422, "json-too-large", what, _pointer(chain))
+def _too_large(key: str, limit: int, chain: tuple[Any, ...] | None) -> BodyRefused:
+    return BodyRefused(422, "json-too-large", Message(key, {"limit": limit}), _pointer(chain))
 
 
 def _too_deep(max_depth: int, pointer: str) -> BodyRefused:
-    return BodyRefused(
-        422,
-        "json-too-deep",
-        f"objects and arrays must not be nested deeper than {max_depth} levels",
-        pointer,
-    )
+    message = Message("validation.json-too-deep", {"limit": max_depth})
+    return BodyRefused(422, "json-too-deep", message, pointer)
 
 
 def _not_a_number(literal: str, chain: tuple[Any, ...] | None) -> BodyRefused:
+    message = Message("validation.json-not-a-number", {"literal": literal})
+    return BodyRefused(422, "json-number-invalid", message, _pointer(chain))
+
+
+def _over_limit(max_bytes: int) -> BodyRefused:
     return BodyRefused(
-        422,
-        "json-number-invalid",
-        f"{literal} is not a number JSON can carry: numbers must be finite"
-        " (JSON has no NaN or Infinity) and within the range of a double",
-        _pointer(chain),
+        413, PayloadTooLarge.slug, Message("error.json-over-limit", {"limit": max_bytes})
     )
 
 
@@ -110,34 +109,32 @@ def _walk(value: Any, limits: JsonLimits) -> None:
     max_depth = limits.max_depth
     stack: list[tuple[Any, int, tuple[Any, ...] | None]] = [(value, 1, None)]
     if isinstance(value, str) and len(value) > max_string:
-        raise _too_large(f"a string may be at most {max_string} characters", None)
+        raise _too_large("validation.json-long-string", max_string, None)
     while stack:
         item, depth, chain = stack.pop()
         if isinstance(item, dict):
             if depth > max_depth:
                 raise _too_deep(max_depth, _pointer(chain))
             if len(item) > max_keys:
-                raise _too_large(f"an object may have at most {max_keys} keys", chain)
+                raise _too_large("validation.json-many-keys", max_keys, chain)
             pairs: Any = item.items()
         elif isinstance(item, list):
             if depth > max_depth:
                 raise _too_deep(max_depth, _pointer(chain))
             if len(item) > max_items:
-                raise _too_large(f"an array may have at most {max_items} items", chain)
+                raise _too_large("validation.json-many-items", max_items, chain)
             pairs = enumerate(item)
         else:
             continue
         for key, child in pairs:
             if type(key) is str and len(key) > max_string:
-                raise _too_large(f"a key may be at most {max_string} characters", (key, chain))
+                raise _too_large("validation.json-long-key", max_string, (key, chain))
             kind = type(child)
             if kind is dict or kind is list:
                 stack.append((child, depth + 1, (key, chain)))
             elif kind is str:
                 if len(child) > max_string:
-                    raise _too_large(
-                        f"a string may be at most {max_string} characters", (key, chain)
-                    )
+                    raise _too_large("validation.json-long-string", max_string, (key, chain))
             elif kind is float:
                 if not math.isfinite(child):
                     raise _not_a_number(repr(child), (key, chain))
@@ -195,9 +192,7 @@ def check_json(body: bytes, limits: JsonLimits) -> None:
     """Refuse `body` (a JSON document) if it breaks `limits`; return if it keeps them or is
     not JSON at all (FastAPI then answers that as it always has)."""
     if len(body) > limits.max_bytes:
-        raise BodyRefused(
-            413, PayloadTooLarge.slug, f"a JSON body may be at most {limits.max_bytes} bytes"
-        )
+        raise _over_limit(limits.max_bytes)
     try:
         value = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
@@ -243,26 +238,22 @@ def _language(scope: Scope) -> str:
 
 
 def _refusal(refused: BodyRefused, path: str, language: str) -> Any:
+    message = refused.message.in_language(language)
     if refused.status == 413:
-        limit = refused.message.rsplit(" ", 2)[-2]  # "... at most <limit> bytes"
         return problem_response(
             413,
             PayloadTooLarge.title_in(language),
-            translate(language, "error.json-over-limit", {"limit": limit}),
+            message,
             type_uri=PayloadTooLarge.type_uri(),
             instance=path,
             language=language,
             code=refused.code,
         )
-    # The bound a body broke is named in English in every language (a rare, technical
-    # refusal); the title and the sentence around it are translated.
     location = "body" + "".join("." + p for p in refused.pointer.split("/")[1:])
     return problem_response(
         422,
         ValidationFailed.title_in(language),
-        translate(
-            language, "error.validation-failed", {"summary": f"{location}: {refused.message}"}
-        ),
+        translate(language, "error.validation-failed", {"summary": f"{location}: {message}"}),
         type_uri=f"urn:baikonur-portal:problem:{refused.code}",
         instance=path,
         language=language,
@@ -272,7 +263,7 @@ def _refusal(refused: BodyRefused, path: str, language: str) -> Any:
                 "location": location,
                 "pointer": refused.pointer,
                 "code": refused.code,
-                "message": refused.message,
+                "message": message,
             }
         ],
     )
@@ -299,11 +290,7 @@ class InputEdge:
         declared = _declared_length(scope)
         try:
             if declared is not None and declared > limits.max_bytes:
-                raise BodyRefused(
-                    413,
-                    PayloadTooLarge.slug,
-                    f"a JSON body may be at most {limits.max_bytes} bytes",
-                )
+                raise _over_limit(limits.max_bytes)
             body, more = await _read(receive, limits.max_bytes)
             if body:
                 if len(body) <= _INLINE_BYTES:
@@ -328,9 +315,7 @@ async def _read(receive: Receive, max_bytes: int) -> tuple[bytes, bool]:
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > max_bytes:
-            raise BodyRefused(
-                413, PayloadTooLarge.slug, f"a JSON body may be at most {max_bytes} bytes"
-            )
+            raise _over_limit(max_bytes)
         chunks.append(chunk)
         if not message.get("more_body", False):
             return b"".join(chunks), True
@@ -339,7 +324,7 @@ async def _read(receive: Receive, max_bytes: int) -> tuple[bytes, bool]:
 def _replay(body: bytes, complete: bool, receive: Receive) -> Receive:
     sent = False
 
-    async def replay() -> Message:
+    async def replay() -> ASGIMessage:
         nonlocal sent
         if not sent and complete:
             sent = True

@@ -6,9 +6,11 @@ anything unexpected as `application/problem+json`, never with a stack trace.
 
 Each problem is in the caller's language (portal_shared.i18n: `Accept-Language`, Kazakh by
 default) and says which in `Content-Language`: the title from the catalog by the error's
-slug, the detail from the catalog when the error was raised with a `message_key` (else the
-English text it was raised with). Every problem carries `code`, the stable slug, and a
-validation problem lists `errors: [{pointer, code, message, location}]`.
+slug, the detail from the catalog by the `message_key` the error was raised with (raised with
+neither key nor detail, the detail is the title). Every raise site in the services names a
+key, so no caller reads English it did not ask for (tests/test_message_keys.py checks
+it). Every problem carries `code`, the stable slug, and a validation problem lists
+`errors: [{pointer, code, message, location}]`, a `Message` among them worded like the detail.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, Operation
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
-from portal_shared.i18n import negotiate, translate
+from portal_shared.i18n import Message, negotiate, translate
 from portal_shared.validation import validation_errors
 
 PROBLEM_JSON = "application/problem+json"
@@ -54,6 +56,8 @@ class AppError(Exception):
     ):
         self.message_key = message_key
         self.params = dict(params or {})
+        # Raised with neither, the problem's detail is its title, in the caller's language.
+        self._titled = detail is None and message_key is None
         if detail is None:
             detail = translate("en", message_key, self.params) if message_key else self.title
         super().__init__(detail)
@@ -75,14 +79,24 @@ class AppError(Exception):
 
     def detail_in(self, language: str) -> str:
         if self.message_key is None:
-            return self.detail
+            return self.title_in(language) if self._titled else self.detail
         return translate(language, self.message_key, self.params, default=self.detail)
 
     def extra_in(self, language: str) -> dict[str, Any]:
-        """The problem's further members in `language` (a subclass with messages of its
-        own, such as a form's violations, overrides this)."""
-        del language
-        return self.extra
+        """The problem's further members in `language`: each `Message` among them (such as
+        an `errors` entry's `message`) worded in it."""
+        localized: dict[str, Any] = _localized(self.extra, language)
+        return localized
+
+
+def _localized(value: Any, language: str) -> Any:
+    if isinstance(value, Message):
+        return value.in_language(language)
+    if isinstance(value, dict):
+        return {k: _localized(v, language) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_localized(v, language) for v in value]
+    return value
 
 
 class BadRequest(AppError):
@@ -296,6 +310,10 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     detail = exc.detail if isinstance(exc.detail, str) else "The request failed"
     if key is not None and detail == translate("en", key):
         detail = translate(language, key)
+    else:
+        # The framework's own words (FastAPI's, Starlette's) are English: another language
+        # gets them inside a sentence of its own.
+        detail = translate(language, "error.http-error", {"reason": detail})
     return problem_response(
         exc.status_code,
         translate(language, f"title.{slug}"),

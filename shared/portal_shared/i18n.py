@@ -7,6 +7,10 @@ English, chosen by the request's `Accept-Language` (RFC 9110 section 12.5.4: q-v
 fields), and every language must use the same ones (shared/tests checks it). JSON files
 rather than gettext: the catalogs are small, translators edit them as plain data, and
 nothing has to be compiled or installed beside the package.
+
+A `Message` is a text chosen before the caller's language is known (what a check found, a
+violation in a problem's `errors`); it is worded when the answer is written. A parameter
+may itself be a `Message`, so a sentence can hold a reason worded in the same language.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from __future__ import annotations
 import json
 import string
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -21,6 +26,7 @@ from typing import Any
 __all__ = [
     "DEFAULT_LANGUAGE",
     "LANGUAGES",
+    "Message",
     "catalog",
     "negotiate",
     "placeholders",
@@ -81,6 +87,21 @@ def placeholders(text: str) -> set[str]:
     return {field for _, field, _, _ in string.Formatter().parse(text) if field}
 
 
+@dataclass(frozen=True)
+class Message:
+    """The catalog text `key` with `params`, not yet put into a language."""
+
+    key: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+    def in_language(self, language: str) -> str:
+        return translate(language, self.key, self.params)
+
+    def __str__(self) -> str:
+        # English, as logs and the English detail of an error read it.
+        return self.in_language("en")
+
+
 def translate(
     language: str,
     key: str,
@@ -88,15 +109,20 @@ def translate(
     *,
     default: str | None = None,
 ) -> str:
-    """The text `key` in `language` with `params` filled in; `default` (else the English
-    text, else the key) when the language has no such text or a parameter is missing."""
+    """The text `key` in `language` with `params` filled in (a `Message` among them worded in
+    `language` too); `default` (else the English text, else the key) when the language has
+    no such text or a parameter is missing."""
     texts = catalog(language if language in LANGUAGES else DEFAULT_LANGUAGE)
     text = texts.get(key)
     if text is None:
         if default is not None:
             return default
         text = catalog("en").get(key, key)
+    values = {
+        name: value.in_language(language) if isinstance(value, Message) else value
+        for name, value in (params or {}).items()
+    }
     try:
-        return text.format_map(dict(params or {}))
+        return text.format_map(values)
     except (KeyError, IndexError, ValueError):
         return default if default is not None else text

@@ -19,6 +19,8 @@ from sqlalchemy import text
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from portal_shared.errors import language_headers, request_language
+from portal_shared.i18n import translate
 from portal_shared.logging import REQUEST_ID_HEADER, clean_request_id, request_id_var
 
 HTTP_REQUESTS = Counter(
@@ -139,17 +141,20 @@ def health_router(checks: dict[str, Callable[[Request], Awaitable[None]]]) -> AP
         body: dict[str, Any] = {"status": "ready" if ready else "unavailable", "checks": results}
         if ready:
             return JSONResponse(body)
+        language = request_language(request)
+        failed = "; ".join(f"{k}: {v}" for k, v in results.items() if v != "ok")
         return JSONResponse(
             {
                 "type": "about:blank",
-                "title": "Not ready",
+                "title": translate(language, "title.not-ready"),
                 "status": 503,
-                "detail": "; ".join(f"{k}: {v}" for k, v in results.items() if v != "ok"),
+                "detail": translate(language, "error.not-ready-checks", {"checks": failed}),
                 "code": "not-ready",
                 **body,
             },
             status_code=503,
             media_type="application/problem+json",
+            headers=language_headers(language),
         )
 
     @router.get("/metrics")

@@ -62,23 +62,23 @@ def parse_etags(header: str) -> list[EntityTag] | Literal["*"]:
     if value == ANY:
         return ANY
     if len(value) > _MAX_HEADER:
-        raise InvalidPrecondition("The precondition header is too long to be a list of ETags")
+        raise InvalidPrecondition(message_key="error.precondition-too-long")
     tags: list[EntityTag] = []
     position = 0
     while position < len(value):
         found = _TAG.match(value, position)
         if found is None:
             raise InvalidPrecondition(
-                f'Preconditions take ETags in double quotes, such as "3", or *; not {header!r}'
+                message_key="error.precondition-not-etag", params={"header": repr(header)}
             )
         tags.append(EntityTag(found.group(2), weak=found.group(1) is not None))
         position = found.end()
         if position < len(value):
             if value[position] != ",":
-                raise InvalidPrecondition("ETags in a precondition are separated by commas")
+                raise InvalidPrecondition(message_key="error.precondition-no-commas")
             position += 1
     if not tags:
-        raise InvalidPrecondition("The precondition header names no ETag")
+        raise InvalidPrecondition(message_key="error.precondition-empty")
     return tags
 
 
@@ -97,7 +97,8 @@ def check_if_match(
             [EntityTag(str(body_version))],
         ):
             raise InvalidPrecondition(
-                f"The body's version {body_version} and If-Match {if_match!r} disagree"
+                message_key="error.precondition-disagrees",
+                params={"version": body_version, "if_match": repr(if_match)},
             )
         if_match = stated
     if if_match is None:

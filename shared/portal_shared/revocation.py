@@ -107,18 +107,19 @@ class RevocationList:
         return len(self._tokens) + len(self._subjects)
 
     def refusal(self, claims: Mapping[str, Any]) -> str | None:
-        """Why a token with these (verified) claims is refused, or None."""
+        """Why a token with these (verified) claims is refused (the catalog key of the
+        refusal), or None."""
         jti = claims.get("jti")
         if jti is not None and str(jti) in self._tokens:
-            return "The access token has been revoked"
+            return "error.token-revoked"
         entry = self._subjects.get(str(claims.get("sub")))
         if entry is not None:
             if not entry.enabled:
-                return "The access token has been revoked: its account is disabled"
+                return "error.token-revoked-disabled"
             # iat is in whole seconds, so a token from the second of the disabling cannot be
             # told apart from one issued after the enabling: those are revoked by jti.
             if float(claims.get("iat", 0)) < math.floor(entry.disabled_at):
-                return "The access token has been revoked: it predates its account's disabling"
+                return "error.token-revoked-predates"
         return None
 
     def revoke_tokens(self, tokens: Iterable[tuple[str, float]]) -> None:

@@ -115,14 +115,15 @@ def refuse_missing(principal: Principal, scopes: tuple[str, ...]) -> None:
     if missing:
         wanted = " ".join(scopes)
         raise InsufficientScope(
-            f"The access token lacks the scope {' and '.join(missing)} this needs",
+            message_key="error.scope-missing",
+            params={"scopes": ", ".join(missing)},
             headers={"WWW-Authenticate": f'Bearer error="insufficient_scope", scope="{wanted}"'},
         )
 
 
 def _refuse_role(principal: Principal, roles: tuple[str, ...]) -> None:
     if roles and not any(principal.has_role(r) for r in roles):
-        raise Forbidden(f"This needs the role {' or '.join(roles)}")
+        raise Forbidden(message_key="error.role-needed", params={"roles": " / ".join(roles)})
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,11 @@ caller's language, naming the field. English keeps pydantic's own wording, which
 have read since the first version; `location` (dotted, `body.form_data.x`) stays beside
 `pointer` for them too. Query, path and header parameters have no place in the body: their
 entries carry `parameter` (the name) instead of a pointer.
+
+A validator with a refusal of its own raises `invalid(name, **params)`: the catalog's
+`validation.<name>` in every language (English included), with code `invalid` as any
+other value error. A plain `ValueError` would reach a Kazakh or Russian caller only as
+"the field is not valid" (services/*/schemas.py never raise one: shared/tests checks it).
 """
 
 from __future__ import annotations
@@ -15,10 +20,18 @@ from collections.abc import Sequence
 from typing import Any
 
 from fastapi.exceptions import RequestValidationError
+from pydantic_core import PydanticCustomError
 
-from portal_shared.i18n import translate
+from portal_shared.i18n import Message, catalog, translate
 
-__all__ = ["field_message", "json_pointer", "type_name", "validation_errors"]
+__all__ = [
+    "field_message",
+    "invalid",
+    "json_pointer",
+    "type_name",
+    "validation_errors",
+    "violation_message",
+]
 
 # pydantic error type -> (code, the ctx entry that is the limit)
 _BY_TYPE: dict[str, tuple[str, str | None]] = {
@@ -97,20 +110,54 @@ def _code(kind: str, ctx: dict[str, Any]) -> tuple[str, Any]:
     return "invalid", ""
 
 
-def _entry(err: Any, language: str) -> dict[str, Any]:
+def invalid(name: str | Message, **params: Any) -> PydanticCustomError:
+    """A validator's refusal worded by the catalog's `validation.<name>` (a name with a
+    hyphen, so it never takes the place of one of pydantic's own error types), or by a
+    `Message` of such a key that a check returned."""
+    if isinstance(name, Message):
+        params = {**name.params, **params}
+        name = name.key.removeprefix("validation.")
+    return PydanticCustomError(name, catalog("en")[f"validation.{name}"], params)
+
+
+def _custom(kind: str) -> bool:
+    return "-" in kind and f"validation.{kind}" in catalog("en")
+
+
+def _worded(err: Any) -> tuple[str, Message]:
+    """The code of one of pydantic's errors, and its message before a language is chosen."""
     loc = tuple(err.get("loc", ()))
     kind = str(err.get("type", ""))
-    code, limit = _code(kind, dict(err.get("ctx") or {}))
+    ctx = dict(err.get("ctx") or {})
     names = [p for p in loc[1:] if isinstance(p, str)]
     field = names[-1] if names else str(loc[0]) if loc else "body"
+    if _custom(kind):
+        return "invalid", Message(f"validation.{kind}", {"field": field, **ctx})
+    code, limit = _code(kind, ctx)
     if code == "additionalProperties":
         limit = field
     elif code == "type":
-        limit = type_name(language, str(limit))
+        limit = Message(f"type.{limit}") if f"type.{limit}" in catalog("en") else limit
     elif code == "enum":
         limit = str(limit)
+    key = f"validation.{code}"
+    return code, Message(
+        key if key in catalog("en") else "validation.invalid", {"field": field, "limit": limit}
+    )
+
+
+def violation_message(err: Any) -> Message:
+    """What one of pydantic's errors says, to be worded in the caller's language (a use case
+    that validates a model itself names the first violation with it)."""
+    return _worded(err)[1]
+
+
+def _entry(err: Any, language: str) -> dict[str, Any]:
+    loc = tuple(err.get("loc", ()))
+    code, worded = _worded(err)
     original = str(err.get("msg", ""))
-    message = original if language == "en" else field_message(language, code, field, limit)
+    custom = _custom(str(err.get("type", "")))
+    message = original if language == "en" and not custom else worded.in_language(language)
     entry: dict[str, Any] = {"location": ".".join(str(p) for p in loc), "code": code}
     if loc and loc[0] == "body":
         entry["pointer"] = json_pointer(loc[1:])

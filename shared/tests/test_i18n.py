@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import pytest
 from fastapi import FastAPI
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
-from portal_shared.errors import Forbidden, NotFound, install_error_handlers
-from portal_shared.i18n import LANGUAGES, catalog, negotiate, placeholders, translate
+from portal_shared.errors import Conflict, Forbidden, NotFound, install_error_handlers
+from portal_shared.i18n import LANGUAGES, Message, catalog, negotiate, placeholders, translate
+from portal_shared.validation import invalid
 from portal_testing.service import client_for
 
 
@@ -52,9 +53,27 @@ def test_kazakh_and_russian_are_not_english() -> None:
         assert not same, (language, same)
 
 
+def test_a_message_is_worded_in_the_language_asked_for_and_so_are_its_parameters() -> None:
+    reason = Message("validation.iin-check-digit")
+    sentence = Message("error.invalid-iin", {"problem": reason})
+    assert sentence.in_language("ru") == "ИИН неверен: контрольная (12-я) цифра не сходится"
+    assert str(sentence) == "The IIN is not valid: the check digit (12th) does not match"
+    assert translate("kk", "error.invalid-iin", {"problem": reason}) == (
+        "ЖСН дұрыс емес: бақылау цифры (12-цифр) сәйкес келмейді"
+    )
+
+
 class Body(BaseModel):
     count: int = Field(ge=1)
     name: str = Field(max_length=5)
+    channels: list[str] = Field(default_factory=list)
+
+    @field_validator("channels")
+    @classmethod
+    def _once(cls, channels: list[str]) -> list[str]:
+        if len(set(channels)) != len(channels):
+            raise invalid("channels-repeated")
+        return channels
 
 
 def _app() -> FastAPI:
@@ -68,6 +87,10 @@ def _app() -> FastAPI:
     @app.get("/plain")
     async def plain() -> None:
         raise Forbidden("Only on Tuesdays")
+
+    @app.get("/bare")
+    async def bare() -> None:
+        raise Conflict(errors=[{"location": "body.x", "message": Message("validation.not-null")}])
 
     @app.post("/count")
     async def count(body: Body) -> int:
@@ -109,6 +132,31 @@ async def test_an_error_without_a_key_keeps_its_english_detail_under_a_translate
     assert response.json()["title"] == "Не разрешено"  # noqa: RUF001
     assert response.json()["detail"] == "Only on Tuesdays"
     assert response.json()["code"] == "forbidden"
+
+
+async def test_an_error_raised_bare_reads_its_title_and_its_listed_messages_translated() -> None:
+    async with client_for(_app()) as client:
+        response = await client.get("/bare", headers={"Accept-Language": "ru"})
+    problem = response.json()
+    assert problem["title"] == problem["detail"] == "Конфликт"
+    assert problem["errors"] == [
+        {"location": "body.x", "message": "не может быть null", "code": "conflict", "pointer": "/x"}
+    ]
+
+
+async def test_a_validator_s_own_refusal_is_worded_by_the_catalog() -> None:
+    bad = {"count": 1, "name": "ok", "channels": ["a", "a"]}
+    async with client_for(_app()) as client:
+        answers = {
+            language: (await client.post("/count", json=bad, headers={"Accept-Language": language}))
+            for language in LANGUAGES
+        }
+    for language, response in answers.items():
+        [error] = response.json()["errors"]
+        assert (error["pointer"], error["code"]) == ("/channels", "invalid")
+        assert error["message"] == translate(language, "validation.channels-repeated")
+        assert error["message"] in response.json()["detail"]
+    assert answers["en"].json()["errors"][0]["message"] == "channels must not repeat"
 
 
 async def test_validation_errors_have_pointers_codes_and_translated_messages() -> None:

@@ -17,6 +17,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
 from catalog.errors import InvalidFormSchema
+from portal_shared.i18n import Message
 
 LANGUAGES = ("kk", "ru", "en")
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
@@ -31,32 +32,33 @@ def _pointer(path: list[str]) -> str:
     return "form_schema" + "".join(f"/{p}" for p in path)
 
 
-def form_schema_problems(schema: Any) -> list[dict[str, str]]:
+Problem = dict[str, str | Message]
+
+
+def _problem(location: str, key: str, **params: Any) -> Problem:
+    return {"location": location, "message": Message(key, params)}
+
+
+def form_schema_problems(schema: Any) -> list[Problem]:
     """Every rule `schema` breaks, as `{location, message}`; empty when it is acceptable."""
     if not isinstance(schema, dict):
-        return [{"location": "form_schema", "message": "must be a JSON object (a schema)"}]
+        return [_problem("form_schema", "validation.schema-not-object")]
     if _depth(schema) > MAX_DEPTH:
-        return [{"location": "form_schema", "message": f"is nested deeper than {MAX_DEPTH}"}]
+        return [_problem("form_schema", "validation.schema-too-deep", limit=MAX_DEPTH)]
     if len(orjson.dumps(schema)) > MAX_BYTES:
-        return [{"location": "form_schema", "message": f"is larger than {MAX_BYTES} bytes"}]
+        return [_problem("form_schema", "validation.schema-too-large", limit=MAX_BYTES)]
     dialect = schema.get("$schema", DIALECT)
     if not isinstance(dialect, str) or dialect.rstrip("#") != DIALECT:
-        return [{"location": "form_schema/$schema", "message": f"must be {DIALECT}"}]
+        return [_problem("form_schema/$schema", "validation.schema-dialect", dialect=DIALECT)]
     try:
         Draft202012Validator.check_schema(schema)
     except SchemaError as exc:
         where = "".join(f"/{p}" for p in exc.path)
-        return [
-            {
-                "location": f"form_schema{where}",
-                "message": f"is not valid JSON Schema (draft 2020-12): {exc.message}",
-            }
-        ]
-    problems: list[dict[str, str]] = []
+        # The validator's own finding stays in its English: it quotes the schema's keywords.
+        return [_problem(f"form_schema{where}", "validation.schema-invalid", reason=exc.message)]
+    problems: list[Problem] = []
     if schema.get("type") != "object":
-        problems.append(
-            {"location": "form_schema/type", "message": 'the root must be "type": "object"'}
-        )
+        problems.append(_problem("form_schema/type", "validation.schema-root-object"))
     _walk(schema, [], problems)
     return problems
 
@@ -78,7 +80,7 @@ def _depth(root: Any) -> int:
     return deepest
 
 
-def _walk(node: Any, path: list[str], problems: list[dict[str, str]]) -> None:
+def _walk(node: Any, path: list[str], problems: list[Problem]) -> None:
     if isinstance(node, list):
         for i, item in enumerate(node):
             _walk(item, [*path, str(i)], problems)
@@ -88,9 +90,7 @@ def _walk(node: Any, path: list[str], problems: list[dict[str, str]]) -> None:
     for key, value in node.items():
         here = [*path, key]
         if key in ("$ref", "$dynamicRef") and isinstance(value, str) and not value.startswith("#"):
-            problems.append(
-                {"location": _pointer(here), "message": "must refer inside the schema (#...)"}
-            )
+            problems.append(_problem(_pointer(here), "validation.schema-outside-ref"))
         elif key == "properties" and isinstance(value, dict):
             for name, sub in value.items():
                 _check_titles(sub, [*here, name], problems)
@@ -99,17 +99,12 @@ def _walk(node: Any, path: list[str], problems: list[dict[str, str]]) -> None:
             _walk(value, here, problems)
 
 
-def _check_titles(prop: Any, path: list[str], problems: list[dict[str, str]]) -> None:
+def _check_titles(prop: Any, path: list[str], problems: list[Problem]) -> None:
     titles = prop.get("x-title") if isinstance(prop, dict) else None
     if not isinstance(titles, dict) or any(
         not isinstance(titles.get(lang), str) or not titles[lang].strip() for lang in LANGUAGES
     ):
-        problems.append(
-            {
-                "location": _pointer([*path, "x-title"]),
-                "message": "each property needs x-title with non-empty kk, ru and en titles",
-            }
-        )
+        problems.append(_problem(_pointer([*path, "x-title"]), "validation.schema-titles"))
 
 
 def check_form_schema(schema: Any) -> None:
@@ -117,8 +112,15 @@ def check_form_schema(schema: Any) -> None:
     problems = form_schema_problems(schema)
     if problems:
         first = problems[0]
-        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-        raise InvalidFormSchema(f"{first['location']}: {first['message']}{more}", errors=problems)
+        raise InvalidFormSchema(
+            message_key="error.form-schema" if len(problems) == 1 else "error.form-schema-more",
+            params={
+                "location": first["location"],
+                "problem": first["message"],
+                "more": len(problems) - 1,
+            },
+            errors=problems,
+        )
 
 
 def localize_form_schema(schema: Any, lang: str) -> Any:

@@ -17,6 +17,7 @@ from pydantic import (
 
 from catalog import examples
 from portal_shared.text import STORABLE, PublishableJSON
+from portal_shared.validation import invalid
 
 Status = Literal["draft", "published", "withdrawn"]
 # portal: online here; psc: a Public Service Centre (ЦОН); agency: in person at the agency.
@@ -88,7 +89,7 @@ def _unique_codes(items: list[Any]) -> list[Any]:
     codes = [item.code for item in items]
     duplicates = sorted({c for c in codes if codes.count(c) > 1})
     if duplicates:
-        raise ValueError("codes must be unique; repeated: " + ", ".join(duplicates))
+        raise invalid("codes-repeated", codes=", ".join(duplicates))
     return items
 
 
@@ -118,7 +119,7 @@ class StandardFields(Strict):
     @classmethod
     def _channels_unique(cls, channels: list[Channel]) -> list[Channel]:
         if len(set(channels)) != len(channels):
-            raise ValueError("channels must not repeat")
+            raise invalid("channels-repeated")
         return channels
 
 

@@ -43,8 +43,10 @@ from catalog.schemas import (
     Status,
 )
 from portal_shared.events import add_event
+from portal_shared.i18n import Message
 from portal_shared.paging import CursorCodec
 from portal_shared.preconditions import check_if_match
+from portal_shared.validation import violation_message
 
 log = structlog.get_logger(__name__)
 
@@ -106,14 +108,19 @@ async def _require_agency(session: AsyncSession, agency_id: UUID) -> None:
     agency = await session.get(Agency, agency_id)
     if agency is None:
         raise AgencyUnavailable(
-            f"No agency {agency_id} is known to the catalog; register it in the directory first",
-            errors=[{"location": "body.agency_id", "message": "unknown agency"}],
+            message_key="error.catalog-agency-unknown",
+            params={"id": agency_id},
+            errors=[
+                {"location": "body.agency_id", "message": Message("validation.agency-unknown")}
+            ],
         )
     if agency.status != "active":
         raise AgencyUnavailable(
-            f"The agency {agency.code} ({agency_id}) is inactive; its services cannot be "
-            "created or published",
-            errors=[{"location": "body.agency_id", "message": "inactive agency"}],
+            message_key="error.catalog-agency-inactive",
+            params={"code": agency.code, "id": agency_id},
+            errors=[
+                {"location": "body.agency_id", "message": Message("validation.agency-inactive")}
+            ],
         )
 
 
@@ -170,7 +177,9 @@ async def create_service(session: AsyncSession, body: StateServiceCreate, *, by:
         select(col(StateService.id)).where(col(StateService.code) == body.code)
     )
     if taken is not None:
-        raise CodeTaken(f"The code {body.code!r} is already used by state service {taken}")
+        raise CodeTaken(
+            message_key="error.service-code-taken", params={"code": repr(body.code), "id": taken}
+        )
     now = _now()
     standard = body.model_dump(mode="json")
     row = StateService(
@@ -209,8 +218,11 @@ async def update_draft(
     nulls = sorted(k for k, v in changes.items() if v is None)
     if nulls:
         raise InvalidChange(
-            "These fields cannot be emptied: " + ", ".join(nulls),
-            errors=[{"location": f"body.{k}", "message": "may not be null"} for k in nulls],
+            message_key="error.fields-not-emptied",
+            params={"fields": ", ".join(nulls)},
+            errors=[
+                {"location": f"body.{k}", "message": Message("validation.not-null")} for k in nulls
+            ],
         )
     merged = {**row.draft, **changes}
     changed = sorted(k for k in changes if row.draft.get(k) != merged[k])
@@ -223,7 +235,10 @@ async def update_draft(
     try:
         StandardFields.model_validate({k: v for k, v in merged.items() if k != "code"})
     except ValidationError as exc:  # a field combination no single field's check can see
-        raise InvalidChange(f"The edited draft is not valid: {exc.errors()[0]['msg']}") from exc
+        raise InvalidChange(
+            message_key="error.draft-invalid",
+            params={"reason": violation_message(exc.errors()[0])},
+        ) from exc
     now = _now()
     row.draft = merged
     row.draft_revision += 1
@@ -245,7 +260,7 @@ async def publish(
     check_if_match(if_match, row.draft_revision, required=False)
     if row.status == "published" and row.published_revision == row.draft_revision:
         raise NothingToPublish(
-            f"Version {row.version} already holds every change of the draft; edit it first"
+            message_key="error.nothing-to-publish", params={"version": row.version}
         )
     standard = row.draft
     await _require_agency(session, UUID(standard["agency_id"]))
@@ -288,9 +303,7 @@ async def withdraw(
 ) -> StateServiceRead:
     row = await _locked(session, service_id)
     if row.status != "published":
-        raise NotPublished(
-            f"The service is {row.status}; only a published service can be withdrawn"
-        )
+        raise NotPublished(message_key="error.withdraw-unpublished", params={"status": row.status})
     await _withdraw_row(session, row, by, reason or "withdrawn by an administrator")
     return _read(row)
 
@@ -430,7 +443,8 @@ async def get_version(
     version = await session.get(StateServiceVersion, (row.id, number))
     if version is None:
         raise VersionNotFound(
-            f"State service {service_id} has no version {number}; its latest is {row.version}"
+            message_key="error.no-service-version",
+            params={"id": service_id, "number": number, "latest": row.version},
         )
     return _version_read(row, version)
 

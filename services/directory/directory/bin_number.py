@@ -18,28 +18,23 @@ the check-digit algorithm is the one the IIN uses (see `portal_shared.kz`).
 
 from __future__ import annotations
 
+from portal_shared.i18n import Message
 from portal_shared.kz import has_valid_check_digit
 
 ENTITY_TYPES = {"4": "resident legal entity", "5": "non-resident legal entity", "6": "joint IE"}
 UNIT_TYPES = {"0": "head office", "1": "branch", "2": "representative office", "3": "farm"}
 
 
-def bin_problem(value: str) -> str | None:
-    """Why `value` is not a valid BIN, or None if it is one."""
+def bin_problem(value: str) -> Message | None:
+    """Why `value` is not a valid BIN (in every language), or None if it is one."""
     if len(value) != 12 or not value.isascii() or not value.isdigit():
-        return "a BIN is exactly 12 digits"
+        return Message("validation.bin-length")
     if not 1 <= int(value[2:4]) <= 12:
-        return f"digits 3-4 of a BIN are the registration month (01-12), not {value[2:4]}"
+        return Message("validation.bin-month", {"digits": value[2:4]})
     if value[4] not in ENTITY_TYPES:
-        return (
-            f"digit 5 of a BIN is the entity type (4 resident, 5 non-resident legal entity,"
-            f" 6 joint individual entrepreneur), not {value[4]}"
-        )
+        return Message("validation.bin-entity", {"digit": value[4]})
     if value[5] not in UNIT_TYPES:
-        return (
-            f"digit 6 of a BIN is the unit type (0 head office, 1 branch,"
-            f" 2 representative office, 3 peasant farm), not {value[5]}"
-        )
+        return Message("validation.bin-unit", {"digit": value[5]})
     if not has_valid_check_digit(value):
-        return "the BIN's check digit (its last digit) does not match the other eleven"
+        return Message("validation.bin-check-digit")
     return None

@@ -27,21 +27,19 @@ from pydantic import (
 from directory import examples
 from directory.bin_number import bin_problem
 from portal_shared.text import SINGLE_LINE
+from portal_shared.validation import invalid
 
 
 def _valid_code(value: str) -> str:
     if not re.fullmatch(r"[A-Z0-9]+(?:-[A-Z0-9]+)*", value):
-        raise ValueError(
-            "a code is upper-case Latin letters and digits in groups joined by single hyphens,"
-            " e.g. BKR-JUSTICE"
-        )
+        raise invalid("agency-code")
     return value
 
 
 def _valid_bin(value: str) -> str:
     problem = bin_problem(value)
     if problem:
-        raise ValueError(problem)
+        raise invalid(problem)
     return value
 
 
@@ -52,7 +50,7 @@ def known_timezones() -> frozenset[str]:
 
 def _valid_timezone(value: str) -> str:
     if value not in known_timezones():
-        raise ValueError(f"{value!r} is not an IANA time zone name (e.g. Asia/Almaty)")
+        raise invalid("time-zone", value=repr(value))
     return value
 
 
@@ -115,7 +113,7 @@ class Break(Strict):
     @model_validator(mode="after")
     def _ordered(self) -> Break:
         if self.start >= self.end:
-            raise ValueError(f"a break must end after it starts ({self.start}-{self.end})")
+            raise invalid("break-order", start=self.start, end=self.end)
         return self
 
 
@@ -129,16 +127,15 @@ class DayHours(Strict):
     @model_validator(mode="after")
     def _consistent(self) -> DayHours:
         if self.open >= self.close:
-            raise ValueError(f"the day must close after it opens ({self.open}-{self.close})")
+            raise invalid("day-order", open=self.open, close=self.close)
         previous_end = self.open
         for b in sorted(self.breaks, key=lambda b: b.start):
             if b.start <= self.open or b.end >= self.close:
-                raise ValueError(
-                    f"the break {b.start}-{b.end} is not inside the working day"
-                    f" {self.open}-{self.close}"
+                raise invalid(
+                    "break-outside", start=b.start, end=b.end, open=self.open, close=self.close
                 )
             if b.start < previous_end:
-                raise ValueError(f"the break {b.start}-{b.end} overlaps another break")
+                raise invalid("break-overlap", start=b.start, end=b.end)
             previous_end = b.end
         return self
 
@@ -159,9 +156,7 @@ def _valid_phone(value: str) -> str:
     # Spaces, hyphens and brackets are how people write numbers; the stored form is E.164.
     digits = re.sub(r"[\s\-()]", "", value)
     if not re.fullmatch(r"\+\d{10,15}", digits):
-        raise ValueError(
-            "a phone number is + and 10-15 digits in international form, e.g. +7 7172 74 00 00"
-        )
+        raise invalid("phone-number")
     return digits
 
 
@@ -169,14 +164,14 @@ def _valid_email(value: str) -> str:
     if not re.fullmatch(
         r"[^@\s]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)+", value
     ):
-        raise ValueError("not an email address")
+        raise invalid("email-address")
     return value.lower()
 
 
 def _valid_website(value: str) -> str:
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or "." not in (parts.hostname or ""):
-        raise ValueError("a website is an http(s) URL with a host name, e.g. https://www.gov.kz")
+        raise invalid("website-url")
     return value
 
 
@@ -259,7 +254,7 @@ class AgencyUpdate(Strict):
             if name != "parent_id" and getattr(self, name) is None
         )
         if nulls:
-            raise ValueError(f"{', '.join(nulls)} cannot be null; leave a field out to keep it")
+            raise invalid("null-fields", fields=", ".join(nulls))
         return self
 
 

@@ -39,6 +39,7 @@ from directory.schemas import (
 )
 from portal_shared.auth import Principal
 from portal_shared.events import add_event
+from portal_shared.i18n import Message
 from portal_shared.logging import request_id_var
 from portal_shared.paging import CursorCodec
 from portal_shared.preconditions import check_if_match
@@ -257,13 +258,14 @@ async def _parent_for(session: AsyncSession, parent_id: uuid.UUID) -> Agency:
     parent = (await session.execute(query)).scalars().first()
     if parent is None:
         raise InvalidHierarchy(
-            f"parent_id: no agency has the id {parent_id}",
-            errors=[{"location": "body.parent_id", "message": "unknown agency"}],
+            message_key="error.parent-unknown",
+            params={"id": parent_id},
+            errors=[
+                {"location": "body.parent_id", "message": Message("validation.agency-unknown")}
+            ],
         )
     if parent.status != "active":
-        raise InactiveParent(
-            f"The parent agency {parent.code} is inactive; activate it first",
-        )
+        raise InactiveParent(message_key="error.parent-inactive", params={"code": parent.code})
     return parent
 
 
@@ -291,7 +293,7 @@ async def register_agency(
 ) -> Agency:
     existing = await session.execute(select(Agency.id).where(col(Agency.code) == body.code))
     if existing.first() is not None:
-        raise DuplicateAgencyCode(f"The code {body.code} is already used by another agency")
+        raise DuplicateAgencyCode(message_key="error.agency-code-taken", params={"code": body.code})
     if body.parent_id is not None:
         await _parent_for(session, body.parent_id)
     now = datetime.now(UTC)
@@ -345,15 +347,19 @@ async def update_agency(
     if "parent_id" in fields and new_parent != agency.parent_id and new_parent is not None:
         if new_parent == agency.id:
             raise InvalidHierarchy(
-                "parent_id: an agency cannot be its own parent",
-                errors=[{"location": "body.parent_id", "message": "the agency itself"}],
+                message_key="error.parent-itself",
+                errors=[
+                    {"location": "body.parent_id", "message": Message("validation.parent-itself")}
+                ],
             )
         await _parent_for(session, new_parent)
         if agency.id in await ancestor_ids(session, new_parent):
             raise InvalidHierarchy(
-                f"parent_id: {new_parent} is below {agency.code} in the hierarchy;"
-                " making it the parent would create a cycle",
-                errors=[{"location": "body.parent_id", "message": "would create a cycle"}],
+                message_key="error.parent-cycle",
+                params={"id": new_parent, "code": agency.code},
+                errors=[
+                    {"location": "body.parent_id", "message": Message("validation.parent-cycle")}
+                ],
             )
     if "parent_id" in fields:
         fields["parent_id"] = new_parent
@@ -397,8 +403,8 @@ async def deactivate_agency(
     if active_below and not cascade:
         codes = ", ".join(sorted(a.code for a in active_below)[:10])
         raise ActiveChildren(
-            f"{agency.code} has {len(active_below)} active agencies below it ({codes});"
-            " deactivate them first or send cascade: true",
+            message_key="error.active-children",
+            params={"code": agency.code, "count": len(active_below), "codes": codes},
             active_children=len(active_below),
         )
     depth = {aid: i for i, aid in enumerate(below_ids)}

@@ -49,4 +49,4 @@ def test_valid_bins_pass(entity: str, unit: str) -> None:
 def test_invalid_bins_say_why(value: str, reason: str) -> None:
     problem = bin_problem(value)
     assert problem is not None
-    assert reason in problem
+    assert reason in str(problem)

@@ -10,28 +10,29 @@ from __future__ import annotations
 
 import datetime as dt
 
+from portal_shared.i18n import Message
 from portal_shared.kz import check_digit
 
 _CENTURY = {1: 1800, 2: 1800, 3: 1900, 4: 1900, 5: 2000, 6: 2000}
 
 
-def iin_problem(iin: str) -> str | None:
-    """Why `iin` is not a valid IIN, or None if it is."""
+def iin_problem(iin: str) -> Message | None:
+    """Why `iin` is not a valid IIN (in every language), or None if it is."""
     # isdigit() accepts non-ASCII digits such as '²'; an IIN is ASCII only.
     if len(iin) != 12 or not iin.isascii() or not iin.isdigit():
-        return "an IIN is exactly 12 digits"
+        return Message("validation.iin-length")
     century = _CENTURY.get(int(iin[6]))
     if century is None:
-        return "the 7th digit (century and sex) must be 1 to 6"
+        return Message("validation.iin-century")
     try:
         dt.date(century + int(iin[0:2]), int(iin[2:4]), int(iin[4:6]))
     except ValueError:
-        return "the first 6 digits are not a real birth date (YYMMDD)"
+        return Message("validation.iin-birth-date")
     expected = check_digit(iin[:11])
     if expected is None:
-        return "no IIN is ever issued with these first 11 digits"
+        return Message("validation.iin-never-issued")
     if expected != int(iin[11]):
-        return "the check digit (12th) does not match"
+        return Message("validation.iin-check-digit")
     return None
 
 

@@ -442,12 +442,12 @@ async def userinfo(session: SessionDep, principal: OpenIdDep, response: Response
     response.headers["Cache-Control"] = "no-store"  # personal data (OIDC Core 5.3.2)
     if principal.account_id is None:
         raise Forbidden(
-            "userinfo needs an access token of a person, not of a client",
+            message_key="error.userinfo-person",
             headers={"WWW-Authenticate": 'Bearer error="insufficient_scope", scope="openid"'},
         )
     account = await session.get(Account, principal.account_id)
     if account is None or account.status != "active":
-        raise Unauthorized("The account of this token no longer signs in")
+        raise Unauthorized(message_key="error.account-signed-out")
     claims = user_claims(User.from_row(account), " ".join(principal.scopes))
     return {"sub": str(account.id), **claims}
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from portal_shared.i18n import Message
+
 # A few of the most common passwords; length and variety rules catch the rest.
 _COMMON = frozenset(
     {
@@ -45,12 +47,13 @@ class Passwords:
             return False
 
 
-def password_problem(password: str, *, min_length: int, personal: list[str]) -> str | None:
-    """Why `password` is too weak, or None. `personal` holds the account's IIN and phone."""
+def password_problem(password: str, *, min_length: int, personal: list[str]) -> Message | None:
+    """Why `password` is too weak (in every language), or None. `personal` holds the
+    account's IIN and phone."""
     if len(password) < min_length:
-        return f"the password must have at least {min_length} characters"
+        return Message("validation.password-short", {"limit": min_length})
     if len(password) > 256:
-        return "the password must have at most 256 characters"
+        return Message("validation.password-long", {"limit": 256})
     classes = sum(
         (
             any(c.isalpha() for c in password),
@@ -59,13 +62,13 @@ def password_problem(password: str, *, min_length: int, personal: list[str]) -> 
         )
     )
     if classes < 2 or len(set(password)) < 5:
-        return "the password must mix letters with digits or symbols and not repeat one character"
+        return Message("validation.password-variety")
     lowered = password.lower()
     if lowered in _COMMON:
-        return "the password is one of the most common passwords"
+        return Message("validation.password-common")
     for item in personal:
         # The IIN and phone number are printed on documents; digits of them are guessable.
         digits = item.lstrip("+")
         if len(digits) >= 6 and digits[-6:] in lowered:
-            return "the password must not contain your IIN or phone number"
+            return Message("validation.password-personal")
     return None

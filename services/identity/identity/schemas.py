@@ -10,6 +10,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, Str
 
 from portal_shared.scopes import SCOPES
 from portal_shared.text import SINGLE_LINE, STORABLE
+from portal_shared.validation import invalid
 
 # Free text is checked by portal_shared.text (no control characters in a name, nothing
 # PostgreSQL cannot store in a password); patterned strings admit no such character anyway.
@@ -29,7 +30,7 @@ GrantType = Literal["authorization_code", "refresh_token", "client_credentials"]
 
 def _known_scope(scope: str) -> str:
     if scope not in SCOPES:
-        raise ValueError(f"unknown scope; known scopes: {', '.join(SCOPES)}")
+        raise invalid("unknown-scope", scopes=", ".join(SCOPES))
     return scope
 
 

@@ -48,6 +48,7 @@ from identity.schemas import (
 from identity.settings import IdentitySettings
 from portal_shared.auth import Principal
 from portal_shared.events import CloudEvent
+from portal_shared.i18n import Message
 from portal_shared.paging import CursorCodec
 from portal_shared.preconditions import check_if_match
 
@@ -71,7 +72,7 @@ async def _check_password(
         password, min_length=settings.password_min_length, personal=[p for p in personal if p]
     )
     if problem:
-        raise WeakPassword(f"The password is too weak: {problem}")
+        raise WeakPassword(message_key="error.weak-password", params={"problem": problem})
 
 
 async def _ensure_unique(
@@ -94,7 +95,14 @@ async def _ensure_unique(
         if skip is not None:
             stmt = stmt.where(col(Account.id) != skip)
         if await session.scalar(stmt) is not None:
-            raise AccountExists(f"An account with this {field} already exists", field=field)
+            raise AccountExists(message_key=_EXISTS[field], field=field)
+
+
+_EXISTS = {
+    "iin": "error.account-exists-iin",
+    "email": "error.account-exists-email",
+    "username": "error.account-exists-username",
+}
 
 
 def _registration_key(address: str) -> str:
@@ -107,7 +115,7 @@ async def check_registration_throttle(
     """Refuse every registration from an address that found existing accounts too often."""
     if await throttle.is_locked(session, _registration_key(address)):
         raise RegistrationThrottled(
-            "Too many registrations from this address matched an existing account; try again later",
+            message_key="error.registration-throttled",
             headers={"Retry-After": str(settings.login_lockout)},
         )
 
@@ -132,9 +140,11 @@ async def register_resident(
 ) -> AccountRead:
     problem = iin_problem(body.iin)
     if problem:
-        raise InvalidIin(f"The IIN is not valid: {problem}")
+        raise InvalidIin(message_key="error.invalid-iin", params={"problem": problem})
     if birth_date(body.iin) > now().date():
-        raise InvalidIin("The IIN is not valid: its birth date is in the future")
+        raise InvalidIin(
+            message_key="error.invalid-iin", params={"problem": Message("validation.iin-future")}
+        )
     email = body.email.lower()
     await _check_password(settings, body.password, [body.iin, body.phone])
     await _ensure_unique(session, iin=body.iin, email=email, username=None)
@@ -158,17 +168,17 @@ async def _check_binding(
     session: AsyncSession, roles: list[str], agency_id: uuid.UUID | None
 ) -> None:
     if len(set(roles)) != len(roles):
-        raise InvalidRoles("A role is listed twice")
+        raise InvalidRoles(message_key="error.role-twice")
     if "officer" in roles:
         if agency_id is None:
-            raise UnknownAgency("An officer must be bound to an agency: agency_id is required")
+            raise UnknownAgency(message_key="error.officer-needs-agency")
         agency = await session.get(Agency, agency_id)
         if agency is None:
-            raise UnknownAgency(f"No agency {agency_id} is known to the directory")
+            raise UnknownAgency(message_key="error.agency-unknown", params={"id": agency_id})
         if agency.status != "active":
-            raise UnknownAgency(f"The agency {agency.code} is inactive; officers cannot join it")
+            raise UnknownAgency(message_key="error.agency-inactive", params={"code": agency.code})
     elif agency_id is not None:
-        raise UnknownAgency("Only officers are bound to an agency; leave agency_id out")
+        raise UnknownAgency(message_key="error.agency-officers-only")
 
 
 async def create_user(
@@ -212,7 +222,7 @@ async def get_account(session: AsyncSession, account_id: uuid.UUID) -> AccountRe
 
 async def me(session: AsyncSession, principal: Principal) -> AccountRead:
     if principal.account_id is None:
-        raise AccountNotFound("A client-credentials token belongs to no account")
+        raise AccountNotFound(message_key="error.client-token-no-account")
     return await get_account(session, principal.account_id)
 
 
@@ -252,9 +262,9 @@ async def update_user(
     check_if_match(if_match, account.version, required=False)
     changes = body.model_dump(exclude_unset=True)
     if "resident" in account.roles and ({"roles", "agency_id"} & changes.keys()):
-        raise InvalidRoles("A resident's roles and agency cannot be changed")
+        raise InvalidRoles(message_key="error.resident-roles-fixed")
     if changes.get("roles") is None and "roles" in changes:
-        raise InvalidRoles("roles cannot be null")
+        raise InvalidRoles(message_key="error.roles-null")
     roles: list[str] = list(body.roles) if body.roles is not None else list(account.roles)
     agency_id = changes.get("agency_id", account.agency_id)
     if "roles" in changes or "agency_id" in changes:
@@ -293,11 +303,11 @@ def _check_uri(uri: str) -> None:
     parts = urlsplit(uri)
     loopback = parts.hostname in ("localhost", "127.0.0.1", "::1")
     if parts.scheme not in ("https", "http") or not parts.hostname:
-        raise InvalidClient(f"{uri!r} is not an absolute http(s) URI")
+        raise InvalidClient(message_key="error.uri-not-absolute", params={"uri": repr(uri)})
     if parts.scheme == "http" and not loopback:
-        raise InvalidClient(f"{uri!r} must use https (http only for loopback)")
+        raise InvalidClient(message_key="error.uri-not-https", params={"uri": repr(uri)})
     if parts.fragment or "#" in uri:
-        raise InvalidClient(f"{uri!r} must not have a fragment")
+        raise InvalidClient(message_key="error.uri-fragment", params={"uri": repr(uri)})
 
 
 def _new_secret() -> str:
@@ -309,21 +319,23 @@ async def create_client(
 ) -> ClientWithSecret:
     grants = set(body.grant_types)
     if body.client_type == "public" and "client_credentials" in grants:
-        raise InvalidClient("A public client cannot use client_credentials (it holds no secret)")
+        raise InvalidClient(message_key="error.public-client-credentials")
     if "authorization_code" in grants and not body.redirect_uris:
-        raise InvalidClient("authorization_code needs at least one redirect URI")
+        raise InvalidClient(message_key="error.code-needs-redirect")
     if body.introspection and body.client_type != "confidential":
-        raise InvalidClient("Only a confidential client (a resource server) may introspect")
+        raise InvalidClient(message_key="error.introspection-confidential")
     if "refresh_token" in grants and "authorization_code" not in grants:
-        raise InvalidClient("refresh_token is only issued with authorization_code")
+        raise InvalidClient(message_key="error.refresh-needs-code")
     for uri in [*body.redirect_uris, *body.post_logout_redirect_uris]:
         _check_uri(uri)
     if body.agency_id is not None:
         agency = await session.get(Agency, body.agency_id)
         if agency is None or agency.status != "active":
-            raise UnknownAgency(f"No active agency {body.agency_id} is known to the directory")
+            raise UnknownAgency(
+                message_key="error.agency-not-active", params={"id": body.agency_id}
+            )
     if await session.get(OAuthClient, body.client_id) is not None:
-        raise ClientExists(f"A client {body.client_id!r} already exists")
+        raise ClientExists(message_key="error.client-exists", params={"id": repr(body.client_id)})
     plain = None
     secret_hash = None
     if body.client_type == "confidential":
@@ -375,7 +387,7 @@ async def rotate_client_secret(
     if client is None:
         raise ClientNotFound(message_key="error.no-client", params={"id": repr(client_id)})
     if client.client_type != "confidential":
-        raise InvalidClient("A public client has no secret to rotate")
+        raise InvalidClient(message_key="error.public-client-secret")
     plain = _new_secret()
     client.secret_hash = await run_in_threadpool(passwords.hash, plain)
     client.secret_rotated_at = now()

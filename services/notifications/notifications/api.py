@@ -37,7 +37,7 @@ async def list_notifications(
     account = account_of(principal)
     if account_id is not None and account_id != account:
         if not principal.has_role("admin"):
-            raise Forbidden("Only an administrator may read another person's messages")
+            raise Forbidden(message_key="error.others-messages")
         account = account_id
     return await service.list_notifications(
         session, account, unread=unread, limit=limit, cursor=cursor, cursors=cursors

@@ -24,5 +24,5 @@ def account_of(principal: Principal) -> UUID:
     """The caller's account id: an inbox belongs to a person, never to a machine client."""
     account = principal.account_id
     if account is None:
-        raise AccountRequired("Only a person's access token has an inbox")
+        raise AccountRequired(message_key="error.inbox-needs-person")
     return account

@@ -72,10 +72,12 @@ def check_may_take(principal: Principal, transition: Transition, request: Servic
     if transition.actor is Actor.officer:
         if not acts_for_agency(principal, request.agency_id):
             raise NotYourRole(
-                f"Only an officer of the responsible agency may {transition.action} a request"
+                message_key="error.officers-action", params={"action": transition.action}
             )
     elif not is_applicant(principal, request.applicant_id):
-        raise NotYourRole(f"Only the applicant may {transition.action} their request")
+        raise NotYourRole(
+            message_key="error.applicants-action", params={"action": transition.action}
+        )
 
 
 def actor_of(principal: Principal) -> tuple[str, str]:

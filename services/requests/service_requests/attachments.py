@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal_shared.errors import ValidationFailed
+from portal_shared.i18n import Message, translate
 from service_requests.schemas import AttachDocument, DocumentKind
 
 RESULT_CODE = "result"
@@ -41,8 +42,21 @@ RETURNING d.id
 
 
 class DocumentsInvalid(ValidationFailed):
+    """Documents that break the service's rules; the detail's `{summary}` is the first of
+    its `errors`, worded in the caller's language."""
+
     slug = "documents-invalid"
     title = "The documents do not meet the service's requirements"
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.detail = self.detail_in("en")
+
+    def detail_in(self, language: str) -> str:
+        errors = self.extra_in(language).get("errors", [])
+        summary = "; ".join(f"{e['location']}: {e['message']}" for e in errors[:5])
+        key = self.message_key or "error.documents-invalid"
+        return translate(language, key, {**self.params, "summary": summary})
 
 
 @dataclass(frozen=True)
@@ -82,15 +96,20 @@ def check(
     `request_id` is the request they may already be attached to (so resubmitting the
     same document is not "attached elsewhere")."""
     by_code = {k.code: k for k in kinds}
-    errors: list[dict[str, str]] = []
+    errors: list[dict[str, str | Message]] = []
     counts: Counter[str] = Counter(kept or {})
     seen: set[UUID] = set()
     for n, item in enumerate(given):
         at = f"documents[{n}]"
         kind = by_code.get(item.code)
         if kind is None:
-            known = ", ".join(sorted(by_code)) or "(none)"
-            errors.append({"location": f"{at}.code", "message": f"not a code here; use {known}"})
+            known = ", ".join(sorted(by_code))
+            message = (
+                Message("validation.document-code", {"known": known})
+                if known
+                else Message("validation.document-no-codes")
+            )
+            errors.append({"location": f"{at}.code", "message": message})
             continue
         counts[item.code] += 1
         document = found.get(item.document_id)
@@ -101,14 +120,26 @@ def check(
     for code, count in sorted(counts.items()):
         kind = by_code.get(code)
         if kind is not None and count > kind.max_count:
-            errors.append({"location": "documents", "message": f"{code}: at most {kind.max_count}"})
+            count_message = Message(
+                "validation.document-count", {"code": code, "limit": kind.max_count}
+            )
+            errors.append({"location": "documents", "message": count_message})
     missing = [k.code for k in kinds if not k.optional and counts[k.code] == 0]
+    codes = ", ".join(missing)
     if missing:
-        errors.append({"location": "documents", "message": "missing: " + ", ".join(missing)})
+        errors.append(
+            {
+                "location": "documents",
+                "message": Message("validation.documents-missing", {"codes": codes}),
+            }
+        )
     if errors:
-        prefix = f"Required documents are missing: {', '.join(missing)}. " if missing else ""
-        detail = "; ".join(f"{e['location']}: {e['message']}" for e in errors[:5])
-        raise DocumentsInvalid(prefix + detail, errors=errors, missing=missing)
+        raise DocumentsInvalid(
+            message_key="error.documents-missing" if missing else "error.documents-invalid",
+            params={"missing": codes},
+            errors=errors,
+            missing=missing,
+        )
 
 
 def _problem(
@@ -117,20 +148,23 @@ def _problem(
     owner_id: UUID,
     request_id: UUID | None,
     repeated: bool,
-) -> str | None:
+) -> Message | None:
     # Someone else's document reads exactly as one that does not exist.
     if document is None or document.owner_id != owner_id:
-        return "no such document of yours"
+        return Message("validation.document-unknown")
     if repeated:
-        return "given twice"
+        return Message("validation.document-twice")
     if document.attached_request_id is not None and document.attached_request_id != request_id:
-        return "already attached to a request"
+        return Message("validation.document-attached")
     if document.status != "clean":
-        return f"the document is {document.status}, not clean"
+        return Message("validation.document-not-clean", {"status": document.status})
     if kind.content_types is not None and document.content_type not in kind.content_types:
-        return f"{document.content_type} is not allowed here; use {', '.join(kind.content_types)}"
+        allowed = ", ".join(kind.content_types)
+        return Message(
+            "validation.document-type", {"type": document.content_type, "allowed": allowed}
+        )
     if kind.max_size_bytes is not None and document.size > kind.max_size_bytes:
-        return f"larger than {kind.max_size_bytes} bytes"
+        return Message("validation.document-size", {"limit": kind.max_size_bytes})
     return None
 
 
@@ -138,14 +172,14 @@ def result_problem(document: Candidate | None, owner_id: UUID | None) -> None:
     """The result of `complete`: a clean, unattached document the officer uploaded."""
     message = None
     if document is None or document.owner_id != owner_id:
-        message = "no such document of yours"
+        message = Message("validation.document-unknown")
     elif document.attached_request_id is not None:
-        message = "already attached to a request"
+        message = Message("validation.document-attached")
     elif document.status != "clean":
-        message = f"the document is {document.status}, not clean"
+        message = Message("validation.document-not-clean", {"status": document.status})
     if message:
         raise DocumentsInvalid(
-            f"result_document_id: {message}",
+            message_key="error.documents-invalid",
             errors=[{"location": "result_document_id", "message": message}],
         )
 
@@ -187,8 +221,10 @@ async def attach(
         )
         if done.first() is None:
             raise DocumentsInvalid(
-                "A document was attached to another request at the same time",
-                errors=[{"location": "documents", "message": "already attached to a request"}],
+                message_key="error.document-taken",
+                errors=[
+                    {"location": "documents", "message": Message("validation.document-attached")}
+                ],
             )
 
 

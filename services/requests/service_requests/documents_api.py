@@ -55,7 +55,7 @@ async def _uploader(
     principal: DocumentWriterDep,
 ) -> Principal:
     if principal.account_id is None:
-        raise Forbidden("Documents are uploaded by a resident's or an officer's own account")
+        raise Forbidden(message_key="error.upload-needs-person")
     return principal
 
 
@@ -96,11 +96,13 @@ async def upload_document(
     limit = documents.settings.documents_max_request_bytes
     length = request.headers.get("content-length")
     if length is not None and length.isdigit() and int(length) > limit:
-        raise UploadTooLarge(f"The upload is larger than {limit} bytes.", max_size=limit)
+        raise UploadTooLarge(
+            message_key="error.upload-too-large", params={"limit": limit}, max_size=limit
+        )
     form = FormUpload(request.stream(), request.headers.get("content-type"), max_request=limit)
     owner_id = uploader.account_id
     if owner_id is None:  # _uploader refused it; this tells the type checker
-        raise Forbidden("Documents are uploaded by an account")
+        raise Forbidden(message_key="error.upload-needs-person")
     read = await documents_service.upload(engine, documents, owner_id, form)
     response.headers["Location"] = f"{router.prefix}/{read.id}"
     return read

@@ -130,7 +130,7 @@ async def visible_document(
             principal, agency_id=request.agency_id, applicant_id=request.applicant_id
         ):
             return document
-    raise DocumentNotFound(f"There is no document {document_id} that you may see")
+    raise DocumentNotFound(message_key="error.document-not-found", params={"id": document_id})
 
 
 async def request_documents(
@@ -141,7 +141,7 @@ async def request_documents(
     if request is None or not sees_form(
         principal, agency_id=request.agency_id, applicant_id=request.applicant_id
     ):
-        raise RequestNotFound(f"There is no request {request_id} that you may see")
+        raise RequestNotFound(message_key="error.request-not-found", params={"id": request_id})
     rows = (
         await session.execute(
             sa.select(Document)

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from portal_shared.auth import Principal
+from portal_shared.i18n import Message
 from portal_shared.paging import CursorCodec
 from portal_shared.preconditions import check_if_match
 from service_requests import access, attachments, events, reads, workflow
@@ -170,15 +171,19 @@ async def _apply_fields(
     pinned = await session.get(OfferingVersion, (request.service_id, request.service_version))
     if pinned is None:
         raise ServiceNotAvailable(
-            f"The state service version {request.service_version} is not known here"
+            message_key="error.service-version-unknown", params={"version": request.service_version}
         )
     if isinstance(action, RejectAction):
         codes = [str(g.get("code")) for g in pinned.refusal_grounds]
         if action.reason_code not in codes:
             raise UnknownRefusalGround(
-                f"{action.reason_code!r} is not a refusal ground of this service; "
-                f"use one of: {', '.join(codes) or '(none defined)'}",
-                errors=[{"location": "reason_code", "message": "unknown refusal ground"}],
+                message_key="error.refusal-ground-unknown"
+                if codes
+                else "error.refusal-ground-none-defined",
+                params={"code": repr(action.reason_code), "codes": ", ".join(codes)},
+                errors=[
+                    {"location": "reason_code", "message": Message("validation.refusal-ground")}
+                ],
             )
         request.reason_code = action.reason_code
     else:

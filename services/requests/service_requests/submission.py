@@ -43,6 +43,7 @@ import orjson
 from portal_shared.auth import Principal
 from portal_shared.errors import AppError, Forbidden
 from portal_shared.events.outbox import EVENT_COLUMNS, event_values, new_event
+from portal_shared.i18n import Message
 from portal_shared.tracing import trace_asyncpg
 from service_requests import attachments, events
 from service_requests.access import actor_of
@@ -232,11 +233,19 @@ async def _look_up(connection: asyncpg.Connection, service_id: UUID) -> Publishe
     state = "unknown" if found is None else found["status"]
     if found is None or state != "published" or found["published_version"] is None:
         raise ServiceNotAvailable(
-            f"The state service {service_id} is {state} here and takes no applications",
-            errors=[{"location": "service_id", "message": f"service is {state}"}],
+            message_key="error.service-not-taking",
+            params={"id": service_id, "state": state},
+            errors=[
+                {
+                    "location": "service_id",
+                    "message": Message("validation.service-state", {"state": state}),
+                }
+            ],
         )
     if found["agency_id"] is None:  # the copy holds every published version
-        raise ServiceNotAvailable(f"The state service {service_id} has no published version")
+        raise ServiceNotAvailable(
+            message_key="error.service-unpublished", params={"id": service_id}
+        )
     return Published(
         service_id=service_id,
         version=found["published_version"],
@@ -273,8 +282,8 @@ async def _attach(connection: asyncpg.Connection, new: NewRequest, body: Request
     if len(attached) != len(ids):
         # Another submission took one of them after the check (the UPDATE waited for it).
         raise DocumentsInvalid(
-            "A document was attached to another request at the same time; nothing was submitted",
-            errors=[{"location": "documents", "message": "already attached to a request"}],
+            message_key="error.document-taken-nothing-submitted",
+            errors=[{"location": "documents", "message": Message("validation.document-attached")}],
         )
 
 
@@ -372,7 +381,7 @@ async def submit(
     """Submit an application; returns it and whether it was created (False: a replay)."""
     applicant_id = principal.account_id
     if applicant_id is None:
-        raise Forbidden("Only a resident's own account can submit a request")
+        raise Forbidden(message_key="error.submit-needs-resident")
     digest = body_hash(body) if idempotency_key is not None else ""
     async with pool.acquire() as connection:
         try:
@@ -404,10 +413,7 @@ async def submit(
                 connection, principal, applicant_id, str(idempotency_key), digest
             )
             if earlier is None:  # the other submission rolled back; the resident retries
-                raise IdempotencyKeyReused(
-                    "A submission with this Idempotency-Key was being made at the same "
-                    "time and did not complete; send it again"
-                )
+                raise IdempotencyKeyReused(message_key="error.idempotency-key-unfinished")
             return earlier, False
     # Built from what was stored, as a replay or a later read builds it.
     return request_read(row, principal), True

@@ -33,9 +33,8 @@ def subscriber(principal: Principal) -> Subscriber:
         return Subscriber(principal.subject, principal.account_id, None, admin=True)
     if principal.is_client:
         if principal.agency_id is None:
-            raise SubscribeForbidden("This client is bound to no agency, so it has no events")
+            raise SubscribeForbidden(message_key="error.client-without-agency")
         return Subscriber(principal.client_id, None, principal.agency_id, admin=False)
     raise SubscribeForbidden(
-        f"Subscribing takes an administrator or an agency system's token with scope "
-        f"{SUBSCRIBE_SCOPE!r}"
+        message_key="error.subscribe-needs", params={"scope": repr(SUBSCRIBE_SCOPE)}
     )

@@ -75,7 +75,10 @@ async def retry(
         )
     ).scalar_one_or_none()
     if row is None:
-        raise DeliveryNotFound(f"No delivery {delivery_id} of subscription {subscription_id}")
+        raise DeliveryNotFound(
+            message_key="error.no-delivery",
+            params={"id": delivery_id, "subscription": subscription_id},
+        )
     if row.status != PENDING:
         row.status = PENDING
         row.attempts = 0

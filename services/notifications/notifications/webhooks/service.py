@@ -30,6 +30,7 @@ from notifications.webhooks.schemas import (
     SubscriptionStatus,
 )
 from notifications.webhooks.ssrf import UnsafeUrl, check_url
+from portal_shared.i18n import Message
 from portal_shared.paging import CursorCodec
 from portal_shared.preconditions import check_if_match
 
@@ -50,8 +51,12 @@ def _checked_types(types: list[str]) -> list[str]:
     unknown = [t for t in types if not any(fnmatchcase(k, t) for k in KNOWN_TYPES)]
     if unknown:
         raise InvalidSubscription(
-            f"No event type matches {', '.join(unknown)}; known types: {', '.join(KNOWN_TYPES)}",
-            errors=[{"field": "types", "message": f"matches no event type: {t}"} for t in unknown],
+            message_key="error.unknown-event-types",
+            params={"types": ", ".join(unknown), "known": ", ".join(KNOWN_TYPES)},
+            errors=[
+                {"field": "types", "message": Message("validation.no-event-type", {"type": t})}
+                for t in unknown
+            ],
         )
     return list(dict.fromkeys(types))
 
@@ -61,7 +66,8 @@ def _checked_url(url: str, *, allow_http_loopback: bool) -> str:
         check_url(url, allow_http_loopback=allow_http_loopback)
     except UnsafeUrl as exc:
         raise InvalidSubscription(
-            f"The portal will not deliver to this URL: {exc}",
+            message_key="error.webhook-url-refused",
+            params={"reason": str(exc)},
             errors=[{"field": "url", "message": str(exc)}],
         ) from exc
     return url
@@ -83,8 +89,8 @@ async def create(
         agency_id = body.agency_id
     elif body.agency_id not in (None, caller.agency_id):
         raise InvalidSubscription(
-            "An agency system receives its own agency's events only; leave agency_id out",
-            errors=[{"field": "agency_id", "message": "not this client's agency"}],
+            message_key="error.own-agency-only",
+            errors=[{"field": "agency_id", "message": Message("validation.not-own-agency")}],
         )
     else:
         agency_id = caller.agency_id
@@ -121,7 +127,9 @@ async def find(
         query = query.with_for_update()
     row = (await session.execute(query)).scalar_one_or_none()
     if row is None:
-        raise SubscriptionNotFound(f"No subscription {subscription_id} of yours")
+        raise SubscriptionNotFound(
+            message_key="error.no-subscription", params={"id": subscription_id}
+        )
     return row
 
 

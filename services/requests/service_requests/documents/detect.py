@@ -125,7 +125,7 @@ class ContentInspector:
     def finish(self) -> str:
         """The content type, once every byte has been fed; raises if it is refused."""
         if self.size == 0:
-            raise EmptyDocument("The file is empty.")
+            raise EmptyDocument(message_key="error.document-empty")
         if self.content_type is None:
             self._decide()
         assert self.content_type is not None  # noqa: S101 - _decide sets it or raises
@@ -137,13 +137,14 @@ class ContentInspector:
         found = _magic_type(head)
         if found is None or found not in self.allowed:
             raise UnsupportedDocumentType(
-                f"The content is {found or 'of an unknown type'}; accepted: "
-                f"{', '.join(sorted(self.allowed))}.",
+                message_key="error.document-type" if found else "error.document-type-unknown",
+                params={"type": found, "accepted": ", ".join(sorted(self.allowed))},
                 detected=found,
             )
         if self.declared is not None and self.declared != found:
             raise UnsupportedDocumentType(
-                f"The file was declared as {self.declared} but its content is {found}.",
+                message_key="error.document-type-declared",
+                params={"declared": self.declared, "type": found},
                 detected=found,
                 declared=self.declared,
             )
@@ -157,11 +158,13 @@ class ContentInspector:
             JPEG: head.startswith(JPEG_SOI),
         }.get(content_type, True)
         if not good:
-            raise UnsupportedDocumentType(f"The file does not start like a {content_type}.")
+            raise UnsupportedDocumentType(
+                message_key="error.document-bad-start", params={"type": content_type}
+            )
 
     def _search(self, window: bytes) -> None:
         if MARKUP.search(window):
-            raise UnsupportedDocumentType("The file contains HTML or script markup.")
+            raise UnsupportedDocumentType(message_key="error.document-markup")
         # Only a PDF can carry PDF actions, but the names are cheap to look for while the
         # type is still undecided (the first pieces).
         if self.content_type in (None, PDF) and self._head.startswith(b"%PDF"):
@@ -171,7 +174,7 @@ class ContentInspector:
                 if match.end() == len(window):
                     continue
                 if _pdf_name(match.group(1)) in PDF_ACTIVE:
-                    raise UnsupportedDocumentType("The PDF contains active content.")
+                    raise UnsupportedDocumentType(message_key="error.document-active-pdf")
 
     def _check_ending(self, content_type: str) -> None:
         tail = self._tail
@@ -184,7 +187,9 @@ class ContentInspector:
         else:
             complete = True
         if not complete:
-            raise UnsupportedDocumentType(f"The {content_type} file is truncated or malformed.")
+            raise UnsupportedDocumentType(
+                message_key="error.document-truncated", params={"type": content_type}
+            )
 
 
 def inspect_bytes(data: bytes, *, allowed: Iterable[str], declared: str | None = None) -> str:

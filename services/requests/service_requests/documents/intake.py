@@ -50,11 +50,9 @@ async def take_in(
             content_type = inspector.finish()
             scan = await session.result() if session else None
             if scan is not None and scan.verdict is ScanVerdict.INFECTED:
-                raise DocumentInfected(
-                    "The file contains malware and was not kept.", signature=scan.detail
-                )
+                raise DocumentInfected(message_key="error.document-infected", signature=scan.detail)
             if scan is not None and scan.verdict is ScanVerdict.ERROR:
-                raise ScannerUnavailable("The file could not be scanned; try again later.")
+                raise ScannerUnavailable(message_key="error.scanner-unavailable")
         except BaseException:
             await store.delete(stored.key)
             raise

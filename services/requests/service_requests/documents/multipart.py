@@ -15,6 +15,7 @@ from urllib.parse import unquote
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
+from portal_shared.i18n import Message
 from service_requests.documents.errors import UploadFileMissing, UploadMalformed, UploadTooLarge
 
 FILE_FIELD = b"file"
@@ -38,9 +39,7 @@ class FormUpload:
         kind, params = parse_options_header(content_type or "")
         boundary = params.get(b"boundary")
         if kind != b"multipart/form-data" or not boundary:
-            raise UploadMalformed(
-                "Send the file as multipart/form-data with one part named `file`."
-            )
+            raise UploadMalformed(message_key="error.upload-not-multipart")
         self._body = body.__aiter__()
         self._max_request = max_request
         self._received = 0
@@ -111,13 +110,16 @@ class FormUpload:
         self._received += len(piece)
         if self._received > self._max_request:
             raise UploadTooLarge(
-                f"The upload is larger than {self._max_request} bytes.",
+                message_key="error.upload-too-large",
+                params={"limit": self._max_request},
                 max_size=self._max_request,
             )
         try:
             self._parser.write(piece)
         except MultipartParseError as exc:
-            raise UploadMalformed(f"The multipart body could not be read: {exc}") from None
+            raise UploadMalformed(
+                message_key="error.upload-unreadable", params={"reason": str(exc)}
+            ) from None
         return True
 
     async def open(self) -> None:
@@ -125,8 +127,8 @@ class FormUpload:
         while not self._file_seen:
             if not await self._feed():
                 raise UploadFileMissing(
-                    "The upload has no part named `file`.",
-                    errors=[{"location": "file", "message": "missing"}],
+                    message_key="error.upload-no-file",
+                    errors=[{"location": "file", "message": Message("validation.file-missing")}],
                 )
 
     async def data(self) -> AsyncIterator[bytes]:
@@ -139,7 +141,7 @@ class FormUpload:
             if self._file_done:
                 return
             if not await self._feed():
-                raise UploadMalformed("The upload ended in the middle of the file.")
+                raise UploadMalformed(message_key="error.upload-cut-short")
 
     async def drain(self) -> None:
         """Read the rest of the body (other parts are ignored), checking its framing."""
@@ -149,7 +151,9 @@ class FormUpload:
         try:
             self._parser.finalize()
         except MultipartParseError as exc:
-            raise UploadMalformed(f"The multipart body could not be read: {exc}") from None
+            raise UploadMalformed(
+                message_key="error.upload-unreadable", params={"reason": str(exc)}
+            ) from None
 
 
 def _filename(params: dict[bytes, bytes]) -> str | None:

@@ -79,7 +79,9 @@ class SizeLimit:
         self.size += len(piece)
         if self.size > self.max_size:
             raise DocumentTooLarge(
-                f"The document is larger than {self.max_size} bytes.", max_size=self.max_size
+                message_key="error.document-too-large",
+                params={"limit": self.max_size},
+                max_size=self.max_size,
             )
         self._hash.update(piece)
 
@@ -133,7 +135,7 @@ def integrity_alarm(stored: StoredObject, reason: str, **facts: object) -> Docum
         reason=reason,
         **facts,
     )
-    return DocumentIntegrityError("The stored document is damaged and cannot be sent.")
+    return DocumentIntegrityError(message_key="error.document-damaged")
 
 
 class DocumentStore(ABC):
