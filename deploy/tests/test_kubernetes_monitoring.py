@@ -12,54 +12,13 @@ from __future__ import annotations
 
 import importlib
 import json
-import shutil
-import subprocess
-from pathlib import Path
 from typing import Any
 
 import promql_parser
-import pytest
-import yaml
 from prometheus_client import REGISTRY
 
 from portal_embedded.processes import PROCESSES
-
-K8S = Path(__file__).resolve().parents[2] / "deploy" / "k8s"
-Doc = dict[str, Any]
-
-
-def load(path: Path) -> list[Doc]:
-    return [d for d in yaml.safe_load_all(path.read_text()) if d is not None]
-
-
-def rendered(overlay: str) -> list[Doc]:
-    kubectl = shutil.which("kubectl")
-    if kubectl is None:
-        pytest.skip("kubectl is not installed: the overlay cannot be rendered here")
-    out = subprocess.run(
-        [kubectl, "kustomize", str(K8S / "overlays" / overlay)],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    return [d for d in yaml.safe_load_all(out) if d is not None]
-
-
-@pytest.fixture(params=["base", "production"], scope="module")
-def docs(request: pytest.FixtureRequest) -> list[Doc]:
-    if request.param == "base":
-        kustomization = load(K8S / "base" / "kustomization.yaml")[0]
-        return [d for name in kustomization["resources"] for d in load(K8S / "base" / name)]
-    return rendered(request.param)
-
-
-def of_kind(docs: list[Doc], kind: str) -> list[Doc]:
-    return [d for d in docs if d["kind"] == kind]
-
-
-def named(docs: list[Doc], kind: str, name: str) -> Doc:
-    (found,) = [d for d in of_kind(docs, kind) if d["metadata"]["name"] == name]
-    return found
+from portal_testing.manifests import K8S, Doc, named, of_kind, rendered
 
 
 def test_each_process_is_scraped(docs: list[Doc]) -> None:

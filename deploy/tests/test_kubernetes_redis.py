@@ -8,29 +8,7 @@ like every portal pod (test_kubernetes.py checks its security context).
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
-
-import yaml
-
-ROOT = Path(__file__).resolve().parents[2]
-BASE = ROOT / "deploy" / "k8s" / "base"
-Doc = dict[str, Any]
-
-
-def base_docs() -> list[Doc]:
-    kustomization = yaml.safe_load((BASE / "kustomization.yaml").read_text())
-    return [
-        d
-        for name in kustomization["resources"]
-        for d in yaml.safe_load_all((BASE / name).read_text())
-        if d is not None
-    ]
-
-
-def named(docs: list[Doc], kind: str, name: str) -> Doc:
-    (found,) = [d for d in docs if d["kind"] == kind and d["metadata"]["name"] == name]
-    return found
+from portal_testing.manifests import base_docs, named
 
 
 def test_every_gateway_replica_points_at_the_one_redis() -> None:

@@ -10,46 +10,12 @@ gateway is told every service's address. Base and production overlay alike.
 from __future__ import annotations
 
 import ipaddress
-import shutil
-import subprocess
-from pathlib import Path
-from typing import Any
-
-import pytest
-import yaml
 
 from portal_embedded.processes import GATEWAY, PROCESSES, SERVICES
+from portal_testing.manifests import Doc, named
 
-K8S = Path(__file__).resolve().parents[2] / "deploy" / "k8s"
-Doc = dict[str, Any]
 SMTP_PORTS = {25, 587}
 NOTIFICATIONS = next(p for p in SERVICES if p.name == "notifications")
-
-
-def load(path: Path) -> list[Doc]:
-    return [d for d in yaml.safe_load_all(path.read_text()) if d is not None]
-
-
-@pytest.fixture(params=["base", "production"], scope="module")
-def docs(request: pytest.FixtureRequest) -> list[Doc]:
-    if request.param == "base":
-        kustomization = load(K8S / "base" / "kustomization.yaml")[0]
-        return [d for name in kustomization["resources"] for d in load(K8S / "base" / name)]
-    kubectl = shutil.which("kubectl")
-    if kubectl is None:
-        pytest.skip("kubectl is not installed: the overlay cannot be rendered here")
-    out = subprocess.run(
-        [kubectl, "kustomize", str(K8S / "overlays" / request.param)],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    return [d for d in yaml.safe_load_all(out) if d is not None]
-
-
-def named(docs: list[Doc], kind: str, name: str) -> Doc:
-    (found,) = [d for d in docs if d["kind"] == kind and d["metadata"]["name"] == name]
-    return found
 
 
 def pod_labels(docs: list[Doc]) -> dict[str, dict[str, str]]:
