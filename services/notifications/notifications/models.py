@@ -89,7 +89,8 @@ class Notification(Base, table=True):
 
     id: UUID = Field(primary_key=True)
     account_id: UUID
-    request_id: UUID
+    # None for a message about no application (a webhook subscription disabled).
+    request_id: UUID | None = None
     event_id: str = _text()
     event_type: str = _text()
     language: str = _text()

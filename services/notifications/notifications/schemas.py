@@ -26,8 +26,13 @@ class EmailStatus(StrEnum):
 
 class NotificationRead(BaseModel):
     id: UUID
-    request_id: UUID
-    event_type: str = Field(description="The request event's name, e.g. `info_requested`")
+    request_id: UUID | None = Field(
+        description="The application it is about; null for a message about no application"
+    )
+    event_type: str = Field(
+        description="What it tells: a request event's name, e.g. `info_requested`, or "
+        "`subscription_disabled` (a webhook subscription of yours was disabled)"
+    )
     title: str
     body: str
     created_at: datetime

@@ -1,5 +1,6 @@
 """Use cases of the notifications service: local copies kept from events, the inbox, the
-preferences, and turning a request event into an inbox message (and an email to send).
+preferences, and turning a request event into an inbox message (and an email to send);
+also telling a webhook subscription's owners that the portal disabled it.
 
 They run in the caller's session (the request's, or the consumer's transaction that
 also records the event's id) and raise typed errors rendered as problem+json.
@@ -11,6 +12,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
+from urllib.parse import urlsplit, urlunsplit
 from uuid import UUID
 
 import sqlalchemy as sa
@@ -21,7 +23,15 @@ from sqlmodel import col
 
 from notifications import consent, held
 from notifications.errors import NotificationNotFound
-from notifications.messages import OFFICER_OVERDUE, MessageContext, Rendered, render
+from notifications.messages import (
+    OFFICER_OVERDUE,
+    SUBSCRIPTION_DISABLED,
+    MessageContext,
+    Rendered,
+    SubscriptionContext,
+    render,
+    render_subscription_disabled,
+)
 from notifications.models import Email, Notification, Preference, Recipient, StateServiceCopy
 from notifications.schemas import (
     EmailStatus,
@@ -33,6 +43,7 @@ from notifications.schemas import (
     StateServiceData,
     UserEventData,
 )
+from notifications.webhooks.models import Subscription
 from portal_shared.events import CloudEvent
 from portal_shared.paging import CursorCodec
 
@@ -215,23 +226,22 @@ async def notify_applicants(
         await held.release(session, holding, hold_for=hold_for)
 
 
+async def agency_officers(session: AsyncSession, agency_id: UUID) -> list[Recipient]:
+    """The agency's active officers (as identity last described them)."""
+    r = Recipient
+    rows = await session.execute(
+        sa.select(r).where(col(r.agency_id) == agency_id, col(r.status) == "active")
+    )
+    return [officer for officer in rows.scalars() if "officer" in officer.roles]
+
+
 async def notify_officers(
     session: AsyncSession, event: CloudEvent, *, public_url: str, mail_domain: str
 ) -> int:
     """Tell every active officer of the responsible agency that a request went overdue, in
     their own language. Returns how many officers were told."""
     data = RequestEventData.model_validate(event.data)
-    officers = [
-        r
-        for r in (
-            await session.execute(
-                sa.select(Recipient).where(
-                    col(Recipient.agency_id) == data.agency_id, col(Recipient.status) == "active"
-                )
-            )
-        ).scalars()
-        if "officer" in r.roles
-    ]
+    officers = await agency_officers(session, data.agency_id)
     offering = await session.get(StateServiceCopy, (data.service_id, data.service_version))
     messages: list[tuple[Delivery, dict[str, Any]]] = []
     for officer in officers:
@@ -441,3 +451,93 @@ async def set_preferences(
         )
     )
     return prefs
+
+
+# Webhook subscriptions' owners -----------------------------------------------------------
+
+
+async def subscription_owners(
+    session: AsyncSession, subscription: Subscription
+) -> list[tuple[UUID, Recipient | None]]:
+    """Who answers for a webhook subscription, each with their local account copy if any:
+    the administrator who made it; for an agency system's (client credentials, no person
+    behind it), the active officers of its agency, who are the people answering for the
+    agency's systems on the portal."""
+    if subscription.owner_account_id is not None:
+        account = subscription.owner_account_id
+        return [(account, await session.get(Recipient, account))]
+    if subscription.agency_id is None:
+        return []
+    return [(o.id, o) for o in await agency_officers(session, subscription.agency_id)]
+
+
+def _shown_url(url: str) -> tuple[str, str]:
+    """The URL as a message shows it, and its host: without its query string, where an
+    endpoint may keep a token of its own (a subscription's URL carries no credentials)."""
+    parts = urlsplit(url)
+    shown = urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
+    return (shown + "?…" if parts.query else shown), parts.hostname or ""
+
+
+async def notify_subscription_disabled(
+    session: AsyncSession,
+    subscription: Subscription,
+    *,
+    reason: str,
+    failing_since: datetime | None,
+    disabled_at: datetime,
+    public_url: str,
+    mail_domain: str,
+) -> int:
+    """Tell the subscription's owners (`subscription_owners`) that the portal disabled it
+    (`reason`: `gone` or `failing`), each in their inbox and, if they take email, by email.
+    Written in the transaction that disables it: the message's event id, and so the email's
+    Message-ID, derive from the subscription and that moment, so it is told once. Returns
+    how many people were told."""
+    event_id = str(
+        uuid.uuid5(MESSAGE_ID_NAMESPACE, f"subscription-disabled/{subscription.id}/{disabled_at}")
+    )
+    url, host = _shown_url(subscription.url)
+    context = SubscriptionContext(
+        subscription_id=str(subscription.id),
+        url=url,
+        host=host,
+        reason=reason,
+        # The API's address, not the web app's: subscriptions are managed through the API
+        # (the web app has no page of them), and the message says which call re-enables it.
+        link=f"{public_url.rstrip('/')}/api/v1/subscriptions/{subscription.id}",
+        failing_since=failing_since,
+    )
+    owners = await subscription_owners(session, subscription)
+    messages: list[tuple[Delivery, dict[str, Any]]] = []
+    for account_id, recipient in owners:
+        prefs = await preferences_of(session, account_id)
+        rendered = render_subscription_disabled(prefs.language, context)
+        values: dict[str, Any] = {
+            "id": uuid.uuid4(),
+            "account_id": account_id,
+            "request_id": None,
+            "event_id": event_id,
+            "event_type": SUBSCRIPTION_DISABLED,
+            "language": prefs.language,
+            "title": rendered.subject,
+            "body": rendered.text,
+            "now": disabled_at,
+        }
+        # Not held (as a resident's is) when identity has not described the owner yet: a
+        # staff account is described when it is made, before it can make a subscription.
+        address = consent.address(prefs, recipient)
+        if address is None:
+            messages.append(("inbox", values))
+            continue
+        values.update(
+            email_id=uuid.uuid4(),
+            message_id=message_id(event_id, account_id, mail_domain),
+            address=address,
+            html=rendered.html,
+        )
+        messages.append(("email", values))
+    await _write(session, messages)
+    if not owners:
+        log.warning("subscription_disabled_nobody_to_tell", subscription_id=str(subscription.id))
+    return len(owners)
