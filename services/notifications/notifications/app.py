@@ -12,18 +12,15 @@ from notifications.mailer import sender
 from notifications.settings import NotificationsSettings, get_settings
 from notifications.webhooks import delivery as webhooks
 from notifications.webhooks.api import router as webhooks_router
-from portal_shared.app import ServiceSpec, create_service_app, periodic
-
-
-def _webhook_interval(app: FastAPI) -> float:
-    settings: NotificationsSettings = app.state.settings
-    return settings.webhooks_poll_seconds
+from portal_shared.app import ServiceSpec, create_service_app
 
 
 def create_app(settings: NotificationsSettings | None = None) -> FastAPI:
     settings = settings or get_settings()
     # Set by the request consumer after it commits emails; wakes the sender.
     emails_due = asyncio.Event()
+    # Set by the webhooks' consumer after it commits deliveries; wakes the delivery worker.
+    deliveries_due = asyncio.Event()
     return create_service_app(
         ServiceSpec(
             name="notifications",
@@ -32,10 +29,13 @@ def create_app(settings: NotificationsSettings | None = None) -> FastAPI:
             "language; each message sent once.",
             settings=settings,
             routers=[router, webhooks_router],
-            consumers=[*consumers(settings, on_applied=emails_due.set), webhooks.consumer()],
+            consumers=[
+                *consumers(settings, on_applied=emails_due.set),
+                webhooks.consumer(deliveries_due.set),
+            ],
             workers=[
                 sender(emails_due),
-                periodic("webhook_sender", webhooks.send_due, _webhook_interval),
+                webhooks.sender(deliveries_due),
             ]
             if settings.run_sender
             else [],

@@ -348,16 +348,16 @@ def sender(wake: asyncio.Event) -> Worker:
                     raise
                 except Exception as exc:
                     log.warning("email_sender_failed", error=repr(exc))
-                    await _first(stop, None, settings.email_poll_seconds)
+                    await first_of(stop, None, settings.email_poll_seconds)
                     continue
-                await _first(stop, wake, settings.email_poll_seconds)
+                await first_of(stop, wake, settings.email_poll_seconds)
         finally:
             await connections.close()
 
     return email_sender
 
 
-async def _first(stop: asyncio.Event, wake: asyncio.Event | None, seconds: float) -> None:
+async def first_of(stop: asyncio.Event, wake: asyncio.Event | None, seconds: float) -> None:
     """Wait until `stop` or `wake` is set, or `seconds` pass."""
     waits = [asyncio.ensure_future(stop.wait())]
     if wake is not None:

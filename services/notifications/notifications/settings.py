@@ -52,6 +52,10 @@ class NotificationsSettings(ServiceSettings):
     # How often the delivery worker looks for due deliveries, how many it sends at once.
     webhooks_poll_seconds: float = Field(default=0.1, gt=0, le=60)
     webhooks_batch: int = Field(default=200, ge=1, le=5000)
+    # How many of a round's deliveries are sent at once, and at most to one host (each on a
+    # connection of its own, kept open between rounds).
+    webhooks_concurrency: int = Field(default=32, ge=1, le=1000)
+    webhooks_host_connections: int = Field(default=8, ge=1, le=100)
     # The waits after each failed attempt (Standard Webhooks' suggestion), jittered +-20%;
     # after the last, the delivery is given up.
     webhooks_retry_seconds: list[float] = Field(

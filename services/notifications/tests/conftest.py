@@ -107,7 +107,9 @@ class Endpoint:
     """One webhook endpoint of the receiver: its secret and what it saw."""
 
     secret: str = ""
+    # Answers to give, first to last, before answering 204 (or 503 while `down`).
     answers: list[int] = field(default_factory=list)
+    down: bool = False
     received: list[dict[str, Any]] = field(default_factory=list)
     unverified: int = 0
 
@@ -131,7 +133,7 @@ class Receiver:
         except WebhookVerificationError:
             endpoint.unverified += 1
             return web.Response(status=400)
-        answer = endpoint.answers.pop(0) if endpoint.answers else 204
+        answer = endpoint.answers.pop(0) if endpoint.answers else 503 if endpoint.down else 204
         if answer < 300:
             endpoint.received.append({"headers": dict(request.headers), "body": body})
         return web.Response(status=answer, headers={"Retry-After": "0"})
