@@ -14,8 +14,9 @@ events at the same rate (bench.event_latency). The issue's aim: p99 under 250 ms
 Throughput: 1,000 active subscriptions of one agency, each to its own path of the
 receiver; a burst of events, each owed to every subscription; deliveries per second from
 the first event produced to the last delivery received. Baseline: the same number of
-signed POSTs sent straight to the receiver by one httpx client with the worker's
-concurrency (no broker, no database).
+signed POSTs sent straight to the receiver by one httpx client, as many at once as the
+worker sends to one host (no broker, no database). The receiver notes requests and does
+not verify them (acceptance 1's test does, with `standardwebhooks`).
 """
 
 from __future__ import annotations
