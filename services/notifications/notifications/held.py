@@ -42,26 +42,6 @@ _LOCK = sa.text(
     "SELECT count(pg_advisory_xact_lock(:ns, key)) FROM unnest(CAST(:keys AS integer[])) AS key"
 )
 
-# The message, and its held email only if the message was new: a replay adds neither.
-HOLD = sa.text(
-    """
-    WITH inserted AS (
-        INSERT INTO notifications
-            (id, account_id, request_id, event_id, event_type, language, title, body, created_at)
-        VALUES
-            (:id, :account_id, :request_id, :event_id, :event_type, :language, :title, :body,
-             :now)
-        ON CONFLICT (event_id, account_id) DO NOTHING
-        RETURNING id
-    )
-    INSERT INTO held_emails
-        (notification_id, account_id, message_id, language, subject, text_body, html_body,
-         created_at)
-    SELECT inserted.id, :account_id, :message_id, :language, :title, :body, :html, :now
-    FROM inserted
-    """
-).bindparams(sa.bindparam("now", type_=sa.DateTime(timezone=True)))
-
 
 def _lock_key(account_id: UUID) -> int:
     return int.from_bytes(account_id.bytes[:4], "big", signed=True)

@@ -21,7 +21,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from notifications import consent, held
+from notifications import consent, held, statements
 from notifications.errors import NotificationNotFound
 from notifications.messages import (
     OFFICER_OVERDUE,
@@ -269,37 +269,6 @@ async def notify_officers(
     return len(officers)
 
 
-_NOTIFICATION_ONLY = sa.text(
-    """
-    INSERT INTO notifications
-        (id, account_id, request_id, event_id, event_type, language, title, body, created_at)
-    VALUES
-        (:id, :account_id, :request_id, :event_id, :event_type, :language, :title, :body, :now)
-    ON CONFLICT (event_id, account_id) DO NOTHING
-    """
-).bindparams(sa.bindparam("now", type_=sa.DateTime(timezone=True)))
-# The same message, and its email only if the message was new: a replay adds neither.
-_NOTIFICATION_AND_EMAIL = sa.text(
-    """
-    WITH inserted AS (
-        INSERT INTO notifications
-            (id, account_id, request_id, event_id, event_type, language, title, body, created_at)
-        VALUES
-            (:id, :account_id, :request_id, :event_id, :event_type, :language, :title, :body,
-             :now)
-        ON CONFLICT (event_id, account_id) DO NOTHING
-        RETURNING id
-    )
-    INSERT INTO emails
-        (id, notification_id, message_id, to_address, language, subject, text_body,
-         html_body, status, attempts, next_attempt_at, created_at, updated_at)
-    SELECT CAST(:email_id AS uuid), inserted.id, :message_id, :address, :language, :title,
-           :body, :html, 'created', 0, :now, :now, :now
-    FROM inserted
-    """
-).bindparams(sa.bindparam("now", type_=sa.DateTime(timezone=True)))
-
-
 # How a message goes out: the inbox only, with an email, or with an email held.
 Delivery = Literal["inbox", "email", "held"]
 
@@ -339,9 +308,9 @@ def _message(
 
 
 _STATEMENTS: tuple[tuple[Delivery, sa.TextClause], ...] = (
-    ("inbox", _NOTIFICATION_ONLY),
-    ("email", _NOTIFICATION_AND_EMAIL),
-    ("held", held.HOLD),
+    ("inbox", statements.MESSAGE),
+    ("email", statements.MESSAGE_AND_EMAIL),
+    ("held", statements.MESSAGE_AND_HELD_EMAIL),
 )
 
 
