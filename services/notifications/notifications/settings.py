@@ -5,10 +5,14 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from pydantic import Field
+from cryptography.fernet import Fernet
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from portal_shared.settings import ServiceSettings
+from portal_shared.settings import DemoSecretInProduction, ServiceSettings
+
+# Public in this repository: production refuses to start with it.
+DEMO_WEBHOOK_SECRET_KEY = "uSNpoRS0UgbDz_rIioo5MqnuuktJg6fkqEg8vKoEQlE="  # noqa: S105
 
 
 class NotificationsSettings(ServiceSettings):
@@ -47,6 +51,9 @@ class NotificationsSettings(ServiceSettings):
     # their address; held longer, it is dropped (the inbox message stays): see `held.py`.
     email_hold_seconds: float = Field(default=7 * 86400.0, gt=0)
 
+    # Webhooks: the Fernet keys the subscriptions' signing secrets are sealed with at rest
+    # (webhooks/sealing.py): the first seals, all open. A key: `Fernet.generate_key()`.
+    webhook_secret_keys: list[str] = Field(default=[DEMO_WEBHOOK_SECRET_KEY], min_length=1)
     # Webhooks: `http` to a loopback address is callable only where this is set (demo, tests).
     webhooks_allow_http_loopback: bool = False
     # How often the delivery worker looks for due deliveries, how many it sends at once.
@@ -67,6 +74,22 @@ class NotificationsSettings(ServiceSettings):
     webhooks_lease_seconds: float = Field(default=60.0, gt=0)
     # An endpoint whose every attempt has failed for this long is disabled.
     webhooks_disable_after_seconds: float = Field(default=5 * 86400.0, gt=0)
+
+    @field_validator("webhook_secret_keys")
+    @classmethod
+    def _fernet_keys(cls, keys: list[str]) -> list[str]:
+        for key in keys:
+            try:
+                Fernet(key.encode())
+            except ValueError as exc:
+                raise ValueError("a WEBHOOK_SECRET_KEYS entry is not a Fernet key") from exc
+        return keys
+
+    @model_validator(mode="after")
+    def _refuse_demo_key(self) -> NotificationsSettings:
+        if self.environment == "production" and DEMO_WEBHOOK_SECRET_KEY in self.webhook_secret_keys:
+            raise DemoSecretInProduction("production refuses the demo value of WEBHOOK_SECRET_KEYS")
+        return self
 
 
 @lru_cache

@@ -29,6 +29,7 @@ from notifications.webhooks.schemas import (
     SubscriptionPatch,
     SubscriptionRead,
 )
+from notifications.webhooks.sealing import secret_seal
 from portal_shared.auth import Principal
 from portal_shared.errors import (
     PreconditionFailed,
@@ -74,7 +75,11 @@ async def create_subscription(
 ) -> SubscriptionCreated:
     """Subscribe an endpoint; it is `pending` until it answers the validation event."""
     created = await service.create(
-        session, caller, body, allow_http_loopback=settings.webhooks_allow_http_loopback
+        session,
+        caller,
+        body,
+        allow_http_loopback=settings.webhooks_allow_http_loopback,
+        seal=secret_seal(settings),
     )
     response.headers["Location"] = f"{router.prefix}/{created.id}"
     response.headers["ETag"] = etag(created.version)
@@ -191,7 +196,9 @@ async def recover(
     responses=problem_responses(*ACCESS, SubscriptionNotFound),
 )
 async def rotate_secret(
-    subscription_id: UUID, session: SessionDep, caller: SubscriberDep
+    subscription_id: UUID, session: SessionDep, caller: SubscriberDep, settings: SettingsDep
 ) -> SecretRotated:
     """A new signing secret; for 24 hours every delivery carries both signatures."""
-    return await recovery.rotate_secret(session, caller, subscription_id)
+    return await recovery.rotate_secret(
+        session, caller, subscription_id, seal=secret_seal(settings)
+    )

@@ -45,6 +45,7 @@ from notifications.settings import NotificationsSettings
 from notifications.webhooks import signing
 from notifications.webhooks.models import Delivery, Subscription
 from notifications.webhooks.schemas import KNOWN_TYPES, VALIDATION_TYPE, SubscriptionStatus
+from notifications.webhooks.sealing import SecretUnreadable, secret_seal
 from notifications.webhooks.ssrf import Clients, UnsafeUrl, post, resolve
 from portal_shared.app import ConsumerSpec, Worker
 from portal_shared.events import CloudEvent
@@ -228,9 +229,16 @@ async def _send(
     """One attempt: (status code, error, seconds, response headers)."""
     body = orjson.dumps(delivery.data)
     now = _now()
-    secrets = [subscription.secret]
-    if subscription.previous_secret and (subscription.previous_secret_until or now) > now:
-        secrets.append(subscription.previous_secret)
+    seal = secret_seal(settings)
+    try:
+        secrets = [seal.open(subscription.secret)]
+        if subscription.previous_secret and (subscription.previous_secret_until or now) > now:
+            secrets.append(seal.open(subscription.previous_secret))
+    except SecretUnreadable as exc:
+        # Nothing is sent unsigned; the attempt fails and is retried on the schedule, so
+        # putting the missing key back in WEBHOOK_SECRET_KEYS loses no delivery.
+        log.error("webhook_secret_unreadable", subscription_id=str(subscription.id))
+        return None, str(exc), None, None
     try:
         target = await resolve(
             subscription.url, allow_http_loopback=settings.webhooks_allow_http_loopback

@@ -20,6 +20,7 @@ from notifications.webhooks.schemas import (
     Recovered,
     SecretRotated,
 )
+from notifications.webhooks.sealing import SecretSeal
 from notifications.webhooks.service import find, new_secret
 from portal_shared.paging import CursorCodec
 
@@ -106,14 +107,17 @@ async def recover(
 
 
 async def rotate_secret(
-    session: AsyncSession, caller: Subscriber, subscription_id: UUID
+    session: AsyncSession, caller: Subscriber, subscription_id: UUID, *, seal: SecretSeal
 ) -> SecretRotated:
     """A new secret; the current one keeps signing (alongside) for ROTATION_OVERLAP."""
     row = await find(session, caller, subscription_id, lock=True)
     now = datetime.now(UTC)
-    row.previous_secret, row.secret = row.secret, new_secret()
+    secret = new_secret()
+    # The current secret is sealed again: a row from before secrets were sealed is then
+    # sealed too.
+    row.previous_secret, row.secret = seal.seal(seal.open(row.secret)), seal.seal(secret)
     row.previous_secret_until = now + ROTATION_OVERLAP
     row.version += 1
     row.updated_at = now
     await session.commit()
-    return SecretRotated(secret=row.secret, previous_secret_until=row.previous_secret_until)
+    return SecretRotated(secret=secret, previous_secret_until=row.previous_secret_until)

@@ -29,6 +29,7 @@ from notifications.webhooks.schemas import (
     SubscriptionRead,
     SubscriptionStatus,
 )
+from notifications.webhooks.sealing import SecretSeal
 from notifications.webhooks.ssrf import UnsafeUrl, check_url
 from portal_shared.i18n import Message
 from portal_shared.paging import CursorCodec
@@ -83,6 +84,7 @@ async def create(
     body: SubscriptionCreate,
     *,
     allow_http_loopback: bool,
+    seal: SecretSeal,
 ) -> SubscriptionCreated:
     """A pending subscription and its secret (the only time it is shown besides rotation)."""
     if caller.admin:
@@ -95,6 +97,8 @@ async def create(
     else:
         agency_id = caller.agency_id
     now = _now()
+    # Shown to the caller once, here; stored only sealed.
+    secret = new_secret()
     row = Subscription(
         id=uuid4(),
         owner_client_id=caller.owner,
@@ -104,7 +108,7 @@ async def create(
         types=_checked_types(body.types),
         description=body.description,
         status=SubscriptionStatus.pending,
-        secret=new_secret(),
+        secret=seal.seal(secret),
         version=1,
         created_at=now,
         updated_at=now,
@@ -113,7 +117,7 @@ async def create(
     await session.flush()
     session.add(validation(row))
     await session.commit()
-    return SubscriptionCreated(**read(row).model_dump(), secret=row.secret)
+    return SubscriptionCreated(**read(row).model_dump(), secret=secret)
 
 
 async def find(
