@@ -184,3 +184,26 @@ async def test_a_deleted_subscription_is_gone(
     assert (await client.delete(path, headers={**headers, "If-Match": '"7"'})).status_code == 412
     assert (await client.delete(path, headers=headers)).status_code == 204
     assert (await client.get(path, headers=headers)).status_code == 404
+
+
+async def test_a_refused_url_says_why_in_the_callers_language(
+    client: httpx.AsyncClient, issuer: TestIssuer
+) -> None:
+    """The reason is part of the problem: an agency's developer reading Russian or Kazakh
+    gets all of it in that language, not a translated sentence around an English reason."""
+    details = {}
+    for language in ("en", "ru", "kk"):
+        refused = await client.post(
+            "/api/v1/subscriptions",
+            json={"url": "https://10.1.2.3/hooks", "types": ["requests.request.*"]},
+            headers={**system(issuer, AGENCY_A), "Accept-Language": language},
+        )
+        assert refused.status_code == 422, refused.text
+        problem = refused.json()
+        assert problem["code"] == "invalid-subscription"
+        assert problem["errors"][0]["message"] in problem["detail"]
+        details[language] = problem["detail"]
+    assert details["en"].endswith("10.1.2.3 is a private address")
+    assert "частный адрес" in details["ru"]
+    assert "жеке желінің мекенжайы" in details["kk"]
+    assert len(set(details.values())) == 3

@@ -68,8 +68,8 @@ def _checked_url(url: str, *, allow_http_loopback: bool) -> str:
     except UnsafeUrl as exc:
         raise InvalidSubscription(
             message_key="error.webhook-url-refused",
-            params={"reason": str(exc)},
-            errors=[{"field": "url", "message": str(exc)}],
+            params={"reason": exc.reason},
+            errors=[{"field": "url", "message": exc.reason}],
         ) from exc
     return url
 

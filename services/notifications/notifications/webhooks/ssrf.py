@@ -25,9 +25,12 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+
+from portal_shared.i18n import Message
 
 # httpcore asks `import sniffio` which async library runs, several times per request, and
 # falls back to asyncio when it is absent (it is: anyio 4.16 no longer needs it). A failed
@@ -48,7 +51,12 @@ _UNIQUE_LOCAL = ipaddress.ip_network("fc00::/7")
 
 
 class UnsafeUrl(ValueError):
-    """A URL the portal refuses to call."""
+    """A URL the portal refuses to call; `reason` says why in any language (str(): English,
+    as the delivery log and the service's log keep it)."""
+
+    def __init__(self, key: str, **params: Any) -> None:
+        self.reason = Message(f"ssrf.{key}", params)
+        super().__init__(str(self.reason))
 
 
 async def system_resolver(host: str, port: int) -> list[str]:
@@ -68,30 +76,34 @@ def _embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
     return None
 
 
-def refusal(ip: IPAddress, *, allow_loopback: bool = False) -> str | None:
+def _why(key: str, **params: Any) -> Message:
+    return Message(f"ssrf.{key}", params)
+
+
+def refusal(ip: IPAddress, *, allow_loopback: bool = False) -> Message | None:
     """Why the portal will not connect to `ip`, or None if it may."""
     if isinstance(ip, ipaddress.IPv6Address):
         if ip.teredo is not None:
-            return "a Teredo address"
+            return _why("teredo")
         inner = _embedded_ipv4(ip)
         if inner is not None:
             why = refusal(inner, allow_loopback=allow_loopback)
-            return f"an IPv6 form of {inner} ({why})" if why else None
+            return _why("ipv6-form", inner=str(inner), why=why) if why else None
         if ip in _UNIQUE_LOCAL:
-            return "a unique-local address"
+            return _why("unique-local")
     if ip.is_loopback:
-        return None if allow_loopback else "a loopback address"
+        return None if allow_loopback else _why("loopback")
     checks = (
-        (ip.is_unspecified, "the unspecified address"),
-        (isinstance(ip, ipaddress.IPv4Address) and ip in _THIS_NETWORK, "in 0.0.0.0/8"),
-        (ip.is_link_local, "a link-local address (cloud metadata lives there)"),
-        (isinstance(ip, ipaddress.IPv4Address) and ip in _CGNAT, "a CGNAT address"),
-        (ip.is_multicast, "a multicast address"),
-        (ip.is_private, "a private address"),
-        (ip.is_reserved, "a reserved address"),
-        (not ip.is_global, "not a public address"),
+        (ip.is_unspecified, "unspecified"),
+        (isinstance(ip, ipaddress.IPv4Address) and ip in _THIS_NETWORK, "this-network"),
+        (ip.is_link_local, "link-local"),
+        (isinstance(ip, ipaddress.IPv4Address) and ip in _CGNAT, "cgnat"),
+        (ip.is_multicast, "multicast"),
+        (ip.is_private, "private"),
+        (ip.is_reserved, "reserved"),
+        (not ip.is_global, "not-public"),
     )
-    return next((why for failed, why in checks if failed), None)
+    return next((_why(key) for failed, key in checks if failed), None)
 
 
 def _literal(host: str) -> IPAddress | None:
@@ -105,7 +117,7 @@ def _literal(host: str) -> IPAddress | None:
         socket.inet_aton(host)
     except OSError:
         return None
-    raise UnsafeUrl(f"{host!r} is an address in an ambiguous numeric form")
+    raise UnsafeUrl("ambiguous-numeric", host=host)
 
 
 @dataclass(frozen=True)
@@ -124,25 +136,25 @@ def check_url(url: str, *, allow_http_loopback: bool) -> httpx.URL:
         parts.port  # noqa: B018 (parsing the port raises for a bad one)
         parsed = httpx.URL(url)
     except (ValueError, httpx.InvalidURL) as exc:
-        raise UnsafeUrl(f"not a URL: {exc}") from exc
+        raise UnsafeUrl("not-a-url", error=str(exc)) from exc
     host = (parts.hostname or "").lower()
     if not host:
-        raise UnsafeUrl("the URL names no host")
+        raise UnsafeUrl("no-host")
     if parts.username is not None or parts.password is not None:
-        raise UnsafeUrl("the URL carries credentials")
+        raise UnsafeUrl("credentials")
     if parts.port == 0:
-        raise UnsafeUrl("port 0")
+        raise UnsafeUrl("port-zero")
     if parts.scheme not in ("https", "http") or (
         parts.scheme == "http" and not allow_http_loopback
     ):
-        raise UnsafeUrl("only https URLs are called")
+        raise UnsafeUrl("https-only")
     literal = _literal(host)
     if literal is not None:
         why = refusal(literal, allow_loopback=allow_http_loopback)
         if why is None and parts.scheme == "http" and not literal.is_loopback:
-            why = "http goes to loopback only"
+            why = _why("http-loopback-only")
         if why:
-            raise UnsafeUrl(f"{host} is {why}")
+            raise UnsafeUrl("host-is", host=host, why=why)
     return parsed
 
 
@@ -160,19 +172,19 @@ async def resolve(
         try:
             addresses = await resolver(host, port)
         except OSError as exc:
-            raise UnsafeUrl(f"{host} does not resolve: {exc}") from exc
+            raise UnsafeUrl("does-not-resolve", host=host, error=str(exc)) from exc
         if not addresses:
-            raise UnsafeUrl(f"{host} resolves to no address")
+            raise UnsafeUrl("no-address", host=host)
     for text in addresses:
         try:
             ip = ipaddress.ip_address(text.split("%")[0])
         except ValueError as exc:
-            raise UnsafeUrl(f"{host} resolves to something that is not an address") from exc
+            raise UnsafeUrl("not-an-address", host=host) from exc
         why = refusal(ip, allow_loopback=allow_http_loopback)
         if why is None and parsed.scheme == "http" and not ip.is_loopback:
-            why = "not loopback, and http goes to loopback only"
+            why = _why("http-loopback-only")
         if why:
-            raise UnsafeUrl(f"{host} resolves to {ip}, {why}")
+            raise UnsafeUrl("resolves-to", host=host, ip=str(ip), why=why)
     return Target(parsed, host, addresses[0].split("%")[0])
 
 
