@@ -108,3 +108,5 @@ class RequestEventData(_EventData):
     applicant_id: UUID | None = None
     comment: str | None = None
     reason_code: str | None = None
+    # The ground's wording by language; events from before it was published have none.
+    reason_text: dict[str, str] | None = None

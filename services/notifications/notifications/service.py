@@ -185,9 +185,11 @@ async def notify_applicants(
         language: Language = prefs.language
         ground: str | None = None
         if data.reason_code is not None:
-            ground = data.reason_code
+            # The event's own wording first: the catalog's copy of the service may reach
+            # this service after the request's events do (separate consumer groups).
+            ground = (data.reason_text or {}).get(language) or data.reason_code
             for g in (offering.refusal_grounds if offering is not None else None) or []:
-                if g.get("code") == data.reason_code:
+                if g.get("code") == data.reason_code and not data.reason_text:
                     ground = str(g.get("text", {}).get(language) or data.reason_code)
         # The web app's page of the application (it shows the result and its download),
         # not the API: a resident follows this link from an email.

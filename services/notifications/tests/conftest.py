@@ -316,7 +316,12 @@ class Application:
         self.status: str | None = None
 
     def data(
-        self, status: str, *, comment: str | None = None, reason_code: str | None = None
+        self,
+        status: str,
+        *,
+        comment: str | None = None,
+        reason_code: str | None = None,
+        reason_text: dict[str, str] | None = None,
     ) -> dict[str, Any]:
         self.version += 1
         previous, self.status = self.status, status
@@ -334,6 +339,7 @@ class Application:
             "applicant_id": str(self.applicant_id),
             "comment": comment,
             "reason_code": reason_code,
+            "reason_text": reason_text,
         }
 
 

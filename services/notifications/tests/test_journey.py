@@ -116,3 +116,39 @@ async def test_a_russian_reading_resident_hears_three_times_in_russian_and_only_
     await wait_for(all_delivered, "the inbox after the replay")
     assert len(await inbox()) == 3
     assert len(mail_to_resident()) == 3
+
+
+async def test_the_refusal_ground_is_told_from_the_event_before_the_catalog_arrives(
+    client: httpx.AsyncClient,
+    issuer: TestIssuer,
+    publish: Publish,
+    register: Register,
+    new_application: Any,
+    wait_for: Eventually,
+) -> None:
+    """The catalog's copy of the service and the request's events come through separate
+    consumer groups: a rejection that arrives first is still told with the ground's own
+    words (Kazakh by default), which the event carries, not with its code."""
+    resident = await register(email="no-catalog-yet@example.kz")
+    headers = issuer.headers(sub=resident)
+    application = new_application(resident)
+    wording = {
+        "kk": "Құжаттар толық емес",
+        "ru": "Неполный комплект документов",
+        "en": "The documents are incomplete",
+    }
+    await publish(TOPIC, "submitted", application.data("submitted"))
+    await publish(TOPIC, "accepted", application.data("in_review"))
+    await publish(
+        TOPIC,
+        "rejected",
+        application.data("rejected", reason_code="not-in-the-catalog", reason_text=wording),
+    )
+
+    async def rejected() -> Any:
+        items = (await client.get("/api/v1/notifications", headers=headers)).json()["items"]
+        return next((m for m in items if m["event_type"] == "rejected"), None)
+
+    message = await wait_for(rejected, "the rejection in the inbox")
+    assert "Құжаттар толық емес" in message["body"]
+    assert "not-in-the-catalog" not in message["body"]

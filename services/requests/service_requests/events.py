@@ -34,6 +34,13 @@ class RequestEventPayload(RequestEventData):
     reason_code: str | None = Field(
         default=None, description="The refusal ground of a rejected request"
     )
+    reason_text: dict[str, str] | None = Field(
+        default=None,
+        description=(
+            "The refusal ground's wording by language (kk, ru, en), as the service version"
+            " states it: a consumer can tell the applicant without a copy of the catalog"
+        ),
+    )
 
 
 # Served as the AsyncAPI document (ServiceSpec.events).
@@ -71,6 +78,7 @@ def event_data(
     previous_status: Status | None,
     occurred_at: datetime,
     comment: str | None = None,
+    reason_text: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """The JSON `data` of a requests.request event about `request`."""
     return RequestEventPayload(
@@ -87,6 +95,7 @@ def event_data(
         applicant_id=request.applicant_id,
         comment=comment,
         reason_code=request.reason_code,
+        reason_text=reason_text,
     ).model_dump(mode="json")
 
 
@@ -98,6 +107,7 @@ async def publish(
     previous_status: Status | None,
     occurred_at: datetime,
     comment: str | None = None,
+    reason_text: dict[str, str] | None = None,
 ) -> None:
     """Queue the event in the caller's transaction, keyed by the request for per-request order."""
     await add_event(
@@ -107,6 +117,10 @@ async def publish(
         type=event_type(name),
         source=SOURCE,
         data=event_data(
-            request, previous_status=previous_status, occurred_at=occurred_at, comment=comment
+            request,
+            previous_status=previous_status,
+            occurred_at=occurred_at,
+            comment=comment,
+            reason_text=reason_text,
         ),
     )

@@ -118,7 +118,7 @@ async def act(
     check_if_match(if_match, request.version, required=False, body_version=action.version)
     current = Status(request.status)
     workflow.take(action.action, current)
-    await _apply_fields(session, principal, request, action, validators)
+    reason_text = await _apply_fields(session, principal, request, action, validators)
 
     now = datetime.now(UTC)
     request.status = transition.target
@@ -147,6 +147,7 @@ async def act(
         previous_status=current,
         occurred_at=now,
         comment=action.comment,
+        reason_text=reason_text,
     )
     return reads.to_read(request, principal)
 
@@ -157,7 +158,7 @@ async def _apply_fields(
     request: ServiceRequest,
     action: Action,
     validators: Validators,
-) -> None:
+) -> dict[str, str] | None:
     """Check the action's own fields and set what they change on the request: a refusal
     ground and a resubmitted form are checked against the version the request pinned."""
     if isinstance(action, CompleteAction):
@@ -167,7 +168,7 @@ async def _apply_fields(
                 session, request.id, principal.account_id, action.result_document_id
             )
     if not isinstance(action, RejectAction | ResubmitAction):
-        return
+        return None
     pinned = await session.get(OfferingVersion, (request.service_id, request.service_version))
     if pinned is None:
         raise ServiceNotAvailable(
@@ -186,6 +187,10 @@ async def _apply_fields(
                 ],
             )
         request.reason_code = action.reason_code
+        # The ground's wording travels with the event (see events.RequestEventPayload).
+        ground = next(g for g in pinned.refusal_grounds if str(g.get("code")) == action.reason_code)
+        text = ground.get("text")
+        return {str(k): str(v) for k, v in text.items()} if isinstance(text, dict) else None
     else:
         key = (pinned.service_id, pinned.version)
         validator = validators.get(key) or validators.add(key, pinned.form_schema)
@@ -199,6 +204,7 @@ async def _apply_fields(
                 pinned.required_documents,
                 action.documents,
             )
+    return None
 
 
 # Overdue ----------------------------------------------------------------------------------

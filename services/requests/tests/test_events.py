@@ -30,6 +30,7 @@ PAYLOAD_FIELDS = {
     "applicant_id",
     "comment",
     "reason_code",
+    "reason_text",
 }
 PERSONAL_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -158,10 +159,17 @@ async def test_rejection_and_cancellation_are_announced(
     cancelled = await parties.submit()
     await parties.act(cancelled["id"], parties.resident(), "cancel")
 
-    rejected_types = [
-        parse(r).get_type() for r in await read_events(kafka_bootstrap, rejected["id"], 3)
-    ]
-    assert rejected_types[-1] == "requests.request.rejected.v1"
+    rejected_events = [parse(r) for r in await read_events(kafka_bootstrap, rejected["id"], 3)]
+    assert rejected_events[-1].get_type() == "requests.request.rejected.v1"
+    # The ground travels with its wording, so a consumer without a copy of the catalog
+    # can still tell the applicant why, in their language.
+    refusal = rejected_events[-1].get_data()
+    assert isinstance(refusal, dict)
+    assert refusal["reason_code"] == "incomplete-documents"
+    assert refusal["reason_text"] == {"kk": "...", "ru": "...", "en": "Incomplete"}
+    accepted = rejected_events[1].get_data()
+    assert isinstance(accepted, dict)
+    assert accepted["reason_text"] is None
     cancelled_events = [parse(r) for r in await read_events(kafka_bootstrap, cancelled["id"], 2)]
     assert cancelled_events[-1].get_type() == "requests.request.cancelled.v1"
     data = cancelled_events[-1].get_data()
