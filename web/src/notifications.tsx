@@ -56,7 +56,11 @@ export function UnreadProvider({ children }: { children: ReactNode }) {
         () => undefined,
       );
     void load();
-    const timer = window.setInterval(() => void load(), COUNT_EVERY_MS);
+    // A tab in the background asks nothing: thousands of forgotten tabs would otherwise
+    // poll the inbox all day.
+    const timer = window.setInterval(() => {
+      if (document.visibilityState === "visible") void load();
+    }, COUNT_EVERY_MS);
     return () => {
       live = false;
       window.clearInterval(timer);

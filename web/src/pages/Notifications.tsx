@@ -55,6 +55,8 @@ export default function NotificationsPage() {
       (e: unknown) => live && setError(e),
     );
     const timer = window.setInterval(() => {
+      // Only while the page is seen (see useUnread).
+      if (document.visibilityState !== "visible") return;
       listNotes(unreadOnly, null, PAGE).then(
         (page) => {
           if (!live) return;
