@@ -41,7 +41,7 @@ from service_requests.__main__ import SERVICE_ROOT as REQUESTS_ROOT
 from service_requests.app import create_app as create_requests
 from service_requests.settings import RequestsSettings
 
-WAIT = 30.0
+WAIT = 60.0
 FORM_SCHEMA = {
     "type": "object",
     "required": ["full_name"],

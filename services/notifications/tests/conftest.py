@@ -292,6 +292,12 @@ STATE_SERVICE: dict[str, Any] = {
     "agency_id": str(AGENCY_ID),
     "status": "published",
     "version": 1,
+    # The whole event as the catalog publishes it: the broker is shared with the other
+    # tests' services, and a requests service reading catalog.service from the start would
+    # otherwise retry it as malformed, then dead-letter it, seconds for each.
+    "term_working_days": 10,
+    "form_schema": {"type": "object"},
+    "required_documents": [],
     "refusal_grounds": [
         {
             "code": "false-documents",
