@@ -21,10 +21,11 @@ import hashlib
 import hmac
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
-from typing import Annotated, Any, Final
+from typing import Annotated, Any, Final, Protocol, TypeVar
 from uuid import UUID
 
 import orjson
+import sqlalchemy as sa
 from fastapi import Depends, Query, Request
 
 from portal_shared.errors import BadRequest
@@ -35,6 +36,7 @@ __all__ = [
     "CursorParam",
     "CursorsDep",
     "InvalidCursor",
+    "NewestFirst",
 ]
 
 # A cursor is a short key: anything longer is not one of ours, and is refused unread.
@@ -124,6 +126,41 @@ class CursorCodec:
             return [_from_json(v, t) for v, t in zip(decoded[1:], types, strict=True)]
         except (ValueError, TypeError) as exc:
             raise refused from exc
+
+
+class _Dated(Protocol):
+    @property
+    def created_at(self) -> datetime: ...
+    @property
+    def id(self) -> UUID: ...
+
+
+Item = TypeVar("Item", bound=_Dated)
+
+
+class NewestFirst:
+    """A list newest first, keyset-paged on (created_at, id) under `kind`: the query past
+    the cursor with one row more than a page, then the page and the next page's cursor."""
+
+    def __init__(self, cursors: CursorCodec, kind: str, created_at: Any, row_id: Any) -> None:
+        self.cursors, self.kind = cursors, kind
+        self.created_at, self.row_id = created_at, row_id
+
+    def query(self, query: Any, cursor: str | None, limit: int) -> Any:
+        if cursor is not None:
+            after_at, after_id = self.cursors.decode(self.kind, cursor, (datetime, UUID))
+            key = sa.tuple_(self.created_at, self.row_id)
+            query = query.where(key < sa.tuple_(after_at, after_id))
+        # The extra row only says that more follow.
+        order = (self.created_at.desc(), self.row_id.desc())
+        return query.order_by(*order).limit(limit + 1)
+
+    def page(self, items: Sequence[Item], limit: int) -> tuple[list[Item], str | None]:
+        shown = list(items[:limit])
+        if len(items) <= limit:
+            return shown, None
+        last = shown[-1]
+        return shown, self.cursors.encode(self.kind, (last.created_at, last.id))
 
 
 def _codec(request: Request) -> CursorCodec:

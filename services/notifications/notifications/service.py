@@ -45,7 +45,7 @@ from notifications.schemas import (
 )
 from notifications.webhooks.models import Subscription
 from portal_shared.events import CloudEvent
-from portal_shared.paging import CursorCodec
+from portal_shared.paging import CursorCodec, NewestFirst
 
 log = structlog.get_logger(__name__)
 
@@ -366,18 +366,9 @@ async def list_notifications(
     query = _with_email_status().where(col(n.account_id) == account_id)
     if unread:
         query = query.where(col(n.read_at).is_(None))
-    if cursor is not None:
-        created_at, last_id = cursors.decode(kind, cursor, (datetime, UUID))
-        query = query.where(
-            sa.tuple_(col(n.created_at), col(n.id)) < sa.tuple_(created_at, last_id)
-        )
-    query = query.order_by(col(n.created_at).desc(), col(n.id).desc()).limit(limit + 1)
-    rows = list((await session.execute(query)).all())
-    items = [_read(row[0], row[1]) for row in rows[:limit]]
-    next_cursor = None
-    if len(rows) > limit:
-        last = items[-1]
-        next_cursor = cursors.encode(kind, (last.created_at, last.id))
+    keyset = NewestFirst(cursors, kind, col(n.created_at), col(n.id))
+    rows = (await session.execute(keyset.query(query, cursor, limit))).all()
+    items, next_cursor = keyset.page([_read(row[0], row[1]) for row in rows], limit)
     return NotificationPage(items=items, next_cursor=next_cursor)
 
 

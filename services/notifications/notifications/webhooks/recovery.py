@@ -22,7 +22,7 @@ from notifications.webhooks.schemas import (
 )
 from notifications.webhooks.sealing import SecretSeal
 from notifications.webhooks.service import find, new_secret
-from portal_shared.paging import CursorCodec
+from portal_shared.paging import CursorCodec, NewestFirst
 
 # How long the old secret still signs after a rotation.
 ROTATION_OVERLAP = timedelta(hours=24)
@@ -46,18 +46,9 @@ async def deliveries(
     kind = f"deliveries:{subscription_id}:-created_at"
     d = Delivery
     query = sa.select(d).where(col(d.subscription_id) == subscription_id)
-    if cursor is not None:
-        created_at, last_id = cursors.decode(kind, cursor, (datetime, UUID))
-        query = query.where(
-            sa.tuple_(col(d.created_at), col(d.id)) < sa.tuple_(created_at, last_id)
-        )
-    query = query.order_by(col(d.created_at).desc(), col(d.id).desc()).limit(limit + 1)
-    rows = list((await session.execute(query)).scalars().all())
-    items = [_read(row) for row in rows[:limit]]
-    next_cursor = None
-    if len(rows) > limit:
-        last = items[-1]
-        next_cursor = cursors.encode(kind, (last.created_at, last.id))
+    keyset = NewestFirst(cursors, kind, col(d.created_at), col(d.id))
+    rows = (await session.execute(keyset.query(query, cursor, limit))).scalars().all()
+    items, next_cursor = keyset.page([_read(row) for row in rows], limit)
     return DeliveryPage(items=items, next_cursor=next_cursor)
 
 

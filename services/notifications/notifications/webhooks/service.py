@@ -32,7 +32,7 @@ from notifications.webhooks.schemas import (
 from notifications.webhooks.sealing import SecretSeal
 from notifications.webhooks.ssrf import UnsafeUrl, check_url
 from portal_shared.i18n import Message
-from portal_shared.paging import CursorCodec
+from portal_shared.paging import CursorCodec, NewestFirst
 from portal_shared.preconditions import check_if_match
 
 SECRET_PREFIX = "whsec_"  # noqa: S105 (the format's prefix, not a secret)
@@ -151,18 +151,9 @@ async def list_subscriptions(
     query = sa.select(s)
     if not caller.admin:
         query = query.where(col(s.owner_client_id) == caller.owner)
-    if cursor is not None:
-        created_at, last_id = cursors.decode(kind, cursor, (datetime, UUID))
-        query = query.where(
-            sa.tuple_(col(s.created_at), col(s.id)) < sa.tuple_(created_at, last_id)
-        )
-    query = query.order_by(col(s.created_at).desc(), col(s.id).desc()).limit(limit + 1)
-    rows = list((await session.execute(query)).scalars().all())
-    items = [read(row) for row in rows[:limit]]
-    next_cursor = None
-    if len(rows) > limit:
-        last = items[-1]
-        next_cursor = cursors.encode(kind, (last.created_at, last.id))
+    keyset = NewestFirst(cursors, kind, col(s.created_at), col(s.id))
+    rows = (await session.execute(keyset.query(query, cursor, limit))).scalars().all()
+    items, next_cursor = keyset.page([read(row) for row in rows], limit)
     return SubscriptionPage(items=items, next_cursor=next_cursor)
 
 
