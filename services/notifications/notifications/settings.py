@@ -70,6 +70,10 @@ class NotificationsSettings(ServiceSettings):
     )
     webhooks_connect_timeout: float = Field(default=5.0, gt=0)
     webhooks_read_timeout: float = Field(default=15.0, gt=0)
+    # A round records its outcomes when all are in or after this long, whichever is first;
+    # attempts still waiting (a slow endpoint, up to the read timeout) are recorded as each
+    # group ends, so they hold up neither the round nor the other endpoints' next deliveries.
+    webhooks_settle_seconds: float = Field(default=1.0, gt=0, le=60)
     # A delivery being sent is tried again after this long if its worker vanished.
     webhooks_lease_seconds: float = Field(default=60.0, gt=0)
     # An endpoint whose every attempt has failed for this long is disabled.

@@ -27,11 +27,14 @@ from notifications.settings import NotificationsSettings
 from portal_embedded.broker import free_port
 from portal_embedded.mail import MailSink
 from portal_shared.events import CloudEvent
+from portal_testing.folders import until_tests_in_done
 from portal_testing.service import TestIssuer, client_for, migrated_settings, running, truncate_all
 
 WAIT = 30.0
 
 Publish = Callable[..., Awaitable[CloudEvent]]
+
+HERE = Path(__file__).resolve().parent
 
 
 async def eventually(check: Callable[[], Any], what: str, within: float = WAIT) -> Any:
@@ -110,6 +113,9 @@ class Endpoint:
     # Answers to give, first to last, before answering 204 (or 503 while `down`).
     answers: list[int] = field(default_factory=list)
     down: bool = False
+    # While set, requests wait for it to be set before they are answered (a slow endpoint).
+    hold: asyncio.Event | None = None
+    held: int = 0
     received: list[dict[str, Any]] = field(default_factory=list)
     unverified: int = 0
 
@@ -133,6 +139,9 @@ class Receiver:
         except WebhookVerificationError:
             endpoint.unverified += 1
             return web.Response(status=400)
+        if endpoint.hold is not None:
+            endpoint.held += 1
+            await endpoint.hold.wait()
         answer = endpoint.answers.pop(0) if endpoint.answers else 503 if endpoint.down else 204
         if answer < 300:
             endpoint.received.append({"headers": dict(request.headers), "body": body})
@@ -209,13 +218,13 @@ async def settings(
         webhooks_poll_seconds=0.05,
         webhooks_retry_seconds=[0.05, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1],
         webhooks_connect_timeout=2.0,
-        webhooks_read_timeout=2.0,
+        webhooks_read_timeout=5.0,
     )
 
 
 @pytest.fixture(scope="session")
 async def app(settings: NotificationsSettings, issuer: TestIssuer) -> AsyncIterator[FastAPI]:
-    async with running(create_app(settings), issuer) as app:
+    async with until_tests_in_done(running(create_app(settings), issuer), HERE) as app:
         async with asyncio.timeout(WAIT):
             for consumer in app.state.consumers:
                 await consumer.assigned.wait()

@@ -7,6 +7,7 @@ agency system gets only its own agency's events; a long outage loses nothing."""
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -18,6 +19,7 @@ from fastapi import FastAPI
 from sqlalchemy import text
 from standardwebhooks.webhooks import Webhook
 
+from notifications.settings import NotificationsSettings
 from portal_embedded.mail import MailSink
 from portal_testing.service import TestIssuer
 
@@ -121,6 +123,43 @@ async def test_each_agency_system_receives_only_its_agencys_events(
     ids_b = [e["headers"]["webhook-id"] for e in receiver.of("b")[1:]]
     assert ids_a == [s.id for s in sent_a]
     assert ids_b == [s.id for s in sent_b]
+
+
+async def test_a_slow_endpoint_holds_up_no_other(
+    client: httpx.AsyncClient,
+    issuer: TestIssuer,
+    receiver: Receiver,
+    publish: Publish,
+    wait_for: Eventually,
+    new_application: Callable[[uuid.UUID], Application],
+    settings: NotificationsSettings,
+) -> None:
+    """An agency system's endpoint that keeps a delivery waiting (up to the read timeout)
+    delays only its own deliveries: another agency's system gets its events meanwhile, one
+    after the other, and the slow one's delivery is recorded when it is answered."""
+    slow, quick = uuid.uuid4(), uuid.uuid4()
+    await active_subscription(client, receiver, wait_for, system(issuer, slow, "sys-s"), "slow")
+    await active_subscription(client, receiver, wait_for, system(issuer, quick, "sys-q"), "quick")
+    release = receiver.endpoints["slow"].hold = asyncio.Event()
+    waiting, flowing = new_application(uuid.uuid4()), new_application(uuid.uuid4())
+    await publish(TOPIC, "submitted", {**waiting.data("submitted"), "agency_id": str(slow)})
+    await wait_for(lambda: receiver.endpoints["slow"].held == 1, "the slow endpoint's request")
+
+    started = time.monotonic()
+    sent = [
+        await publish(TOPIC, kind, {**flowing.data(kind), "agency_id": str(quick)})
+        for kind in JOURNEY[:2]
+    ]
+    await wait_for(lambda: len(receiver.of("quick")) == 1 + len(sent), "the other's deliveries")
+    elapsed = time.monotonic() - started
+    # Before, a round waited for its slowest attempt: nothing else moved until it timed out.
+    assert elapsed < settings.webhooks_read_timeout, f"{elapsed:.1f} s"
+    assert [e["headers"]["webhook-id"] for e in receiver.of("quick")[1:]] == [s.id for s in sent]
+    assert receiver.of("slow", "requests.request.submitted.v1") == []
+
+    release.set()
+    await wait_for(lambda: len(receiver.of("slow")) == 2, "the slow endpoint's delivery")
+    assert receiver.endpoints["slow"].held == 1  # answered within its attempt, not tried again
 
 
 async def _disabled(

@@ -7,7 +7,9 @@ them concurrently through the SSRF guard, and records the round's outcomes in on
 transaction: 2xx delivered (a validation activates its subscription); 410 disables the
 subscription at once; anything else, 3xx included, is tried again on the retry schedule
 (jittered, or after Retry-After on 429/503) until the schedule runs out. A subscription
-the portal disables has its owners told (`service.notify_subscription_disabled`).
+the portal disables has its owners told (`service.notify_subscription_disabled`). A round
+records what is in after `webhooks_settle_seconds`; attempts still waiting on a slow
+endpoint are recorded as they end (`Stragglers`), so one slow receiver holds up no other.
 
 Batches, measured on the outage of acceptance 2 (2,000 events of 200 requests to one
 receiver, answered 503 and then 204): with a transaction per event recorded and one per
@@ -407,14 +409,16 @@ async def _settle(
     await session.commit()
 
 
-async def _claim(session: AsyncSession, settings: NotificationsSettings) -> list[Delivery]:
-    """Lease a batch of due deliveries (committed before any is sent): a worker that dies
+async def _claim(
+    session: AsyncSession, settings: NotificationsSettings, room: int
+) -> list[Delivery]:
+    """Lease up to `room` due deliveries (committed before any is sent): a worker that dies
     while sending leaves them due again when the lease ends."""
     lease = _now() + timedelta(seconds=settings.webhooks_lease_seconds)
     d = Delivery
     claimed = await session.execute(
         sa.update(d)
-        .where(col(d.id).in_(_due(settings.webhooks_batch).scalar_subquery()))
+        .where(col(d.id).in_(_due(room).scalar_subquery()))
         .values(next_attempt_at=lease)
         .returning(d),
         execution_options={"synchronize_session": False},
@@ -424,11 +428,60 @@ async def _claim(session: AsyncSession, settings: NotificationsSettings) -> list
     return due
 
 
-async def send_due(app: FastAPI, clients: Clients) -> int:
-    """One round of the delivery worker; returns how many deliveries it took."""
+Sending = list[tuple[Delivery, asyncio.Task[Outcome]]]
+
+
+class Stragglers:
+    """Attempts a round stopped waiting for (a slow endpoint, up to the read timeout). Each
+    round's group is recorded, in one transaction, when its last attempt ends; until then
+    the deliveries stay leased and pending, so their requests' later events wait (the order
+    per request holds) while every other endpoint's go on."""
+
+    def __init__(self, wake: asyncio.Event) -> None:
+        self.count = 0
+        self._wake = wake
+        self._groups: set[asyncio.Task[None]] = set()
+
+    def add(self, app: FastAPI, waiting: Sending) -> None:
+        self.count += len(waiting)
+        group = asyncio.create_task(self._settle_when_done(app, waiting))
+        self._groups.add(group)
+        group.add_done_callback(self._groups.discard)
+
+    async def _settle_when_done(self, app: FastAPI, waiting: Sending) -> None:
+        try:
+            outcomes = await asyncio.gather(*(task for _, task in waiting))
+            async with app.state.sessionmaker() as session:
+                sent = [(d, o) for (d, _), o in zip(waiting, outcomes, strict=True)]
+                await _settle(session, app.state.settings, sent)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            # Still leased: tried again when the lease ends, as after a worker's crash.
+            log.warning("webhook_settle_failed", error=repr(exc), deliveries=len(waiting))
+        finally:
+            self.count -= len(waiting)
+            # Their requests' next deliveries may be due now, and the room is back.
+            self._wake.set()
+
+    async def cancel(self) -> None:
+        groups = list(self._groups)
+        for group in groups:
+            group.cancel()
+        await asyncio.gather(*groups, return_exceptions=True)
+
+
+async def send_due(app: FastAPI, clients: Clients, late: Stragglers, room: int) -> int:
+    """One round of the delivery worker: up to `room` deliveries; returns how many it took.
+
+    The round's outcomes are recorded once all are in or `webhooks_settle_seconds` have
+    passed; what is still out goes to `late`.
+    """
     settings: NotificationsSettings = app.state.settings
+    if room <= 0:
+        return 0
     async with app.state.sessionmaker() as session:
-        due = await _claim(session, settings)
+        due = await _claim(session, settings, room)
         if not due:
             return 0
         ids = {delivery.subscription_id for delivery in due}
@@ -440,19 +493,32 @@ async def send_due(app: FastAPI, clients: Clients) -> int:
         }
         session.expunge_all()
         await session.commit()
-    outcomes = await asyncio.gather(
-        *(_send(clients, settings, d, subscriptions[d.subscription_id]) for d in due)
-    )
-    async with app.state.sessionmaker() as session:
-        await _settle(session, settings, list(zip(due, outcomes, strict=True)))
+    sending = [
+        (d, asyncio.create_task(_send(clients, settings, d, subscriptions[d.subscription_id])))
+        for d in due
+    ]
+    try:
+        await asyncio.wait([task for _, task in sending], timeout=settings.webhooks_settle_seconds)
+    except BaseException:
+        for _, task in sending:
+            task.cancel()
+        raise
+    waiting = [(d, task) for d, task in sending if not task.done()]
+    if waiting:
+        late.add(app, waiting)
+    finished = [(d, task.result()) for d, task in sending if task.done()]
+    if finished:
+        async with app.state.sessionmaker() as session:
+            await _settle(session, settings, finished)
     return len(due)
 
 
 def sender(wake: asyncio.Event) -> Worker:
     """The delivery worker as a ServiceSpec worker: a round whenever `wake` is set (the
-    consumer committed new deliveries), at least every `webhooks_poll_seconds` (retries
-    coming due), and at once again after a full round. Its HTTP clients live as long as
-    it does, so an endpoint's connections are kept between rounds."""
+    consumer committed new deliveries, or a straggling group was recorded), at least every
+    `webhooks_poll_seconds` (retries coming due), and at once again after a full round. Its
+    HTTP clients live as long as it does, so an endpoint's connections are kept between
+    rounds."""
 
     async def webhook_sender(app: FastAPI, stop: asyncio.Event) -> None:
         settings: NotificationsSettings = app.state.settings
@@ -462,22 +528,27 @@ def sender(wake: asyncio.Event) -> Worker:
             per_host=settings.webhooks_host_connections,
             at_once=settings.webhooks_concurrency,
         )
+        late = Stragglers(wake)
         try:
             while not stop.is_set():
                 # Cleared before the round: deliveries committed during it wake the next.
                 wake.clear()
                 settings = app.state.settings
+                # At most a batch in flight, stragglers included.
+                room = settings.webhooks_batch - late.count
                 try:
-                    taken = await send_due(app, clients)
+                    taken = await send_due(app, clients, late, room)
                     await clients.close_idle()
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:
                     log.warning("webhook_sender_failed", error=repr(exc))
                     taken = 0
-                if taken < settings.webhooks_batch:
+                if taken < room or room <= 0:
                     await first_of(stop, wake, settings.webhooks_poll_seconds)
         finally:
+            # Attempts cut short stay leased and are sent again when the lease ends.
+            await late.cancel()
             await clients.aclose()
 
     return webhook_sender
