@@ -1,9 +1,15 @@
-"""Whole-portal fixtures: every service in one test, each on its own database, all on
-the real broker, with consumer groups of their own (`flow.` prefix) so the services' own
-test apps running in the same session never split their partitions."""
+"""Whole-portal fixtures.
+
+- Every service in one test, each on its own database, all on the real broker, with consumer
+  groups of their own (`flow.` prefix) so the services' own test apps running in the same
+  session never split their partitions.
+- `whole_portal`: the portal as `make run` starts it, shared by the API journeys (tests/e2e)
+  and the browser (tests/web).
+"""
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -26,12 +32,47 @@ from notifications.settings import NotificationsSettings
 from portal_embedded.broker import free_port
 from portal_embedded.mail import MailSink
 from portal_shared.settings import ServiceSettings
+from portal_testing.portal import Portal, server_folder
 from portal_testing.service import TestIssuer, migrated_settings, running
 from service_requests.__main__ import SERVICE_ROOT as REQUESTS_ROOT
 from service_requests.app import create_app as create_requests
 from service_requests.settings import RequestsSettings
 
 GROUP_PREFIX = "flow."
+ROOT = Path(__file__).resolve().parents[1]
+# Tests on the fixtures that start the whole portal as `make run` does.
+WHOLE_PORTAL = frozenset({"whole_portal", "web_portal"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The tests on the whole portal run last, in their usual order: the portal, started once
+    for all of them (a minute or two on two cores), then idles beside no other test."""
+    items.sort(key=lambda item: not WHOLE_PORTAL.isdisjoint(getattr(item, "fixturenames", ())))
+
+
+@pytest.fixture(scope="session")
+def web_build() -> Path:
+    """web/dist, built (or found up to date) by `make web`."""
+    subprocess.run(["make", "-s", "web"], cwd=ROOT, check=True, capture_output=True)
+    dist = ROOT / "web" / "dist"
+    assert (dist / "index.html").is_file()
+    return dist
+
+
+@pytest.fixture(scope="session")
+def whole_portal(web_build: Path) -> Iterator[Portal]:
+    """`python -m portal_embedded run` (demo data included) on free ports and a data folder of
+    its own, serving the web app; one for the session. Its users are the demo ones and
+    residents each test registers under IINs of its own, so tests on it do not meet."""
+    with server_folder("portal-whole-") as folder:
+        portal = Portal.on_free_ports(folder / "data")
+        portal.env["WEB_APP_DIR"] = str(web_build)
+        runner = portal.start_ready()
+        try:
+            yield portal
+        finally:
+            portal.stop(runner)
+            portal.kill_all()
 
 
 @pytest.fixture(scope="session")

@@ -25,6 +25,7 @@ import pytest
 
 from gateway.settings import DEFAULT_ROUTES
 from portal_embedded.broker import free_port
+from portal_testing.folders import close_after_tests_in
 from portal_testing.processes import Connect, Process, Processes
 from portal_testing.service import TestIssuer
 
@@ -44,6 +45,8 @@ SERVICES = {
 @pytest.fixture(scope="session")
 def processes() -> Iterator[Processes]:
     procs = Processes()
+    # Only these tests use them: they stop with the last of these tests, not the session.
+    close_after_tests_in(procs.stop_all, HERE)
     try:
         yield procs
     finally:

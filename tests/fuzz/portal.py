@@ -56,6 +56,7 @@ from portal_embedded.broker import EmbeddedBroker, free_port
 from portal_shared.auth import TokenVerifier
 from portal_shared.cli import SERVE_OPTIONS
 from portal_shared.settings import ServiceSettings
+from portal_testing.folders import close_after_tests_in
 from portal_testing.oidc import WEB_SCOPE, sign_in_with_pkce, valid_iin
 from portal_testing.service import TestIssuer, fresh_database, running
 from service_requests.__main__ import SERVICE_ROOT as REQUESTS_ROOT
@@ -520,7 +521,8 @@ def stop_portal(portal: Portal) -> None:
 
 
 class SharedPortal:
-    """One portal per pytest session, whichever suite asks first; stopped with the last."""
+    """One portal for the suites that share it (`USERS`), whichever asks first; stopped after
+    the last of their tests (or with the last suite's fixture, if that comes first)."""
 
     def __init__(self) -> None:
         self.portal: Portal | None = None
@@ -529,14 +531,22 @@ class SharedPortal:
     def acquire(self, postgres_url: str) -> Portal:
         if self.portal is None:
             self.portal = start_portal(postgres_url)
+            close_after_tests_in(self.stop, *USERS)
         self.users += 1
         return self.portal
 
     def release(self) -> None:
         self.users -= 1
-        if self.users == 0 and self.portal is not None:
+        if self.users == 0:
+            self.stop()
+
+    def stop(self) -> None:
+        if self.portal is not None:
             stop_portal(self.portal)
             self.portal = None
 
 
+# The suites on the shared portal, which pytest runs one after the other.
+TESTS = Path(__file__).resolve().parents[1]
+USERS = (TESTS / "fuzz", TESTS / "hostile", TESTS / "security")
 SHARED = SharedPortal()

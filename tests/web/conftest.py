@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
 
-from portal_testing.portal import Portal, server_folder
+from portal_testing.portal import Portal
 
 ROOT = Path(__file__).resolve().parents[2]
 WEB = ROOT / "web"
@@ -40,29 +39,13 @@ DESKTOP = {"width": 1280, "height": 900}
 
 
 @pytest.fixture(scope="session")
-def web_build() -> Path:
-    """web/dist, built (or found up to date) by `make web`."""
-    subprocess.run(["make", "-s", "web"], cwd=ROOT, check=True, capture_output=True)
-    dist = WEB / "dist"
-    assert (dist / "index.html").is_file()
-    return dist
-
-
-@pytest.fixture(scope="session")
-def web_portal(web_build: Path) -> Iterator[Portal | None]:
+def web_portal(request: pytest.FixtureRequest) -> Portal | None:
+    """The session's `whole_portal` (started here if the API journeys have not), or None
+    when PORTAL_TEST_WEB_ORIGIN names a portal already running."""
     if os.environ.get("PORTAL_TEST_WEB_ORIGIN"):
-        # A portal already running (`make run`, or one kept up while writing these tests).
-        yield None
-        return
-    with server_folder("portal-web-") as folder:
-        portal = Portal.on_free_ports(folder / "data")
-        portal.env["WEB_APP_DIR"] = str(web_build)
-        runner = portal.start_ready()
-        try:
-            yield portal
-        finally:
-            portal.stop(runner)
-            portal.kill_all()
+        return None
+    portal: Portal = request.getfixturevalue("whole_portal")
+    return portal
 
 
 @pytest.fixture(scope="session")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 from typing import Any, Literal
 
 import httpx
@@ -18,7 +19,10 @@ from catalog import service
 from catalog.__main__ import SERVICE_ROOT
 from catalog.app import create_app
 from catalog.settings import CatalogSettings
+from portal_testing.folders import until_tests_in_done
 from portal_testing.service import TestIssuer, client_for, migrated_settings, running, truncate_all
+
+HERE = Path(__file__).resolve().parent
 
 
 @pytest.fixture(scope="session")
@@ -38,7 +42,7 @@ async def settings(postgres_url: str, kafka_bootstrap: str) -> CatalogSettings:
 
 @pytest.fixture(scope="session")
 async def app(settings: CatalogSettings, issuer: TestIssuer) -> AsyncIterator[FastAPI]:
-    async with running(create_app(settings), issuer) as app:
+    async with until_tests_in_done(running(create_app(settings), issuer), HERE) as app:
         yield app
 
 

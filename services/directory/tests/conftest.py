@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -13,7 +14,10 @@ from fastapi import FastAPI
 from directory.__main__ import SERVICE_ROOT
 from directory.app import create_app
 from directory.settings import DirectorySettings
+from portal_testing.folders import until_tests_in_done
 from portal_testing.service import TestIssuer, client_for, migrated_settings, running, truncate_all
+
+HERE = Path(__file__).resolve().parent
 
 
 @pytest.fixture(scope="session")
@@ -33,7 +37,7 @@ async def settings(postgres_url: str, kafka_bootstrap: str) -> DirectorySettings
 
 @pytest.fixture(scope="session")
 async def app(settings: DirectorySettings, issuer: TestIssuer) -> AsyncIterator[FastAPI]:
-    async with running(create_app(settings), issuer) as app:
+    async with until_tests_in_done(running(create_app(settings), issuer), HERE) as app:
         yield app
 
 

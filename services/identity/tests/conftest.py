@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -17,6 +18,7 @@ from identity.models import Agency
 from identity.passwords import Passwords
 from identity.schemas import ClientCreate, UserCreate
 from identity.settings import IdentitySettings
+from portal_testing.folders import until_tests_in_done
 from portal_testing.oidc import (
     ADMIN_PASSWORD,
     TEST_AGENCY_ID,
@@ -25,6 +27,8 @@ from portal_testing.oidc import (
     sign_in_with_pkce,
 )
 from portal_testing.service import TestIssuer, client_for, migrated_settings, running, truncate_all
+
+HERE = Path(__file__).resolve().parent
 
 
 @pytest.fixture(scope="session")
@@ -53,7 +57,7 @@ async def settings(postgres_url: str, kafka_bootstrap: str) -> IdentitySettings:
 @pytest.fixture(scope="session")
 async def app(settings: IdentitySettings) -> AsyncIterator[FastAPI]:
     # No test issuer: the identity service verifies the tokens it issues itself.
-    async with running(create_app(settings)) as app:
+    async with until_tests_in_done(running(create_app(settings)), HERE) as app:
         yield app
 
 

@@ -10,6 +10,7 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar
 from uuid import UUID
 
@@ -20,6 +21,7 @@ from fastapi import FastAPI
 from sqlalchemy import text
 
 from portal_shared.events import CloudEvent
+from portal_testing.folders import until_tests_in_done
 from portal_testing.service import TestIssuer, client_for, migrated_settings, running, truncate_all
 from service_requests.__main__ import SERVICE_ROOT
 from service_requests.app import create_app
@@ -48,6 +50,8 @@ GROUNDS = [
     {"code": "false-information", "text": {"kk": "...", "ru": "...", "en": "False data"}},
 ]
 
+HERE = Path(__file__).resolve().parent
+
 
 @pytest.fixture(scope="session")
 def issuer() -> TestIssuer:
@@ -67,7 +71,7 @@ async def settings(postgres_url: str, kafka_bootstrap: str) -> RequestsSettings:
 
 @pytest.fixture(scope="session")
 async def app(settings: RequestsSettings, issuer: TestIssuer) -> AsyncIterator[FastAPI]:
-    async with running(create_app(settings), issuer) as app:
+    async with until_tests_in_done(running(create_app(settings), issuer), HERE) as app:
         yield app
 
 

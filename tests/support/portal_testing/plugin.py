@@ -28,6 +28,12 @@ from portal_embedded.clamd import EmbeddedClamd
 from portal_embedded.postgres import EmbeddedPostgres
 from portal_embedded.redis import EmbeddedRedis
 from portal_embedded.s3 import EmbeddedS3
+from portal_testing.folders import after_teardown
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_runtest_teardown(item: pytest.Item) -> None:
+    after_teardown(item)
 
 
 @pytest.fixture(scope="session")
