@@ -43,8 +43,9 @@ PUBLIC_HOST = "localhost"
 LOOPBACK = "127.0.0.1"
 
 
-# Directory first: the identity and catalog seeds wait for its agencies over Kafka.
-SEED_ORDER = ("directory", "identity", "catalog")
+# Directory first: the identity and catalog seeds wait for its agencies over Kafka; those
+# two then run side by side (they share nothing), a step at a time.
+SEED_ORDER = (("directory",), ("identity", "catalog"))
 
 DEMO_CREDENTIALS = (
     ("admin account", "admin / admin-demo-password"),
@@ -396,13 +397,19 @@ class Runner:
         say("run", "services ready; loading the demo data")
 
         by_name = {s.name: s for s in SERVICES}
-        for name in SEED_ORDER:
-            s = by_name[name]
-            await sup.run_once(
-                f"seed:{name}",
-                [python, "-m", s.package, "seed-demo"],
-                env=service_env(base, self.postgres, s, config.service_ports[name]),
-                within=config.seed_timeout,
+        for step in SEED_ORDER:
+            await asyncio.gather(
+                *(
+                    sup.run_once(
+                        f"seed:{name}",
+                        [python, "-m", by_name[name].package, "seed-demo"],
+                        env=service_env(
+                            base, self.postgres, by_name[name], config.service_ports[name]
+                        ),
+                        within=config.seed_timeout,
+                    )
+                    for name in step
+                )
             )
         sys.stdout.write(banner(config, self.clamd_url and f"clamd {self.clamd_url}"))
         sys.stdout.flush()

@@ -44,7 +44,7 @@ async def seed(maker: async_sessionmaker[AsyncSession], *, wait_seconds: float) 
     deadline = time.monotonic() + wait_seconds
     present = await _active_agencies(maker)
     while present != needed and time.monotonic() < deadline:
-        await asyncio.sleep(min(1.0, max(0.0, deadline - time.monotonic())))
+        await asyncio.sleep(min(0.2, max(0.0, deadline - time.monotonic())))
         present = await _active_agencies(maker)
     created = 0
     for spec in demo_services():

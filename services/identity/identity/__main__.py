@@ -177,7 +177,7 @@ async def seed_demo() -> None:
                     f"arrive from the directory within {settings.seed_agency_wait:.0f} s; is the "
                     "directory seeded and is the identity service (its consumer) running?"
                 )
-            await asyncio.sleep(1.0)
+            await asyncio.sleep(0.2)  # one indexed read: looking often costs nothing
         async with maker() as session, session.begin():
             await _seed_agency_bound(session, settings, passwords)
     finally:
